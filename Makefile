@@ -1,0 +1,48 @@
+# smsfleet.q317061 developer entry points. `make test` and `make demo` work on a fresh clone.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help setup test unit sanity lint ps1 build integration demo lab-up lab-down bench clean
+
+help:
+	@echo "make setup        create .venv (Python >= 3.12) and install pinned tools"
+	@echo "make test         every gate: unit tests, sanity, lint, PowerShell checks, build, integration"
+	@echo "make demo         emulated fleet: audit, remediate, audit again, show the report"
+	@echo "make bench        benchmarks against the 1,000-host scale fleet (see docs/benchmarks.md)"
+
+setup:
+	@tools/setup.sh
+
+test: setup
+	@tools/run-gates.sh
+
+unit: setup
+	$(BIN)/python -m pytest tests/unit
+
+sanity: setup
+	@tools/sanity.sh
+
+lint: setup
+	@tools/lint.sh
+
+ps1: setup
+	$(BIN)/python -m pytest --no-cov tests/powershell
+
+build: setup
+	@tools/build.sh
+
+integration: setup
+	$(BIN)/python -m pytest tests/integration
+
+demo: setup
+	@tools/demo.sh
+
+bench: setup
+	@bench/run.sh
+
+clean:
+	rm -rf tests/output .lab .pytest_cache .coverage

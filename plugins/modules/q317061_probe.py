@@ -1,0 +1,113 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: (c) 2026, smsfleet maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: q317061_probe
+short_description: Read the raw facts needed to classify an SMS 2.0 site server for KB Q317061
+version_added: 0.1.0
+description:
+  - Reads, in one module execution, everything the Q317061 classification needs from a Windows host.
+  - SMS site server identity from C(HKLM\SOFTWARE\Microsoft\SMS\Identification) (C(Installation Directory),
+    C(Site Code), C(Site Type), C(Parent Site Code)) and C(Full Version) from C(HKLM\SOFTWARE\Microsoft\SMS\Setup),
+    which may be absent on secondary sites (KB Q267258).
+  - File version, language, size and SHA-256 of C(Baseutil.dll) and C(Distmgr.dll) in C(<SMS root>\bin\<platform>).
+  - States of the SMS services, WMI, EXIFS and IIS, with their running dependents.
+  - The EXIFS service, its C(Parameters\DriveLetter) value (absent, empty or a letter), the Exchange version
+    (C(MsiProductMajor.MsiProductMinor)) and whether SharePoint Portal Server is installed.
+  - Every logical drive with type, file system, label, size, free space and DOS device target
+    (the EXIFS drive points at C(\??\BackOfficeStorage)).
+  - Lines of C(<SMS root>\Logs\distmgr.log) that mention decompression.
+  - It changes nothing. A value that cannot be read is returned as C(null) and described in RV(probe.errors).
+  - Most users want M(smsfleet.q317061.q317061_facts), which runs this module and classifies the result.
+options:
+  services:
+    description:
+      - Services whose state and running dependents are reported. Missing services are left out.
+    type: list
+    elements: str
+    default: [SMS_SITE_COMPONENT_MANAGER, SMS_EXECUTIVE, SMS_SQL_MONITOR, SMS_SITE_BACKUP,
+              SMS_NT_LOGON_DISCOVERY_AGENT, SMS_LICENSE_SERVER, Winmgmt, EXIFS, W3SVC]
+  log_tail_bytes:
+    description:
+      - How many bytes at the end of C(distmgr.log) are searched for decompression messages.
+    type: int
+    default: 262144
+  max_log_lines:
+    description:
+      - At most this many matching log lines (the most recent) are returned.
+    type: int
+    default: 50
+notes:
+  - Supports check mode; the module never changes the host.
+seealso:
+  - module: smsfleet.q317061.q317061_facts
+author:
+  - smsfleet maintainers (@smsfleet)
+"""
+
+EXAMPLES = r"""
+- name: Read the raw Q317061 facts of a site server
+  smsfleet.q317061.q317061_probe:
+  register: raw
+
+- name: Only look at the last 64 KiB of distmgr.log
+  smsfleet.q317061.q317061_probe:
+    log_tail_bytes: 65536
+"""
+
+RETURN = r"""
+probe:
+  description: The raw facts, uninterpreted.
+  returned: always
+  type: dict
+  contains:
+    computer_name:
+      description: NetBIOS name of the host.
+      type: str
+      sample: SITE01
+    sms:
+      description: SMS site server identity, version and the two DLLs of the fix.
+      type: dict
+      sample:
+        installed: true
+        install_dir: D:\SMS
+        site_code: P01
+        site_type: primary
+        parent_site_code: null
+        full_version: 2.00.1493.3000
+        full_version_present: true
+        platform: i386
+        admin_console_running: false
+        dlls:
+          Baseutil.dll: {path: D:\SMS\bin\i386\Baseutil.dll, exists: true, version: 2.00.1493.3000,
+                         size: 526272, sha256: 3f0c..., language: English (United States)}
+    services:
+      description: Reported services that exist, with state and running dependents.
+      type: list
+      elements: dict
+      sample: [{name: Winmgmt, state: running, dependents: [SMS_SITE_COMPONENT_MANAGER]}]
+    exifs:
+      description: EXIFS service and drive letter configuration and who owns it.
+      type: dict
+      sample: {service_present: true, drive_letter: M, drive_letter_present: true,
+               exchange_version: '6.0', sharepoint_portal_server: false}
+    drives:
+      description: Every logical drive as Windows reports it.
+      type: list
+      elements: dict
+      sample: [{letter: M, type: fixed, file_system: NTFS, label: '', size: 1073741824,
+                free: 536870912, target: '\??\BackOfficeStorage'}]
+    distmgr_log:
+      description: Path of distmgr.log and its most recent lines that mention decompression.
+      type: dict
+      sample: {path: 'D:\SMS\Logs\distmgr.log', lines: ['Cannot decompress package D:\SMSPKG\P0100007.PCK to M:\_S M4YZ5.TMP, CTool return code = 4']}
+    errors:
+      description: Reads that failed, one sentence each.
+      type: list
+      elements: str
+      sample: []
+"""
