@@ -1,0 +1,241 @@
+"""Fleet spec: YAML describing emulated hosts; validation and expansion into host states.
+
+Schema (documented in docs/winlab.md): `defaults` (host fields for every host),
+`groups` (name, count, host fields, `overrides` by host name) and `hosts`
+(single hosts). Errors name the host and the field.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import pathlib
+
+import yaml
+
+from .host import EXIFS_PARAMS, SMS_SERVICES, Host
+
+KB_SIZES = {  # (platform, dll) -> size of the 2.00.1493.3240 build (KB Q317061)
+    ("i386", "Baseutil.dll"): 526272, ("i386", "Distmgr.dll"): 230800,
+    ("Alpha", "Baseutil.dll"): 810768, ("Alpha", "Distmgr.dll"): 359184,
+}
+SERVICE_STATES = ("running", "stopped")
+SITE_SERVICES = {"primary": ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR"),
+                 "secondary": ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE")}
+
+DEFAULT_HOST = {
+    "username": "Administrator",
+    "password": "Lab-Passw0rd!",
+    "restart_seconds": 3,
+    "sms": {
+        "installed": True, "install_dir": "C:\\SMS", "site_code": "LAB", "site_type": "primary", "parent": None,
+        "full_version": "2.00.1493.3000", "platform": "i386", "language": "English (United States)",
+        "baseutil": "2.00.1493.3000", "distmgr": "2.00.1493.3000", "console_running": False, "services": {},
+    },
+    "exchange": "2000",
+    "sharepoint": False,
+    "exifs_drive_letter": "M",
+    "exifs": {"size": 64 * 2**30, "free": 48 * 2**30},
+    "owa": True,
+    "drives": [
+        {"letter": "C", "type": "fixed", "file_system": "NTFS", "label": "System", "size": 8 * 2**30, "free": 3 * 2**30},
+        {"letter": "D", "type": "fixed", "file_system": "NTFS", "label": "Data", "size": 36 * 2**30, "free": 20 * 2**30},
+    ],
+    "distmgr_log": [],
+    "faults": {},
+    "expect": {},
+}
+FAULT_KINDS = {"drop_after_commands": int, "hang_on_stop": list, "locked_files": list, "system_drive_full": bool,
+               "restart_never_returns": bool, "latency_ms": int, "bandwidth_kbps": int}
+
+
+class SpecError(ValueError):
+    pass
+
+
+def _merge(base, extra):
+    out = copy.deepcopy(base)
+    for key, value in (extra or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in ("faults", "expect"):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load(path: str | pathlib.Path) -> list[dict]:
+    """Load and validate a fleet spec; returns the expanded host specs."""
+    path = pathlib.Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise SpecError(f"fleet {path}: cannot read: {error}") from None
+    return expand(data, str(path))
+
+
+def expand(data, where: str = "fleet") -> list[dict]:
+    if not isinstance(data, dict):
+        raise SpecError(f"{where}: the spec must be a mapping with 'groups' and/or 'hosts'")
+    unknown = set(data) - {"defaults", "groups", "hosts", "description"}
+    if unknown:
+        raise SpecError(f"{where}: unknown top-level field(s): {', '.join(sorted(unknown))}")
+    defaults = _merge(DEFAULT_HOST, data.get("defaults"))
+    hosts: list[dict] = []
+    for group in data.get("groups") or []:
+        gname = group.get("name")
+        if not gname:
+            raise SpecError(f"{where}: every group needs a name")
+        count = group.get("count", 1)
+        if not isinstance(count, int) or count < 0:
+            raise SpecError(f"{where}: group {gname}: count: must be a non-negative integer (got {count!r})")
+        base = _merge(defaults, group.get("host"))
+        width = max(2, len(str(count)))
+        overrides = group.get("overrides") or {}
+        names = [f"{gname}-{i:0{width}d}" for i in range(1, count + 1)]
+        for oname in overrides:
+            if oname not in names:
+                raise SpecError(f"{where}: group {gname}: overrides: no host named {oname!r} in this group")
+        for name in names:
+            host = _merge(base, overrides.get(name))
+            host["name"], host["group"] = name, gname
+            hosts.append(host)
+    for single in data.get("hosts") or []:
+        host = _merge(defaults, single)
+        host.setdefault("group", "ungrouped")
+        hosts.append(host)
+    seen = set()
+    for host in hosts:
+        validate(host, where)
+        if host["name"] in seen:
+            raise SpecError(f"{where}: host {host['name']}: name: duplicate host name")
+        seen.add(host["name"])
+    return hosts
+
+
+def validate(host: dict, where: str) -> None:
+    name = host.get("name")
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise SpecError(f"{where}: host {name!r}: name: must be letters, digits, '-' or '_'")
+
+    def bad(field, message):
+        raise SpecError(f"{where}: host {name}: {field}: {message}")
+
+    for field in ("username", "password"):
+        if not isinstance(host.get(field), str) or not host[field]:
+            bad(field, "must be a non-empty string")
+    sms = host["sms"]
+    if not isinstance(sms.get("installed"), bool):
+        bad("sms.installed", "must be true or false")
+    if sms["installed"]:
+        if sms.get("site_type") not in ("primary", "secondary"):
+            bad("sms.site_type", f"must be primary or secondary (got {sms.get('site_type')!r})")
+        if sms.get("platform") not in ("i386", "Alpha"):
+            bad("sms.platform", f"must be i386 or Alpha (got {sms.get('platform')!r})")
+        if not isinstance(sms.get("install_dir"), str) or sms["install_dir"][1:3] != ":\\":
+            bad("sms.install_dir", f"must be an absolute Windows path like D:\\SMS (got {sms.get('install_dir')!r})")
+        if not isinstance(sms.get("site_code"), str) or len(sms["site_code"]) != 3:
+            bad("sms.site_code", f"must be a three-character site code (got {sms.get('site_code')!r})")
+        for dll in ("baseutil", "distmgr"):
+            value = sms.get(dll)
+            if value is not None and (not isinstance(value, str) or len(value.split(".")) != 4):
+                bad(f"sms.{dll}", f"must be a version like 2.00.1493.3000 or null for a missing file (got {value!r})")
+        for svc, state in (sms.get("services") or {}).items():
+            if state not in SERVICE_STATES:
+                bad(f"sms.services.{svc}", f"must be running or stopped (got {state!r})")
+    if str(host.get("exchange")) not in ("none", "2000", "2003", "None"):
+        bad("exchange", f"must be none, 2000 or 2003 (got {host.get('exchange')!r})")
+    letter = host.get("exifs_drive_letter")
+    if letter is not None and (not isinstance(letter, str) or (letter and not (len(letter) == 1 and letter.isalpha()))):
+        bad("exifs_drive_letter", f"must be a letter, '' (blank) or null (absent) (got {letter!r})")
+    letters = set()
+    for i, drive in enumerate(host.get("drives") or []):
+        for field in ("letter", "type", "size", "free"):
+            if field not in drive:
+                bad(f"drives[{i}].{field}", "is required")
+        if drive["type"] not in ("fixed", "cdrom", "network", "removable", "ram"):
+            bad(f"drives[{i}].type", f"must be fixed, cdrom, network, removable or ram (got {drive['type']!r})")
+        if drive["letter"] in letters:
+            bad(f"drives[{i}].letter", f"duplicate drive letter {drive['letter']}")
+        if not (isinstance(drive["free"], int) and isinstance(drive["size"], int) and 0 <= drive["free"] <= drive["size"]):
+            bad(f"drives[{i}].free", "must be an integer between 0 and size")
+        letters.add(drive["letter"])
+    for kind in host.get("faults") or {}:
+        if kind not in FAULT_KINDS:
+            bad(f"faults.{kind}", f"unknown fault kind; known: {', '.join(sorted(FAULT_KINDS))}")
+        if not isinstance(host["faults"][kind], FAULT_KINDS[kind]):
+            bad(f"faults.{kind}", f"must be of type {FAULT_KINDS[kind].__name__}")
+
+
+def dll_meta(platform: str, name: str, version: str, language: str) -> dict:
+    """Metadata of an emulated DLL build: KB size for the 3240 build, a stable synthetic size otherwise."""
+    base = KB_SIZES[(platform, name)]
+    revision = int(version.split(".")[-1]) if version.split(".")[-1].isdigit() else 0
+    size = base if revision == 3240 else base - 4096 + (revision % 997) * 16
+    digest = hashlib.sha256(f"{platform}|{name}|{version}|{language}".encode()).hexdigest()
+    return {"size": size, "version": version, "language": language, "machine": platform, "sha256": digest}
+
+
+def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
+    """The on-disk state of a freshly built host."""
+    sms = spec["sms"]
+    registry: dict[str, dict] = {}
+    files: dict[str, dict] = {}
+    services: dict[str, dict] = {
+        "Winmgmt": {"state": "running", "start_mode": "auto", "depends_on": []},
+        "WinRM": {"state": "running", "start_mode": "auto", "depends_on": []},
+    }
+    if sms["installed"]:
+        ident = "HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification"
+        registry[ident] = {"Installation Directory": sms["install_dir"], "Site Code": sms["site_code"],
+                           "Site Type": 1 if sms["site_type"] == "primary" else 2}
+        if sms.get("parent"):
+            registry[ident]["Parent Site Code"] = sms["parent"]
+        registry["HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup"] = (
+            {"Full Version": sms["full_version"]} if sms.get("full_version") is not None else {})
+        bin_dir = f"{sms['install_dir']}\\bin\\{sms['platform']}"
+        for name, key in (("Baseutil.dll", "baseutil"), ("Distmgr.dll", "distmgr")):
+            if sms.get(key):
+                meta = dll_meta(sms["platform"], name, sms[key], sms["language"])
+                files[f"{bin_dir}\\{name}".lower()] = dict(meta, path=f"{bin_dir}\\{name}")
+        log = f"{sms['install_dir']}\\Logs\\distmgr.log"
+        files[log.lower()] = {"path": log, "text": list(spec.get("distmgr_log") or [])}
+        states = {n: "running" for n in SITE_SERVICES[sms["site_type"]]}
+        states.update(sms.get("services") or {})
+        for svc, state in states.items():
+            services[svc] = {"state": state, "start_mode": "auto",
+                             "depends_on": ["Winmgmt"] if svc in SMS_SERVICES else []}
+    exchange = str(spec.get("exchange"))
+    exifs = None
+    if exchange in ("2000", "2003") or spec.get("sharepoint"):
+        product = {"2000": "exchange2000", "2003": "exchange2003"}.get(exchange, "sharepoint2001")
+        exifs = dict(spec.get("exifs") or {}, product=product)
+        services["EXIFS"] = {"state": "running", "start_mode": "auto", "depends_on": []}
+        registry["HKLM\\SYSTEM\\CurrentControlSet\\Services\\EXIFS"] = {"Start": 2}
+        registry[EXIFS_PARAMS] = {}
+        if spec.get("exifs_drive_letter") is not None:
+            registry[EXIFS_PARAMS]["DriveLetter"] = spec["exifs_drive_letter"]
+        if exchange in ("2000", "2003"):
+            registry["HKLM\\SOFTWARE\\Microsoft\\Exchange\\Setup"] = {
+                "MsiProductMajor": 6, "MsiProductMinor": 0 if exchange == "2000" else 5}
+        if spec.get("sharepoint"):
+            registry["HKLM\\SOFTWARE\\Microsoft\\SharePoint Portal Server"] = {}
+        services["W3SVC"] = {"state": "running" if spec.get("owa") else "stopped", "start_mode": "auto",
+                             "depends_on": []}
+    state = {
+        "name": spec["name"], "group": spec.get("group"), "computer_name": spec.get("computer_name"),
+        "username": spec["username"], "password": spec["password"], "address": address, "port": port,
+        "platform": sms.get("platform") if sms["installed"] else "i386", "system_drive": "C",
+        "registry": registry, "files": files, "services": services, "drives": copy.deepcopy(spec["drives"]),
+        "exifs": exifs, "processes": [], "faults": copy.deepcopy(spec.get("faults") or {}),
+        "restart_seconds": spec.get("restart_seconds", 3), "restart_at": None, "down_until": None,
+        "expect": copy.deepcopy(spec.get("expect") or {}),
+    }
+    host = Host(state)
+    host.boot(now)
+    if sms["installed"]:  # boot starts auto services; then apply the spec's stopped ones
+        for svc, s in (sms.get("services") or {}).items():
+            if s == "stopped":
+                state["services"][svc]["state"] = "stopped"
+    if sms.get("console_running"):
+        state["processes"].append("sms_admin_console")
+    return state

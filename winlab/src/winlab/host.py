@@ -1,0 +1,299 @@
+"""Host model: one emulated Windows site server, JSON-serialisable.
+
+Registry, files with version metadata, services with dependencies and locks,
+drives, boot time and restarts, Distribution Manager's drive choice. Methods
+raise HostError with the message Windows would give; twins turn it into a
+module failure. Nothing here knows about WinRM or Ansible.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import time
+
+from . import builds
+
+SMS_SERVICES = ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR", "SMS_SITE_BACKUP",
+                "SMS_NT_LOGON_DISCOVERY_AGENT", "SMS_LICENSE_SERVER")
+IFS_TARGET = "\\??\\BackOfficeStorage"
+EXIFS_PARAMS = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EXIFS\\Parameters"
+FILETIME_EPOCH = 116444736000000000  # 1601-01-01 to 1970-01-01 in 100 ns ticks
+
+
+class HostError(Exception):
+    """An operation failed the way it would on Windows."""
+
+
+def filetime(epoch: float) -> int:
+    return FILETIME_EPOCH + int(epoch * 10_000_000)
+
+
+class Host:
+    def __init__(self, state: dict, blobs=None):
+        self.state = state
+        self.blobs = blobs  # content store for files written with bytes (not persisted in state)
+
+    # -- identity -------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.state["name"]
+
+    @property
+    def computer_name(self) -> str:
+        return self.state.get("computer_name") or self.name.upper()[:15]
+
+    def snapshot(self) -> dict:
+        return copy.deepcopy(self.state)
+
+    # -- time and restarts ---------------------------------------------
+    def is_up(self, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        self.tick(now)
+        return self.state.get("down_until") is None or now >= self.state["down_until"]
+
+    def tick(self, now: float | None = None) -> None:
+        """Advance emulated time: scheduled restarts happen, Site Component Manager polls."""
+        now = time.time() if now is None else now
+        pending = self.state.get("restart_at")
+        if pending is not None and now >= pending:
+            self.state["restart_at"] = None
+            if self.state.get("faults", {}).get("restart_never_returns"):
+                self.state["down_until"] = float("inf")
+            else:
+                self.state["down_until"] = now + float(self.state.get("restart_seconds", 3))
+            self.boot(now + float(self.state.get("restart_seconds", 3)))
+        self._site_component_manager_poll()
+
+    def schedule_restart(self, delay: float, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self.state["restart_at"] = now + max(delay, 0.0)
+
+    def boot(self, when: float) -> None:
+        self.state["boot_time"] = when
+        self.state["processes"] = []
+        for svc in self.state["services"].values():
+            svc["state"] = "running" if svc.get("start_mode", "auto") == "auto" else "stopped"
+        self._mount_exifs()
+
+    def _mount_exifs(self) -> None:
+        drives = [d for d in self.state["drives"] if d.get("target") != IFS_TARGET]
+        exifs = self.state.get("exifs")
+        letter = None
+        if exifs and "EXIFS" in self.state["services"]:
+            value = self.reg_get(EXIFS_PARAMS, "DriveLetter")
+            if value is None:
+                letter = None if exifs.get("product") == "exchange2003" else "M"
+            else:
+                letter = value.strip().rstrip(":")[:1].upper() or None
+        if letter:
+            taken = {d["letter"] for d in drives}
+            while letter in taken and letter <= "Z":  # Q245822: the next free letter
+                letter = chr(ord(letter) + 1)
+            if letter <= "Z":
+                drives.append({"letter": letter, "type": "fixed", "file_system": "NTFS", "label": "",
+                               "size": exifs.get("size", 0), "free": exifs.get("free", 0), "target": IFS_TARGET})
+        self.state["drives"] = sorted(drives, key=lambda d: d["letter"])
+
+    # -- registry -------------------------------------------------------
+    def _key(self, path: str) -> str | None:
+        wanted = path.rstrip("\\").lower()
+        for key in self.state["registry"]:
+            if key.lower() == wanted:
+                return key
+        return None
+
+    def reg_key_exists(self, path: str) -> bool:
+        return self._key(path) is not None
+
+    def reg_get(self, path: str, name: str, default=None):
+        key = self._key(path)
+        if key is None:
+            return default
+        for value_name, value in self.state["registry"][key].items():
+            if value_name.lower() == name.lower():
+                return value
+        return default
+
+    def reg_has(self, path: str, name: str) -> bool:
+        key = self._key(path)
+        return key is not None and any(n.lower() == name.lower() for n in self.state["registry"][key])
+
+    def reg_set(self, path: str, name: str, value) -> None:
+        key = self._key(path) or path.rstrip("\\")
+        values = self.state["registry"].setdefault(key, {})
+        for existing in list(values):
+            if existing.lower() == name.lower():
+                del values[existing]
+        values[name] = value
+
+    def reg_delete(self, path: str, name: str) -> None:
+        key = self._key(path)
+        if key:
+            for existing in list(self.state["registry"][key]):
+                if existing.lower() == name.lower():
+                    del self.state["registry"][key][existing]
+
+    # -- files ------------------------------------------------------------
+    def file(self, path: str) -> dict | None:
+        return self.state["files"].get(path.lower())
+
+    def locked_by(self, path: str) -> str | None:
+        """Who holds the file open, or None. SMS binaries are in use while SMS, WMI or the console run."""
+        lowered = path.lower()
+        for locked in self.state.get("faults", {}).get("locked_files", []):
+            if locked.lower() == lowered:
+                return "another process (fault)"
+        bin_dir = self.sms_bin_dir()
+        if bin_dir and lowered.startswith(bin_dir.lower() + "\\"):
+            running = [n for n in SMS_SERVICES + ("Winmgmt",) if self.service_state(n) == "running"]
+            if running:
+                return f"service {running[0]}"
+            if "sms_admin_console" in self.state.get("processes", []):
+                return "the SMS Administrator console (mmc.exe)"
+        return None
+
+    def write_file(self, path: str, meta: dict) -> None:
+        holder = self.locked_by(path)
+        if holder and self.file(path):
+            raise HostError(f"The process cannot access the file '{path}' because it is being used by {holder}.")
+        free = self.system_drive_free()
+        if free is not None and path[:1].upper() == self.state.get("system_drive", "C") and free < meta.get("size", 0):
+            raise HostError(f"There is not enough space on the disk. ({path})")
+        entry = dict(meta, path=path)
+        self.state["files"][path.lower()] = entry
+
+    def delete_file(self, path: str) -> None:
+        holder = self.locked_by(path)
+        if holder:
+            raise HostError(f"The process cannot access the file '{path}' because it is being used by {holder}.")
+        self.state["files"].pop(path.lower(), None)
+
+    def system_drive_free(self) -> int | None:
+        if self.state.get("faults", {}).get("system_drive_full"):
+            return 0
+        for d in self.state["drives"]:
+            if d["letter"] == self.state.get("system_drive", "C"):
+                return d.get("free")
+        return None
+
+    def sms_bin_dir(self) -> str | None:
+        root = self.reg_get("HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification", "Installation Directory")
+        platform = self.state.get("platform")
+        return f"{root}\\bin\\{platform}" if root and platform in ("i386", "Alpha") else None
+
+    # -- services -------------------------------------------------------
+    def service_state(self, name: str) -> str | None:
+        svc = self._service(name)
+        return svc["state"] if svc else None
+
+    def _service(self, name: str) -> dict | None:
+        for svc_name, svc in self.state["services"].items():
+            if svc_name.lower() == name.lower():
+                return svc
+        return None
+
+    def service_name(self, name: str) -> str | None:
+        for svc_name in self.state["services"]:
+            if svc_name.lower() == name.lower():
+                return svc_name
+        return None
+
+    def dependents(self, name: str, running_only: bool = True) -> list[str]:
+        return [n for n, s in self.state["services"].items()
+                if any(d.lower() == name.lower() for d in s.get("depends_on", []))
+                and (not running_only or s["state"] == "running")]
+
+    def stop_service(self, name: str, force: bool = False) -> None:
+        svc = self._service(name)
+        if svc is None:
+            raise HostError(f"Cannot find any service with service name '{name}'.")
+        if svc["state"] == "stopped":
+            return
+        running = self.dependents(name)
+        if running and not force:
+            raise HostError(f"Cannot stop service '{name}' because it has dependent services: {', '.join(running)}. "
+                            "It can only be stopped if the Force flag is set.")
+        for dep in running:
+            self.stop_service(dep, force=True)
+        if name in self.state.get("faults", {}).get("hang_on_stop", []):
+            svc["state"] = "stop_pending"
+            raise HostError(f"Service '{name}' cannot be stopped: the service did not respond to the stop request "
+                            "in a timely fashion.")
+        svc["state"] = "stopped"
+
+    def start_service(self, name: str) -> None:
+        svc = self._service(name)
+        if svc is None:
+            raise HostError(f"Cannot find any service with service name '{name}'.")
+        for dep in svc.get("depends_on", []):
+            if self.service_state(dep) != "running":
+                self.start_service(dep)
+        svc["state"] = "running"
+
+    def _site_component_manager_poll(self) -> None:
+        # Q199816: while Site Component Manager runs, it restarts the other SMS server services.
+        if self.service_state("SMS_SITE_COMPONENT_MANAGER") != "running":
+            return
+        for name in ("SMS_EXECUTIVE", "SMS_SQL_MONITOR"):
+            svc = self._service(name)
+            if svc and svc["state"] == "stopped" and svc.get("start_mode", "auto") == "auto":
+                if all(self.service_state(d) == "running" for d in svc.get("depends_on", [])):
+                    svc["state"] = "running"
+
+    # -- Distribution Manager ------------------------------------------
+    def dlls_fixed(self) -> bool:
+        bin_dir = self.sms_bin_dir()
+        if not bin_dir:
+            return False
+        return all(builds.has_fix((self.file(f"{bin_dir}\\{n}") or {}).get("version"))
+                   for n in ("Baseutil.dll", "Distmgr.dll"))
+
+    def distribute(self, package_id: str, now: float | None = None) -> dict:
+        """Distribution Manager processes one package; returns {arrived, drive, reason}."""
+        now = time.time() if now is None else now
+        if not self.sms_bin_dir():
+            return {"arrived": None, "drive": None, "reason": "no SMS site server"}
+        if self.service_state("SMS_EXECUTIVE") != "running":
+            return {"arrived": False, "drive": None, "reason": "SMS_EXECUTIVE is not running"}
+        fixed = self.dlls_fixed()
+        candidates = [d for d in self.state["drives"]
+                      if (d["type"] == "fixed" and d.get("file_system") == "NTFS" and d.get("target") != IFS_TARGET)
+                      or (d.get("target") == IFS_TARGET and not fixed)]
+        if not candidates:
+            return {"arrived": False, "drive": None, "reason": "no fixed NTFS drive"}
+        drive = max(candidates, key=lambda d: (d.get("free", 0), d["letter"]))
+        stamp = time.strftime("%a %b %d %H:%M:%S.000 %Y Coordinated Universal Time", time.gmtime(now))
+        tail = f"  $$<SMS_DISTRIBUTION_MANAGER><{stamp}><thread=225 (0xE1)>"
+        root = self.reg_get("HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification", "Installation Directory")
+        lines = [f"Start adding package {package_id}...{tail}"]
+        if drive.get("target") == IFS_TARGET:
+            tmp = f"{drive['letter']}:\\_S {hashlib.sha1(package_id.encode()).hexdigest()[:5].upper()}.TMP"
+            lines += [f"Failed to write to the output file, Win32 Error = 5{tail}",
+                      f"Cannot decompress package {root}\\SMSPKG\\{package_id}.PCK to {tmp}, CTool return code = 4{tail}",
+                      f"STATMSG: ID=2321 SEV=E SITE={self.site_code()} PID=0 TID=225 "
+                      f"SMS Distribution Manager failed to decompress package {package_id}.{tail}"]
+            result = {"arrived": False, "drive": drive["letter"],
+                      "reason": f"decompression failed on IFS drive {drive['letter']}:"}
+        else:
+            lines += [f"Successfully decompressed package {package_id} on {drive['letter']}:{tail}",
+                      f"Package {package_id} is new or has changed, replicating to all applicable sites.{tail}"]
+            result = {"arrived": True, "drive": drive["letter"], "reason": "decompressed and copied"}
+        self.append_log(lines)
+        return result
+
+    def site_code(self) -> str:
+        return self.reg_get("HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification", "Site Code") or "???"
+
+    def log_path(self) -> str | None:
+        root = self.reg_get("HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification", "Installation Directory")
+        return f"{root}\\Logs\\distmgr.log" if root else None
+
+    def append_log(self, lines: list[str]) -> None:
+        path = self.log_path()
+        if not path:
+            return
+        entry = self.state["files"].setdefault(path.lower(), {"path": path, "text": []})
+        entry.setdefault("text", []).extend(lines)
+        del entry["text"][:-2000]  # distmgr.log rolls over; keep the tail
+        entry["size"] = sum(len(line) + 2 for line in entry["text"])

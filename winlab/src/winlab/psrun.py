@@ -1,0 +1,158 @@
+"""Ansible's PowerShell execution protocol, as ansible-core 2.21 drives it over WinRM.
+
+Every command is `PowerShell ... -EncodedCommand <base64 UTF-16LE script>`. When the
+script is bootstrap_wrapper.ps1, stdin carries the bootstrap JSON, `\\n\\0\\0\\0\\0\\n`, the
+exec manifest (scripts and actions), and for some actions more input. We run the
+last action: module_wrapper.ps1 (a module twin by FQCN), winrm_put_file.ps1,
+winrm_fetch_file.ps1, powershell_mkdtemp.ps1 or powershell_expand_user.ps1.
+Plain scripts (win_reboot's) are matched by shape. Anything else fails clearly.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import shlex
+
+from . import twins
+from .host import Host, HostError, filetime
+
+SEPARATOR = b"\n\0\0\0\0\n"
+BOOTSTRAP_MARK = "$codeJson | ConvertFrom-Json"
+
+
+class Unsupported(Exception):
+    pass
+
+
+def _script_from_args(command: str, args: str) -> str:
+    parts = shlex.split(f"{command} {args}", posix=False)
+    if not parts or parts[0].lower() not in ("powershell", "powershell.exe", "pwsh"):
+        raise Unsupported(f"winlab does not emulate the command {parts[0] if parts else command!r}")
+    lowered = [p.lower() for p in parts]
+    for flag in ("-encodedcommand", "-enc", "-e"):
+        if flag in lowered:
+            encoded = parts[lowered.index(flag) + 1]
+            return base64.b64decode(encoded).decode("utf-16-le")
+    raise Unsupported(f"winlab only runs -EncodedCommand scripts (got {' '.join(parts[:4])} ...)")
+
+
+def execute(host: Host, command: str, args: str, stdin: bytes) -> tuple[int, bytes, bytes]:
+    """Run one WinRM command on the host; returns (rc, stdout, stderr)."""
+    try:
+        host.tick()
+        script = _script_from_args(command, args)
+        if BOOTSTRAP_MARK in script:
+            return _bootstrap(host, stdin)
+        return _plain_script(host, script)
+    except Unsupported as error:
+        return 1, b"", f"{error}\r\n".encode()
+
+
+def _bootstrap(host: Host, stdin: bytes) -> tuple[int, bytes, bytes]:
+    parts = stdin.split(SEPARATOR, 2)
+    if len(parts) < 2:
+        raise Unsupported("bootstrap input has no exec manifest")
+    bootstrap = json.loads(parts[0])
+    if bootstrap.get("name") != "exec_wrapper":
+        raise Unsupported(f"winlab does not emulate bootstrap target {bootstrap.get('name')!r}")
+    manifest = json.loads(parts[1])
+    extra = parts[2] if len(parts) > 2 else b""
+    actions = manifest.get("actions") or []
+    names = [a.get("name") for a in actions]
+    unsupported = [n for n in names[:-1] if n not in ("coverage_wrapper.ps1",)]
+    if unsupported or not actions:
+        raise Unsupported(f"winlab does not emulate exec wrapper actions {names} (become and async are not emulated)")
+    action = actions[-1]
+    params = action.get("params") or {}
+    name = action["name"]
+    if name == "module_wrapper.ps1":
+        return _module(host, params)
+    if name == "winrm_put_file.ps1":
+        return _put_file(host, params["Path"], extra)
+    if name == "winrm_fetch_file.ps1":
+        return _fetch_file(host, params["Path"], int(params.get("BufferSize", 524288)), int(params.get("Offset", 0)))
+    if name == "powershell_mkdtemp.ps1":
+        path = f"{_expand(params['Directory'])}\\{params['Name']}"
+        host.state.setdefault("dirs", []).append(path)
+        return 0, (path + "\r\n").encode(), b""
+    if name == "powershell_expand_user.ps1":
+        path = params["Path"]
+        home = f"C:\\Users\\{host.state['username']}"
+        expanded = home if path == "~" else home + path[1:] if path.startswith("~\\") else path
+        return 0, (expanded + "\r\n").encode(), b""
+    raise Unsupported(f"winlab does not emulate exec wrapper action {name!r}")
+
+
+def _expand(path: str) -> str:
+    return path.replace("%TEMP%", "C:\\Windows\\TEMP").replace("%TMP%", "C:\\Windows\\TEMP")
+
+
+def _module(host: Host, params: dict) -> tuple[int, bytes, bytes]:
+    script = params.get("Script", "")
+    name = script[:-4] if script.lower().endswith(".ps1") else script
+    # ansible-core names collection modules by import path: ansible_collections.<ns>.<coll>.plugins.modules.<name>
+    match = re.match(r"^ansible_collections\.(\w+)\.(\w+)\.plugins\.modules\.(\w+)$", name)
+    fqcn = ".".join(match.groups()) if match else name
+    variables = {v["Name"]: v["Value"] for v in params.get("Variables") or []}
+    args = variables.get("complex_args") or {}
+    result = twins.run(fqcn, host, args)
+    return (1 if result.get("failed") else 0), json.dumps(result).encode(), b""
+
+
+def _put_file(host: Host, path: str, data: bytes) -> tuple[int, bytes, bytes]:
+    content = b"".join(base64.b64decode(line) for line in data.split(b"\n") if line.strip())
+    try:
+        meta = twins.file_meta_from_bytes(host, path, content)
+        host.write_file(path, meta)
+    except HostError as error:
+        return 1, b"", f"{error}\r\n".encode()
+    return 0, json.dumps({"sha1": hashlib.sha1(content).hexdigest()}).encode(), b""
+
+
+def _fetch_file(host: Host, path: str, size: int, offset: int) -> tuple[int, bytes, bytes]:
+    entry = host.file(path)
+    if entry is None:
+        if any(d.lower() == path.lower() for d in host.state.get("dirs", [])):
+            return 0, b"[DIR]\r\n", b""
+        return 1, b"", f"Cannot find path '{path}' because it does not exist.\r\n".encode()
+    content = twins.file_bytes(host, entry)
+    return 0, base64.b64encode(content[offset:offset + size]) + b"\r\n", b""
+
+
+_SHUTDOWN = re.compile(r"shutdown(?:\.exe)?\s+/r\s+/t\s+(\d+)", re.IGNORECASE)
+_REMOVE = re.compile(r"^Remove-Item\s+'?(.+?)'?\s+-Force(\s+-Recurse)?\s*$", re.IGNORECASE)
+_TEST_PATH = re.compile(r"exit -not \(Test-Path -LiteralPath '?(.+?)'?\)", re.IGNORECASE)
+
+
+def _plain_script(host: Host, script: str) -> tuple[int, bytes, bytes]:
+    body = script.strip()
+    if "LastBootUpTime" in body and "ToFileTime" in body:
+        return 0, f"{filetime(host.state['boot_time'])}\r\n".encode(), b""
+    match = _SHUTDOWN.search(body)
+    if match:
+        if host.state.get("restart_at") is not None:
+            return 1190, b"", b"A system shutdown has already been scheduled.(1190)\r\n"
+        host.schedule_restart(float(match.group(1)) + 1.0)
+        return 0, b"", b""
+    if re.search(r"\bshutdown(?:\.exe)?\s+/a\b", body, re.IGNORECASE):
+        host.state["restart_at"] = None
+        return 0, b"", b""
+    if body.lower() in ("whoami", "whoami.exe"):
+        return 0, f"{host.computer_name.lower()}\\{host.state['username'].lower()}\r\n".encode(), b""
+    match = _REMOVE.match(body)
+    if match:
+        target = match.group(1).lower()
+        host.state["dirs"] = [d for d in host.state.get("dirs", []) if not d.lower().startswith(target)]
+        for key in [k for k in host.state["files"] if k.startswith(target + "\\")]:
+            del host.state["files"][key]
+        return 0, b"", b""
+    match = _TEST_PATH.search(body)
+    if match:
+        path = match.group(1)
+        exists = host.file(path) is not None or any(d.lower() == path.lower() for d in host.state.get("dirs", []))
+        return (0 if exists else 1), b"", b""
+    first = next((line for line in body.splitlines() if line.strip()), "")[:120]
+    raise Unsupported(f"winlab does not emulate this PowerShell script: {first!r}")

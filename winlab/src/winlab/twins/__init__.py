@@ -1,0 +1,142 @@
+"""Module twins: one Python function per module the collection runs, by FQCN.
+
+Each twin receives arguments already checked against the real module's
+documented options (read from the installed collection), and returns what the
+module's RETURN documents. An unknown module fails with
+"winlab does not emulate <fqcn>", never a fake success.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import pathlib
+
+import yaml
+
+from ..host import Host, HostError
+
+TWINS: dict = {}
+ALIASES = {"ansible.legacy.setup": "ansible.windows.setup", "ansible.builtin.setup": "ansible.windows.setup",
+           "ansible.legacy.win_ping": "ansible.windows.win_ping"}
+
+
+def twin(fqcn: str):
+    def register(func):
+        TWINS[fqcn] = func
+        return func
+    return register
+
+
+class ModuleFail(Exception):
+    def __init__(self, msg: str, **result):
+        super().__init__(msg)
+        self.result = dict(result, msg=msg)
+
+
+@functools.lru_cache(maxsize=None)
+def documented_options(fqcn: str) -> dict:
+    """The options of the real module, from its DOCUMENTATION (.py) or .yml."""
+    namespace, collection, name = fqcn.split(".", 2)
+    spec = importlib.util.find_spec(f"ansible_collections.{namespace}.{collection}")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleFail(f"winlab cannot find collection {namespace}.{collection} to check {fqcn}'s arguments")
+    modules = pathlib.Path(list(spec.submodule_search_locations)[0]) / "plugins" / "modules"
+    yml = modules / f"{name}.yml"
+    if yml.exists():
+        doc = yaml.safe_load(yml.read_text())["DOCUMENTATION"]
+    else:
+        import ast
+        tree = ast.parse((modules / f"{name}.py").read_text())
+        doc = next(yaml.safe_load(ast.literal_eval(n.value)) for n in tree.body if isinstance(n, ast.Assign)
+                   and any(getattr(t, "id", "") == "DOCUMENTATION" for t in n.targets))
+    return doc.get("options") or {}
+
+
+_TYPES = {"str": str, "path": str, "int": int, "bool": bool, "list": list, "dict": dict, "raw": object,
+          "float": (int, float)}
+
+
+def check_arguments(fqcn: str, args: dict) -> dict:
+    """Apply the documented defaults and reject what the real module would reject."""
+    options = documented_options(fqcn)
+    names = {}
+    for opt, spec in options.items():
+        names[opt] = opt
+        for alias in spec.get("aliases") or []:
+            names[alias] = opt
+    params = {}
+    internal = {}
+    for key, value in args.items():
+        if key.startswith("_ansible_"):
+            internal[key] = value
+            continue
+        if key not in names:
+            raise ModuleFail(f"Unsupported parameters for ({fqcn}) module: {key}. "
+                             f"Supported parameters include: {', '.join(sorted(options))}.")
+        params[names[key]] = value
+    for opt, spec in options.items():
+        if opt not in params or params[opt] is None:
+            if spec.get("required"):
+                raise ModuleFail(f"missing required arguments: {opt}")
+            params[opt] = spec.get("default")
+            continue
+        value = params[opt]
+        kind = spec.get("type", "str")
+        if kind == "bool" and isinstance(value, str):
+            value = params[opt] = value.lower() in ("yes", "true", "1", "on")
+        if kind == "int" and isinstance(value, str) and value.lstrip("-").isdigit():
+            value = params[opt] = int(value)
+        if kind == "list" and not isinstance(value, list):
+            value = params[opt] = [value]
+        if not isinstance(value, _TYPES.get(kind, object)) or (kind == "int" and isinstance(value, bool)):
+            raise ModuleFail(f"argument '{opt}' is of type {type(value).__name__} and we were unable to convert to {kind}")
+        if spec.get("choices") and value not in spec["choices"]:
+            raise ModuleFail(f"value of {opt} must be one of: {', '.join(map(str, spec['choices']))}, got: {value}")
+    params["_internal"] = internal
+    return params
+
+
+def run(fqcn: str, host: Host, args: dict) -> dict:
+    fqcn = ALIASES.get(fqcn, fqcn)
+    func = TWINS.get(fqcn)
+    if func is None:
+        return {"failed": True, "msg": f"winlab does not emulate {fqcn}", "changed": False}
+    try:
+        params = check_arguments(fqcn, args)
+        internal = params.pop("_internal")
+        result = func(host, params, check_mode=bool(internal.get("_ansible_check_mode")),
+                      diff=bool(internal.get("_ansible_diff")))
+    except ModuleFail as failure:
+        result = dict(failure.result, failed=True)
+        result.setdefault("changed", False)
+    except HostError as error:
+        result = {"failed": True, "changed": False, "msg": str(error)}
+    result.setdefault("changed", False)
+    result["invocation"] = {"module_args": {k: v for k, v in args.items() if not k.startswith("_ansible_")}}
+    return result
+
+
+def file_meta_from_bytes(host: Host, path: str, content: bytes) -> dict:
+    """Metadata of a file written with bytes: size, hash, and PE version info when it is a DLL."""
+    from ..pe import read_version_info
+    meta = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+    meta.update(read_version_info(content))
+    store = host.blobs
+    if store is not None:
+        meta["blob"] = store.put(content)
+    return meta
+
+
+def file_bytes(host: Host, entry: dict) -> bytes:
+    if "text" in entry:
+        return "\r\n".join(entry["text"]).encode()
+    if entry.get("blob") and host.blobs is not None:
+        return host.blobs.get(entry["blob"])
+    from ..pe import build_dll
+    return build_dll(entry.get("machine") or "i386", entry.get("version") or "0.0.0.0", entry.get("size") or 4096,
+                     entry.get("language") or "English (United States)")
+
+
+from . import ping, setup, q317061  # noqa: E402,F401  (register the twins)
