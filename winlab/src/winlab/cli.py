@@ -12,6 +12,7 @@ import sys
 import time
 
 from . import fleet as fleet_mod
+from .builds import SP4_HRP_REVISION
 from .state import StateDir
 
 DEFAULT_STATE_DIR = os.environ.get("WINLAB_STATE_DIR", ".lab")
@@ -67,7 +68,9 @@ def write_inventory(state_dir: str, path: pathlib.Path) -> None:
     inventory = {"all": {
         "vars": {"ansible_connection": "winrm", "ansible_winrm_transport": "basic", "ansible_winrm_scheme": "http",
                  "ansible_winrm_server_cert_validation": "ignore", "ansible_winrm_operation_timeout_sec": 20,
-                 "ansible_winrm_read_timeout_sec": 30},
+                 "ansible_winrm_read_timeout_sec": 30,
+                 # The lab's SP4 Hotfix Rollup Package build (winlab.builds.SP4_HRP_REVISION).
+                 "q317061_sp4_hrp_revision": SP4_HRP_REVISION},
         "children": {"site_servers": {"children": {g: {"hosts": hosts} for g, hosts in sorted(groups.items())}}},
     }}
     path.parent.mkdir(parents=True, exist_ok=True)

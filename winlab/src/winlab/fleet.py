@@ -13,7 +13,7 @@ import pathlib
 
 import yaml
 
-from .host import EXIFS_PARAMS, SMS_SERVICES, Host
+from .host import EXIFS_PARAMS, IFS_TARGET, SMS_SERVICES, Host
 
 KB_SIZES = {  # (platform, dll) -> size of the 2.00.1493.3240 build (KB Q317061)
     ("i386", "Baseutil.dll"): 526272, ("i386", "Distmgr.dll"): 230800,
@@ -232,6 +232,10 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
     }
     host = Host(state)
     host.boot(now)
+    if spec.get("exifs_boot_letter") and exifs:  # DriveLetter changed since the last boot (restart pending)
+        state["drives"] = [d for d in state["drives"] if d.get("target") != IFS_TARGET] + [
+            {"letter": spec["exifs_boot_letter"], "type": "fixed", "file_system": "NTFS", "label": "",
+             "size": exifs.get("size", 0), "free": exifs.get("free", 0), "target": IFS_TARGET}]
     if sms["installed"]:  # boot starts auto services; then apply the spec's stopped ones
         for svc, s in (sms.get("services") or {}).items():
             if s == "stopped":

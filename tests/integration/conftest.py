@@ -1,0 +1,73 @@
+"""Fixtures that start winlab fleets and run the real ansible tools against them."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(sys.executable).parent
+DEMO = ROOT / "inventories" / "lab" / "fleets" / "demo.yml"
+
+
+class Lab:
+    def __init__(self, state_dir: pathlib.Path, fleet: pathlib.Path):
+        self.state_dir, self.fleet = state_dir, fleet
+        self.inventory = state_dir / "inventory.yml"
+        self.env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+                        ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+
+    def winlab(self, *args, check=True):
+        return subprocess.run([BIN / "winlab", "--state-dir", str(self.state_dir), *args], capture_output=True,
+                              text=True, check=check, env=self.env, timeout=300)
+
+    def up(self):
+        self.winlab("up", "--fleet", str(self.fleet))
+
+    def down(self):
+        self.winlab("down", check=False)
+
+    def stats(self):
+        return json.loads(self.winlab("stats").stdout)
+
+    def host_state(self, name):
+        return json.loads((self.state_dir / "hosts" / f"{name}.json").read_text())
+
+    def hosts(self):
+        return yaml.safe_load(self.inventory.read_text())
+
+    def ansible(self, *args, check=False):
+        return subprocess.run([BIN / "ansible", "-i", str(self.inventory), *args], capture_output=True, text=True,
+                              env=self.env, check=check, timeout=600, cwd=ROOT)
+
+    def playbook(self, *args, check=False):
+        return subprocess.run([BIN / "ansible-playbook", "-i", str(self.inventory), *args], capture_output=True,
+                              text=True, env=self.env, check=check, timeout=1200, cwd=ROOT)
+
+
+@pytest.fixture
+def lab_factory(tmp_path):
+    labs = []
+
+    def make(fleet_text=None, fleet_path=None):
+        path = fleet_path
+        if fleet_text is not None:
+            path = tmp_path / f"fleet{len(labs)}.yml"
+            path.write_text(fleet_text)
+        lab = Lab(tmp_path / f"state{len(labs)}", path)
+        labs.append(lab)
+        lab.up()
+        return lab
+
+    yield make
+    for lab in labs:
+        lab.down()
+
+
+@pytest.fixture
+def demo_lab(lab_factory):
+    return lab_factory(fleet_path=DEMO)
