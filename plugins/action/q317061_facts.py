@@ -27,7 +27,7 @@ class ActionModule(ActionBase):
             "later_service_packs_fixed": {"type": "bool", "default": True},
             "log_tail_bytes": {"type": "int", "default": 262144},
         }
-        _, args = self.validate_argument_spec(argument_spec=spec)
+        dummy, args = self.validate_argument_spec(argument_spec=spec)
         policy = FixPolicy(sp4_hrp_revision=args["sp4_hrp_revision"],
                            later_service_packs_fixed=args["later_service_packs_fixed"])
 

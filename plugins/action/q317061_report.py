@@ -26,7 +26,7 @@ class ActionModule(ActionBase):
             "basename": {"type": "str", "default": "q317061-audit"},
             "title": {"type": "str", "default": "KB Q317061 fleet audit"},
         }
-        _, args = self.validate_argument_spec(argument_spec=spec)
+        dummy, args = self.validate_argument_spec(argument_spec=spec)
         hostvars = task_vars.get("hostvars", {})
         entries = []
         for host in args["hosts"]:

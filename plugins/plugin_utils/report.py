@@ -119,7 +119,8 @@ def to_html(report: dict) -> str:
     exposure = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in s["by_exposure"].items())
     site_head = "".join(f"<th>{_e(st)}</th>" for st in STATUS_ORDER)
     site_rows = "".join(
-        f"<tr><th>{_e(code)}</th><td>{row['hosts']}</td>" + "".join(f"<td>{row.get(st, 0) or ''}</td>" for st in STATUS_ORDER)
+        f"<tr><th>{_e(code)}</th><td>{row['hosts']}</td>"
+        + "".join(f"<td>{row.get(st, 0) or ''}</td>" for st in STATUS_ORDER)
         + "</tr>" for code, row in s["by_site"].items())
     host_rows = []
     for e in report["hosts"]:
@@ -145,12 +146,14 @@ table{{border-collapse:collapse;margin:1em 0}} th,td{{border:1px solid #ddd;padd
 tr.evidence td{{background:#fafafa;font-size:.9em}} .err{{color:#c0392b}}
 </style></head><body>
 <h1>{_e(report['title'])}</h1>
-<p class="meta">Generated {_e(report['generated_at'])} &middot; {s['hosts']} hosts &middot; KB Q317061: SMS 2.0 Distribution Manager and the Exchange 2000 IFS drive</p>
+<p class="meta">Generated {_e(report['generated_at'])} &middot; {s['hosts']} hosts &middot;
+KB Q317061: SMS 2.0 Distribution Manager and the Exchange 2000 IFS drive</p>
 <h2>Status</h2><div class="cards">{cards}</div>
 <h2>Exposure</h2><table>{exposure}</table>
 <h2>Sites</h2><table><tr><th>site</th><th>hosts</th>{site_head}</tr>{site_rows}</table>
 <h2>Hosts</h2>
-<table id="hosts"><tr><th>host</th><th>site</th><th>status</th><th>exposure</th><th>remedies</th><th>Baseutil / Distmgr</th><th>IFS drive</th><th>decompression drive</th><th>change</th></tr>
+<table id="hosts"><tr><th>host</th><th>site</th><th>status</th><th>exposure</th><th>remedies</th>
+<th>Baseutil / Distmgr</th><th>IFS drive</th><th>decompression drive</th><th>change</th></tr>
 {''.join(host_rows)}
 </table>
 </body></html>

@@ -9,6 +9,7 @@ from ansible_collections.smsfleet.q317061.plugins.plugin_utils.versions import F
 
 M = "\\??\\BackOfficeStorage"
 SMALL_M = [drive("C", free=2 * 2**30), drive("D", free=6 * 2**30), drive("M", free=2**30, target=M)]
+M_IS_CDROM = [drive("C", 2**30), drive("M", 2**31, type="cdrom", fs="CDFS"), drive("N", 2**34, target=M)]
 NO_M = [drive("C", free=2 * 2**30), drive("D", free=6 * 2**30)]
 LOG_FAIL_M = ["Cannot decompress package D:\\SMSPKG\\P0100007.PCK to M:\\_S M4YZ5.TMP, CTool return code = 4 "
               "$$<SMS_DISTRIBUTION_MANAGER><Mon Mar 04 10:00:00.000 2002 Eastern Standard Time><thread=225 (0xE1)>"]
@@ -43,8 +44,7 @@ CASES = [
     ("IFS small: latent", dict(drives=SMALL_M), None, "vulnerable", "latent", ["hotfix", "workaround"]),
     ("IFS small but log failures", dict(drives=SMALL_M, distmgr_log__lines=LOG_FAIL_M), None, "vulnerable",
      "affected_now", ["hotfix", "workaround"]),
-    ("letter N (M taken)", dict(exifs__drive_letter="N", drives=[drive("C", 2**30), drive("M", 2**31, type="cdrom", fs="CDFS"),
-                                                                  drive("N", 2**34, target=M)]),
+    ("letter N (M taken)", dict(exifs__drive_letter="N", drives=M_IS_CDROM),
      None, "vulnerable", "affected_now", ["hotfix", "workaround"]),
     ("SharePoint Portal Server EXIFS", dict(exifs__exchange_version=None, exifs__sharepoint_portal_server=True),
      None, "vulnerable", "affected_now", ["hotfix", "workaround"]),
