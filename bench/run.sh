@@ -10,7 +10,7 @@ state=tests/output/bench/state
 mkdir -p tests/output/bench
 winlab --state-dir "$state" down >/dev/null 2>&1 || true
 rm -rf "$state"
-python inventories/lab/fleets/scale.py "$n" > tests/output/bench/scale.yml
+python bench/scale_fleet.py "$n" > tests/output/bench/scale.yml
 trap 'winlab --state-dir "$state" down >/dev/null 2>&1 || true' EXIT
 /usr/bin/time -f "winlab up: %e s" winlab --state-dir "$state" up --fleet tests/output/bench/scale.yml
 pid=$(python -c "import json;print(json.load(open('$state/winlab.json'))['pid'])")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the scale fleet: N site servers (default 1,000) in sites of 50, a realistic mix.
 
-Usage: scale.py [N] > scale.yml   (bench/run.sh does this for you)
+Usage: scale_fleet.py [N] > scale.yml   (bench/run.sh does this for you)
 """
 
 import sys
