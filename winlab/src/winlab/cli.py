@@ -58,8 +58,7 @@ def write_inventory(state_dir: str, path: pathlib.Path) -> None:
     store = StateDir(state_dir)
     groups: dict[str, dict] = {}
     for entry in status:
-        state = store.read_host(entry["name"]) if hasattr(store, "read_host") else None
-        state = state or json.loads((store.hosts_dir / f"{entry['name']}.json").read_text())
+        state = json.loads((store.hosts_dir / f"{entry['name']}.json").read_text())
         hostvars = {"ansible_host": entry["address"], "ansible_port": entry["port"],
                     "ansible_user": state["username"], "ansible_password": state["password"]}
         if state.get("expect"):
