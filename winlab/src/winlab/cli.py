@@ -175,14 +175,11 @@ def cmd_distribute(args) -> int:
     return 0 if arrived == len(applicable) or not args.strict else 1
 
 
-FAULT_VALUES = {"drop_after_commands": int, "latency_ms": int, "bandwidth_kbps": int, "hang_on_stop": str,
-                "locked_files": str, "system_drive_full": bool, "restart_never_returns": bool}
-
-
 def cmd_fault(args) -> int:
-    if args.kind not in FAULT_VALUES:
-        raise CliError(f"unknown fault kind {args.kind!r}; known: {', '.join(sorted(FAULT_VALUES))}")
-    kind = FAULT_VALUES[args.kind]
+    if args.kind not in fleet_mod.FAULT_KINDS:
+        raise CliError(f"unknown fault kind {args.kind!r}; known: {', '.join(sorted(fleet_mod.FAULT_KINDS))}")
+    kind = fleet_mod.FAULT_KINDS[args.kind]
+    kind = str if kind is list else kind  # list kinds take one item per call
     if args.clear:
         value = None
     elif kind is bool:

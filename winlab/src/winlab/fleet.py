@@ -159,10 +159,15 @@ def validate(host: dict, where: str) -> None:
         if not (isinstance(drive["free"], int) and isinstance(drive["size"], int) and 0 <= drive["free"] <= drive["size"]):
             bad(f"drives[{i}].free", "must be an integer between 0 and size")
         letters.add(drive["letter"])
-    for kind in host.get("faults") or {}:
+    validate_faults(host.get("faults") or {}, bad)
+
+
+def validate_faults(faults: dict, bad) -> None:
+    """Check fault kinds and value types; `bad(field, message)` raises."""
+    for kind, value in faults.items():
         if kind not in FAULT_KINDS:
             bad(f"faults.{kind}", f"unknown fault kind; known: {', '.join(sorted(FAULT_KINDS))}")
-        if not isinstance(host["faults"][kind], FAULT_KINDS[kind]):
+        if not isinstance(value, FAULT_KINDS[kind]):
             bad(f"faults.{kind}", f"must be of type {FAULT_KINDS[kind].__name__}")
 
 

@@ -50,11 +50,13 @@ class Host:
     def is_up(self, now: float | None = None) -> bool:
         now = time.time() if now is None else now
         self.tick(now)
-        return self.state.get("down_until") is None or now >= self.state["down_until"]
+        return self.state.get("down_until") is None
 
     def tick(self, now: float | None = None) -> None:
         """Advance emulated time: scheduled restarts happen, Site Component Manager polls."""
         now = time.time() if now is None else now
+        if self.state.get("down_until") is not None and now >= self.state["down_until"]:
+            self.state["down_until"] = None  # back up: nothing left for the ticker to watch
         pending = self.state.get("restart_at")
         if pending is not None and now >= pending:
             self.state["restart_at"] = None

@@ -40,9 +40,11 @@ def _script_from_args(command: str, args: str) -> str:
 
 
 def execute(host: Host, command: str, args: str, stdin: bytes) -> tuple[int, bytes, bytes]:
-    """Run one WinRM command on the host; returns (rc, stdout, stderr)."""
+    """Run one WinRM command on the host; returns (rc, stdout, stderr).
+
+    The caller advances the host's time (Host.is_up/tick) before each request.
+    """
     try:
-        host.tick()
         script = _script_from_args(command, args)
         if BOOTSTRAP_MARK in script:
             return _bootstrap(host, stdin)

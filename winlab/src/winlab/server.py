@@ -115,9 +115,7 @@ class Fleet:
         except OSError:
             emulated.endpoint.port = 0  # the recorded port is taken: take a new one
             await emulated.endpoint.start()
-        port = emulated.endpoint._server.sockets[0].getsockname()[1]
-        emulated.endpoint.port = port
-        state["address"], state["port"] = self.bind, port
+        state["address"], state["port"] = self.bind, emulated.endpoint.port
         self.store.save_host(state)
         self.hosts[state["name"]] = emulated
 
@@ -151,7 +149,7 @@ class Fleet:
                 faults.setdefault(kind, []).append(value)
             else:
                 faults[kind] = value
-            fleet_mod.validate({**_spec_like(h.host.state), "faults": faults}, "fault")
+            fleet_mod.validate_faults(faults, lambda field, message: _reject(req["host"], field, message))
             h.apply_link_faults()
             self.store.save_host(h.host.state)
         return {"host": req["host"], "faults": faults}
@@ -214,9 +212,8 @@ class Fleet:
             writer.close()
 
 
-def _spec_like(state: dict) -> dict:
-    return {"name": state["name"], "username": state["username"], "password": state["password"],
-            "sms": {"installed": False}, "exchange": "none", "drives": []}
+def _reject(host: str, field: str, message: str):
+    raise ValueError(f"fault: host {host}: {field}: {message}")
 
 
 async def serve(state_dir: str) -> None:

@@ -47,6 +47,7 @@ class Endpoint:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, ssl=self._ssl,
                                                   reuse_address=True, backlog=64)
+        self.port = self._server.sockets[0].getsockname()[1]  # the real port when 0 was asked for
 
     async def stop(self) -> None:
         if self._server:
