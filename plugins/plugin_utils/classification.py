@@ -145,8 +145,9 @@ def classify(probe: dict, policy: FixPolicy | None = None) -> Verdict:
         return verdict
 
     versions_text = ", ".join(f"{n} {versions[n]}" for n in DLLS)
-    service_pack = max(v.service_pack for v in parsed.values())
-    verdict.service_pack = service_pack_name(max(parsed.values(), key=lambda v: v.service_pack))
+    latest = max(parsed.values(), key=lambda v: v.service_pack)
+    service_pack = latest.service_pack
+    verdict.service_pack = service_pack_name(latest)
     fixed = {name: dll_has_fix(v, policy) for name, v in parsed.items()}
     if not sms.get("full_version_present"):
         verdict.reasons.append("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup\\Full Version is absent (normal on some "
