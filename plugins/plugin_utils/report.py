@@ -63,7 +63,18 @@ def summarise(entries: list[dict]) -> dict:
         site["hosts"] += 1
     return {"hosts": len(entries), "by_status": by_status, "by_exposure": by_exposure,
             "by_site": dict(sorted(sites.items())),
-            "changed": sum(1 for e in entries if (e.get("change") or {}).get("changed"))}
+            "changed": sum(1 for e in entries if (e.get("change") or {}).get("changed")),
+            "by_outcome": _outcomes(entries)}
+
+
+def _outcomes(entries: list[dict]) -> dict:
+    """Remediation outcomes (changed, unchanged, failed, manual, not_attempted); empty for an audit."""
+    counts: dict[str, int] = {}
+    for e in entries:
+        outcome = (e.get("change") or {}).get("outcome")
+        if outcome:
+            counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
 
 
 def build(entries: list[dict], title: str = "KB Q317061 fleet audit", now: datetime.datetime | None = None) -> dict:
@@ -100,8 +111,11 @@ def summary_lines(report: dict) -> list[str]:
     counts = ", ".join(f"{k} {v}" for k, v in s["by_status"].items() if v)
     exposure = ", ".join(f"{k} {v}" for k, v in s["by_exposure"].items() if v)
     lines = [f"{s['hosts']} hosts: {counts}", f"exposure: {exposure}"]
-    if s.get("changed"):
-        lines.append(f"changed this run: {s['changed']}")
+    outcomes = s.get("by_outcome") or {}
+    if outcomes:
+        labels = {"changed": "changed", "unchanged": "unchanged", "failed": "FAILED", "manual": "manual action needed",
+                  "not_attempted": "not attempted"}
+        lines.append("this run: " + ", ".join(f"{labels.get(k, k)} {outcomes[k]}" for k in labels if outcomes.get(k)))
     return lines
 
 

@@ -46,7 +46,9 @@ DEFAULT_HOST = {
     "expect": {},
 }
 FAULT_KINDS = {"drop_after_commands": int, "hang_on_stop": list, "locked_files": list, "system_drive_full": bool,
-               "restart_never_returns": bool, "latency_ms": int, "bandwidth_kbps": int}
+               "restart_never_returns": bool, "latency_ms": int, "bandwidth_kbps": int,
+               "drop_on_module": str, "interrupt_transaction_at": str}
+TRANSACTION_PHASES = ("stopping", "backing_up", "replacing", "verifying", "restarting")
 
 
 class SpecError(ValueError):
@@ -169,6 +171,8 @@ def validate_faults(faults: dict, bad) -> None:
             bad(f"faults.{kind}", f"unknown fault kind; known: {', '.join(sorted(FAULT_KINDS))}")
         if not isinstance(value, FAULT_KINDS[kind]):
             bad(f"faults.{kind}", f"must be of type {FAULT_KINDS[kind].__name__}")
+        if kind == "interrupt_transaction_at" and value not in TRANSACTION_PHASES:
+            bad(f"faults.{kind}", f"must be one of {', '.join(TRANSACTION_PHASES)} (got {value!r})")
 
 
 def dll_meta(platform: str, name: str, version: str, language: str) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import time
 
 from . import builds
@@ -23,6 +24,10 @@ FILETIME_EPOCH = 116444736000000000  # 1601-01-01 to 1970-01-01 in 100 ns ticks
 
 class HostError(Exception):
     """An operation failed the way it would on Windows."""
+
+
+class ConnectionLost(Exception):
+    """The WinRM connection goes away now; the glue drops the reply (see server.EmulatedHost)."""
 
 
 def filetime(epoch: float) -> int:
@@ -170,6 +175,20 @@ class Host:
         if holder:
             raise HostError(f"The process cannot access the file '{path}' because it is being used by {holder}.")
         self.state["files"].pop(path.lower(), None)
+
+    def copy_file(self, source: str, dest: str) -> None:
+        entry = self.file(source)
+        if entry is None:
+            raise HostError(f"Cannot find path '{source}' because it does not exist.")
+        self.write_file(dest, {k: v for k, v in entry.items() if k != "path"})
+
+    def read_json(self, path: str):
+        entry = self.file(path)
+        return json.loads("\n".join(entry["text"])) if entry and entry.get("text") else None
+
+    def write_json(self, path: str, value) -> None:
+        text = json.dumps(value, indent=1)
+        self.write_file(path, {"text": text.splitlines(), "size": len(text)})
 
     def system_drive_free(self) -> int | None:
         if self.state.get("faults", {}).get("system_drive_full"):

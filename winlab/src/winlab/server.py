@@ -18,7 +18,7 @@ import uuid
 
 from . import fleet as fleet_mod
 from . import psrun
-from .host import Host
+from .host import ConnectionLost, Host
 from .state import StateDir
 from .transport import Endpoint
 from .wsman import ShellService
@@ -74,6 +74,9 @@ class EmulatedHost:
         with self.lock:
             try:
                 return psrun.execute(self.host, command, args, stdin)
+            except ConnectionLost:
+                self.pending_drop = True  # the Receive that would carry the reply drops instead
+                return 1, b"", b""
             finally:
                 self.store.save_host(self.host.state)
 
@@ -145,6 +148,8 @@ class Fleet:
             faults = h.host.state.setdefault("faults", {})
             if req.get("clear"):
                 faults.pop(kind, None)
+                if kind == "restart_never_returns" and h.host.state.get("down_until") == float("inf"):
+                    h.host.state["down_until"] = time.time() + float(h.host.state.get("restart_seconds", 3))
             elif kind in ("hang_on_stop", "locked_files"):
                 faults.setdefault(kind, []).append(value)
             else:
@@ -172,15 +177,13 @@ class Fleet:
             return {"state": h.host.snapshot()}
 
     def op_reset(self, _req):
-        now = time.time()
         fresh = {s["name"]: s for s in self.build_states()}
         for name, h in self.hosts.items():
             with h.lock:
                 state = fresh[name]
                 state["address"], state["port"] = h.endpoint.host, h.endpoint.port
                 h.host.state.clear()
-                h.host.state.update(state)
-                h.host.boot(now)
+                h.host.state.update(state)  # initial_state has booted it (and kept a pending EXIFS letter)
                 h.apply_link_faults()
                 self.store.save_host(h.host.state)
         return {"reset": len(self.hosts)}

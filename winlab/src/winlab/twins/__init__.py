@@ -15,15 +15,19 @@ import pathlib
 
 import yaml
 
-from ..host import Host, HostError
+from ..host import ConnectionLost, Host, HostError
 
 TWINS: dict = {}
 ALIASES = {"ansible.legacy.setup": "ansible.windows.setup", "ansible.builtin.setup": "ansible.windows.setup",
            "ansible.legacy.win_ping": "ansible.windows.win_ping"}
 
 
-def twin(fqcn: str):
+def twin(fqcn: str, check_mode: bool = True, private: tuple = ()):
+    """Register a twin. check_mode=False: like the real module, it is skipped in check mode.
+    private: undocumented arguments the module's own action plugin passes (win_copy's `files`)."""
     def register(func):
+        func.supports_check_mode = check_mode
+        func.private = frozenset(private)
         TWINS[fqcn] = func
         return func
     return register
@@ -58,8 +62,11 @@ _TYPES = {"str": str, "path": str, "int": int, "bool": bool, "list": list, "dict
           "float": (int, float)}
 
 
-def check_arguments(fqcn: str, args: dict) -> dict:
-    """Apply the documented defaults and reject what the real module would reject."""
+def check_arguments(fqcn: str, args: dict, private: frozenset = frozenset()) -> dict:
+    """Apply the documented defaults and reject what the real module would reject.
+
+    Keys starting with '_' (ansible internals, action-plugin modes) and `private`
+    names are passed through in params['_internal'] unchecked."""
     options = documented_options(fqcn)
     names = {}
     for opt, spec in options.items():
@@ -69,7 +76,7 @@ def check_arguments(fqcn: str, args: dict) -> dict:
     params = {}
     internal = {}
     for key, value in args.items():
-        if key.startswith("_ansible_"):
+        if key.startswith("_") or key in private:
             internal[key] = value
             continue
         if key not in names:
@@ -104,16 +111,23 @@ def run(fqcn: str, host: Host, args: dict) -> dict:
     if func is None:
         return {"failed": True, "msg": f"winlab does not emulate {fqcn}", "changed": False}
     try:
-        params = check_arguments(fqcn, args)
+        params = check_arguments(fqcn, args, func.private)
         internal = params.pop("_internal")
-        result = func(host, params, check_mode=bool(internal.get("_ansible_check_mode")),
-                      diff=bool(internal.get("_ansible_diff")))
+        check_mode = bool(internal.get("_ansible_check_mode"))
+        params.update({k: v for k, v in internal.items() if not k.startswith("_ansible_")})
+        if check_mode and not func.supports_check_mode:
+            return {"changed": False, "skipped": True, "msg": f"remote module ({fqcn}) does not support check mode"}
+        result = func(host, params, check_mode=check_mode, diff=bool(internal.get("_ansible_diff")))
     except ModuleFail as failure:
         result = dict(failure.result, failed=True)
         result.setdefault("changed", False)
     except HostError as error:
         result = {"failed": True, "changed": False, "msg": str(error)}
     result.setdefault("changed", False)
+    faults = host.state.get("faults") or {}
+    if faults.get("drop_on_module") == fqcn:  # the module ran; its reply never reaches the controller
+        faults.pop("drop_on_module")
+        raise ConnectionLost(f"connection dropped after {fqcn} ran")
     result["invocation"] = {"module_args": {k: v for k, v in args.items() if not k.startswith("_ansible_")}}
     return result
 
@@ -121,7 +135,7 @@ def run(fqcn: str, host: Host, args: dict) -> dict:
 def file_meta_from_bytes(host: Host, path: str, content: bytes) -> dict:
     """Metadata of a file written with bytes: size, hash, and PE version info when it is a DLL."""
     from ..pe import read_version_info
-    meta = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+    meta = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest(), "sha1": hashlib.sha1(content).hexdigest()}
     meta.update(read_version_info(content))
     store = host.blobs
     if store is not None:
@@ -139,4 +153,4 @@ def file_bytes(host: Host, entry: dict) -> bytes:
                      entry.get("language") or "English (United States)")
 
 
-from . import ping, setup, q317061  # noqa: E402,F401  (register the twins)
+from . import dlls, installer, ping, registry, setup, q317061, win_copy  # noqa: E402,F401  (register the twins)

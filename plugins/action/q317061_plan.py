@@ -1,0 +1,37 @@
+# Copyright: (c) 2026, smsfleet maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Decide, on the controller, what remediation does to one host (plugin_utils/plans.py)."""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import plans
+
+POLICY_OPTIONS = ("strategy", "allow_workaround", "reboot", "hotfix_method", "admin_console")
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _VALID_ARGS = frozenset(("facts",) + POLICY_OPTIONS)
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        spec = {"facts": {"type": "dict", "required": True}}
+        spec.update({name: {"type": "raw"} for name in POLICY_OPTIONS})
+        dummy, args = self.validate_argument_spec(argument_spec=spec)
+        try:
+            policy = plans.policy_from_vars({f"q317061_{name}": args[name] for name in POLICY_OPTIONS})
+        except plans.PolicyError as error:
+            result.update(failed=True, msg=f"invalid remediation policy for this host: {error}; nothing was changed")
+            return result
+        plan = plans.plan_host(args["facts"], policy)
+        plan["policy"] = {name: getattr(policy, name) for name in ("strategy", "allow_workaround", "reboot", "method",
+                                                                   "admin_console")}
+        result.update(changed=False, msg=plan["reason"], ansible_facts={"q317061_plan": plan})
+        if plan["action"] == "workaround":
+            result["warnings"] = ["the Q317061 workaround hides the Exchange IFS drive; Outlook Web Access may stop "
+                                  "working on this server (KB Q317061)"]
+        return result

@@ -1,0 +1,69 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright: (c) 2026, smsfleet maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: q317061_bundle
+short_description: Check a Q317061 hotfix bundle on the controller before any host is touched
+version_added: 0.1.0
+description:
+  - Runs on the controller only (action plugin). Reads the bundle with C(pefile).
+  - The bundle has the KB Q317061 layout - C(Q317061.exe) one folder above the platform folders
+    C(i386) and C(Alpha), each with C(Baseutil.dll) and C(Distmgr.dll).
+  - For every platform in I(platforms) it checks that both DLLs are present, that the PE machine type matches the
+    platform, that the FileVersion is 2.00.1493.3240 or a later SP3 build, that the size matches the KB table
+    (for 2.00.1493.3240; later builds must be pinned by SHA-256), and that any SHA-256 pin matches.
+  - With I(method=installer) it also checks C(Q317061.exe) (present, an Intel PE image, pin).
+  - Any mismatch fails with a message naming each file and the difference.
+options:
+  source:
+    description: The bundle folder on the controller.
+    type: path
+    required: true
+  platforms:
+    description: The platforms that need the hotfix (C(i386), C(Alpha)). An empty list checks nothing.
+    type: list
+    elements: str
+    required: true
+  method:
+    description: C(installer) also checks C(Q317061.exe).
+    type: str
+    choices: [manual, installer]
+    default: manual
+  sha256:
+    description:
+      - Optional SHA-256 pins, keyed by C(<platform>/<file>) (for example C(i386/Baseutil.dll)) or C(Q317061.exe).
+    type: dict
+    default: {}
+requirements:
+  - pefile (on the controller)
+author:
+  - smsfleet maintainers (@smsfleet)
+"""
+
+EXAMPLES = r"""
+- name: Check the hotfix bundle for the platforms in this run
+  smsfleet.q317061.q317061_bundle:
+    source: /srv/hotfixes/Q317061
+    platforms: [i386, Alpha]
+    sha256:
+      i386/Distmgr.dll: 3f1c0a9e5d0b8c7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: What was checked.
+  returned: success
+  type: dict
+  contains:
+    q317061_bundle:
+      description: Per platform and file - path, size, SHA-256 and FileVersion; C(installer) when checked.
+      type: dict
+      sample:
+        i386:
+          Baseutil.dll: {path: /srv/hotfixes/Q317061/i386/Baseutil.dll, size: 526272, version: 2.00.1493.3240,
+                         sha256: 9b2f0c...}
+"""

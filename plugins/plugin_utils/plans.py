@@ -1,0 +1,198 @@
+"""What remediation does to one host, from its Q317061 verdict and the policy.
+
+The policy comes from inventory or extra vars (docs/remediation.md); it is
+validated here so a malformed value stops the run with the variable's name
+before any host is touched. No Ansible import here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+STRATEGIES = ("auto", "hotfix", "workaround", "audit")
+METHODS = ("manual", "installer")
+CONSOLE_POLICIES = ("refuse", "close")
+ACTIONS = ("none", "hotfix", "workaround", "manual")
+UNTOUCHED = ("fixed", "mitigated", "not_applicable")
+# KB Q199816: Site Component Manager restarts the other SMS services, so it stops first.
+# The module restarts exactly the ones that were running, in reverse order.
+SMS_STOP_ORDER = ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR", "SMS_SITE_BACKUP",
+                  "SMS_NT_LOGON_DISCOVERY_AGENT", "SMS_LICENSE_SERVER")
+WMI_SERVICE = "Winmgmt"
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+class PolicyError(ValueError):
+    """A policy variable has a value we cannot use."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    strategy: str = "auto"
+    allow_workaround: bool = False
+    reboot: bool = False
+    method: str = "manual"
+    admin_console: str = "close"
+
+
+def _bool(name: str, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise PolicyError(f"{name}: must be true or false (got {value!r})")
+
+
+def _choice(name: str, value, choices) -> str:
+    if value not in choices:
+        raise PolicyError(f"{name}: must be one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
+def policy_from_vars(values: dict) -> Policy:
+    """Build the policy from q317061_* variables (missing ones take the defaults)."""
+    default = Policy()
+
+    def get(name, fallback):
+        value = values.get(name)
+        return fallback if value is None else value
+
+    return Policy(
+        strategy=_choice("q317061_strategy", get("q317061_strategy", default.strategy), STRATEGIES),
+        allow_workaround=_bool("q317061_allow_workaround", get("q317061_allow_workaround", default.allow_workaround)),
+        reboot=_bool("q317061_reboot", get("q317061_reboot", default.reboot)),
+        method=_choice("q317061_hotfix_method", get("q317061_hotfix_method", default.method), METHODS),
+        admin_console=_choice("q317061_admin_console", get("q317061_admin_console", default.admin_console),
+                              CONSOLE_POLICIES),
+    )
+
+
+def bin_dir(facts: dict) -> str | None:
+    sms = (facts.get("probe") or {}).get("sms") or {}
+    if not sms.get("install_dir") or sms.get("platform") not in ("i386", "Alpha"):
+        return None
+    return f"{sms['install_dir'].rstrip(chr(92))}\\bin\\{sms['platform']}"
+
+
+_NEXT_STEP = {
+    "install_sp4_hrp": "install the SMS 2.0 SP4 Hotfix Rollup Package (KB Q323206)",
+    "upgrade_to_sp3": "upgrade the site to SMS 2.0 SP3, then apply the Q317061 hotfix",
+    "workaround": "allow the workaround (q317061_allow_workaround: true; Outlook Web Access may stop working)",
+}
+
+
+def plan_host(facts: dict, policy: Policy) -> dict:
+    """The remediation of one host: {action, method, reason, manual, platform, bin_dir, status}."""
+    status = facts.get("status", "unknown")
+    remedies = list(facts.get("remedies") or [])
+    plan = {"action": "none", "method": None, "reason": "", "manual": None, "status": status,
+            "platform": facts.get("platform"), "bin_dir": bin_dir(facts), "reboot": policy.reboot,
+            "services": list(SMS_STOP_ORDER), "wmi_service": WMI_SERVICE,
+            "versions": dict(facts.get("versions") or {}), "exifs_drive": facts.get("exifs_drive")}
+    if status in UNTOUCHED:
+        plan["reason"] = f"left untouched: the host is {status}"
+        return plan
+    if status == "unknown":
+        return _manual(plan, "the Q317061 status is unknown (" + " ".join(facts.get("reasons") or []) + ")",
+                       "inspect the host by hand")
+    chosen = _choose(status, remedies, policy)
+    if policy.strategy == "audit":
+        plan["reason"] = f"strategy audit: would {_describe(chosen, policy)}" if chosen else "strategy audit"
+        if not chosen:
+            return _manual(plan, "no remedy the policy allows applies", _next_steps(remedies, policy))
+        return plan
+    if chosen is None:
+        return _manual(plan, _why_not(status, remedies, policy), _next_steps(remedies, policy))
+    plan["action"] = chosen
+    if chosen == "hotfix":
+        plan["method"] = policy.method
+        if policy.method == "installer" and facts.get("platform") != "i386":
+            plan["method"] = "manual"
+            plan["reason"] = "hotfix, manual method: the Hotfix Installer runs on Intel only (KB Q317061)"
+        else:
+            plan["reason"] = f"hotfix, {policy.method} method"
+    else:
+        plan["reason"] = ("workaround: finish it with a restart" if status == "pending_reboot"
+                          else "workaround: blank the EXIFS DriveLetter")
+        if not policy.reboot:
+            plan["reason"] += "; q317061_reboot is false, so the host stays pending_reboot until restarted"
+    return plan
+
+
+def _choose(status: str, remedies: list[str], policy: Policy) -> str | None:
+    hotfix = "hotfix" in remedies
+    workaround = "workaround" in remedies and policy.allow_workaround
+    if status == "pending_reboot" and not policy.reboot:
+        workaround = False  # the registry is already done; only a restart would help
+    if policy.strategy in ("auto", "audit"):
+        return "hotfix" if hotfix else "workaround" if workaround else None
+    if policy.strategy == "hotfix":
+        return "hotfix" if hotfix else None
+    return "workaround" if workaround else None
+
+
+def _describe(action: str, policy: Policy) -> str:
+    return f"apply the hotfix ({policy.method} method)" if action == "hotfix" else "apply the workaround"
+
+
+def _why_not(status: str, remedies: list[str], policy: Policy) -> str:
+    if policy.strategy in ("auto", "hotfix") and "hotfix" not in remedies:
+        why = "the Q317061 hotfix does not apply (it is for English SMS 2.0 SP3 only)"
+        if policy.strategy == "hotfix":
+            return why + " and the strategy is hotfix"
+        if not policy.allow_workaround:
+            return why + " and the workaround is not allowed"
+        return why + " and the restart that finishes the workaround is not allowed (q317061_reboot: false)"
+    if not policy.allow_workaround:
+        return "the strategy is workaround but q317061_allow_workaround is false for this host"
+    return "the workaround is already set and only a restart is missing, but q317061_reboot is false"
+
+
+def _next_steps(remedies: list[str], policy: Policy) -> str:
+    steps = [_NEXT_STEP[r] for r in remedies if r in _NEXT_STEP and not (r == "workaround" and policy.allow_workaround)]
+    if "workaround" in remedies and policy.allow_workaround and not policy.reboot:
+        steps.append("restart the server to finish the workaround")
+    return "; or ".join(steps) or "inspect the host by hand"
+
+
+def _manual(plan: dict, why: str, steps: str) -> dict:
+    plan.update(action="manual", reason=f"manual action needed: {why}", manual=steps)
+    return plan
+
+
+def change_record(plan: dict, result: dict | None = None, error: str | None = None, attempted: bool = True) -> dict:
+    """What remediation did to one host, for the report's `change` column.
+
+    outcome: changed, unchanged, failed, manual, or not_attempted (planned, but the
+    rollout stopped before this host's wave).
+    """
+    action = plan.get("action", "none")
+    record = {"action": action, "changed": False, "outcome": "unchanged", "summary": plan.get("reason", ""),
+              "before": None, "after": None}
+    if action == "manual":
+        record.update(outcome="manual", summary=f"{plan['reason']}; next: {plan.get('manual')}")
+        return record
+    if action != "none" and not attempted:
+        record.update(outcome="not_attempted", summary=f"planned ({plan.get('reason')}) but not attempted: "
+                                                       "the rollout stopped before this host's wave")
+        return record
+    result = result or {}
+    record["before"], record["after"] = result.get("before"), result.get("after")
+    if error:
+        record.update(outcome="failed", changed=bool(result.get("changed")), summary=f"{action} FAILED: {error}")
+        return record
+    if result.get("changed"):
+        versions = _versions(record)
+        record.update(outcome="changed", changed=True,
+                      summary=f"{plan['reason']}: {versions}" if versions else plan["reason"])
+    elif action != "none":
+        record["summary"] = f"{action}: nothing to change"
+    return record
+
+
+def _versions(record: dict) -> str:
+    before, after = record.get("before") or {}, record.get("after") or {}
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return ""
+    return ", ".join(f"{k} {before.get(k)} -> {after.get(k)}" for k in sorted(after) if before.get(k) != after.get(k))
