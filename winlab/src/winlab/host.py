@@ -18,6 +18,7 @@ from . import builds
 SMS_SERVICES = ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR", "SMS_SITE_BACKUP",
                 "SMS_NT_LOGON_DISCOVERY_AGENT", "SMS_LICENSE_SERVER")
 IFS_TARGET = "\\??\\BackOfficeStorage"
+LOGON_UI_KEY = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\AutoLogonChecked"
 EXIFS_PARAMS = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EXIFS\\Parameters"
 FILETIME_EPOCH = 116444736000000000  # 1601-01-01 to 1970-01-01 in 100 ns ticks
 
@@ -82,6 +83,7 @@ class Host:
         for svc in self.state["services"].values():
             svc["state"] = "running" if svc.get("start_mode", "auto") == "auto" else "stopped"
         self._mount_exifs()
+        self.state["registry"][LOGON_UI_KEY] = {}  # LogonUI creates it when the logon prompt shows
 
     def _mount_exifs(self) -> None:
         drives = [d for d in self.state["drives"] if d.get("target") != IFS_TARGET]

@@ -125,8 +125,29 @@ def _fetch_file(host: Host, path: str, size: int, offset: int) -> tuple[int, byt
 
 
 _SHUTDOWN = re.compile(r"shutdown(?:\.exe)?\s+/r\s+/t\s+(\d+)", re.IGNORECASE)
+# win_reboot clears LogonUI's volatile key before the restart and waits for it to come back.
+_CLEAR_LOGON_KEY = re.compile(r"if \(\$True\) \{\s*Remove-Item -LiteralPath '([^']+)'", re.IGNORECASE)
+_TEST_KEY = re.compile(r"^Get-Item -LiteralPath '([^']+)' -ErrorAction Stop; '([^']+)'", re.IGNORECASE)
 _REMOVE = re.compile(r"^Remove-Item\s+'?(.+?)'?\s+-Force(\s+-Recurse)?\s*$", re.IGNORECASE)
 _TEST_PATH = re.compile(r"exit -not \(Test-Path -LiteralPath '?(.+?)'?\)", re.IGNORECASE)
+
+
+def _registry_path(path: str) -> str:
+    hive, _, rest = path.partition("\\")
+    return f"{hive.rstrip(':').upper()}\\{rest}"
+
+
+def _reboot(host: Host, body: str, delay: int) -> tuple[int, bytes, bytes]:
+    """win_reboot's restart script: it prints {stdout, stderr, rc} of shutdown.exe as JSON."""
+    if host.state.get("restart_at") is not None:
+        reply = {"stdout": "", "stderr": "A system shutdown has already been scheduled.(1190)", "rc": 1190}
+    else:
+        clear = _CLEAR_LOGON_KEY.search(body)
+        if clear:
+            host.state["registry"].pop(host._key(_registry_path(clear.group(1))) or "", None)
+        host.schedule_restart(delay + 1.0)
+        reply = {"stdout": "", "stderr": "", "rc": 0}
+    return 0, (json.dumps(reply) + "\r\n").encode(), b""
 
 
 def _plain_script(host: Host, script: str) -> tuple[int, bytes, bytes]:
@@ -135,10 +156,12 @@ def _plain_script(host: Host, script: str) -> tuple[int, bytes, bytes]:
         return 0, f"{filetime(host.state['boot_time'])}\r\n".encode(), b""
     match = _SHUTDOWN.search(body)
     if match:
-        if host.state.get("restart_at") is not None:
-            return 1190, b"", b"A system shutdown has already been scheduled.(1190)\r\n"
-        host.schedule_restart(float(match.group(1)) + 1.0)
-        return 0, b"", b""
+        return _reboot(host, body, int(match.group(1)))
+    match = _TEST_KEY.match(body)
+    if match:
+        if host.reg_key_exists(_registry_path(match.group(1))):
+            return 0, f"{match.group(2)}\r\n".encode(), b""
+        return 1, b"", f"Cannot find path '{match.group(1)}' because it does not exist.\r\n".encode()
     if re.search(r"\bshutdown(?:\.exe)?\s+/a\b", body, re.IGNORECASE):
         host.state["restart_at"] = None
         return 0, b"", b""
