@@ -216,7 +216,7 @@ try {
     $module.Result.restarted = $reverse
 }
 catch {
-    $reason = $_.Exception.Message
+    $reason = $_.Exception.Message.TrimEnd('.')
     $problems = Restore-Host -Journal $journal
     $journal.phase = 'rolled_back'
     $journal.error = $reason

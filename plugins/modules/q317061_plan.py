@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Runs on the controller only (action plugin); it never connects to the host.
   - From the host's Q317061 facts (M(smsfleet.q317061.q317061_facts)) and the remediation policy, returns one
-    action in RV(ansible_facts.q317061_plan.action) - C(none) (fixed, mitigated or not applicable, or strategy
+    action in RV(ansible_facts.q317061_plan) - C(none) (fixed, mitigated or not applicable, or strategy
     C(audit)), C(hotfix), C(workaround), or C(manual) with the reason and the next step for a human.
   - Policy values are validated; a malformed one fails the host with the variable's name and nothing is changed.
   - Warns that Outlook Web Access may stop working when it picks the workaround.

@@ -5,6 +5,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -30,6 +31,15 @@ class Lab:
 
     def down(self):
         self.winlab("down", check=False)
+
+    def wait_up(self, timeout=60):
+        """Wait until every host answers again (after a restart or a cleared fault)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if all(h["up"] for h in json.loads(self.winlab("status", "--json").stdout)):
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"hosts still down after {timeout}s")
 
     def stats(self):
         return json.loads(self.winlab("stats").stdout)

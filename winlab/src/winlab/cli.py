@@ -171,7 +171,8 @@ def cmd_distribute(args) -> int:
             print(f"{name:<24} {'arrived' if r['arrived'] else 'FAILED':<8} {r['drive'] or '-'}:  {r['reason']}")
     applicable = [r for r in hosts.values() if r["arrived"] is not None]
     arrived = sum(1 for r in applicable if r["arrived"])
-    print(f"package {reply['package']}: arrived on {arrived}/{len(applicable)} site servers")
+    if not args.json:
+        print(f"package {reply['package']}: arrived on {arrived}/{len(applicable)} site servers")
     return 0 if arrived == len(applicable) or not args.strict else 1
 
 

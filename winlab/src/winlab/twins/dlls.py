@@ -149,6 +149,6 @@ def dlls(host, params, check_mode, diff):
             problems.append(f"journal: {journal_error}")
         tail = (f" Rollback problems: {'; '.join(problems)}" if problems
                 else " The original DLLs are in place and the services were restarted.")
-        raise ModuleFail(f"{error}.{tail}", **dict(result, changed=False, after=before)) from None
+        raise ModuleFail(f"{str(error).rstrip('.')}.{tail}", **dict(result, changed=False, after=before)) from None
     result.update(stopped=journal["stopped"], restarted=list(reversed(journal["stopped"])))
     return result

@@ -1,0 +1,247 @@
+"""remediate.yml and rollback.yml against winlab fleets: outcomes, idempotence, check mode, rollback,
+pre-flight refusals and faults (docs/remediation.md)."""
+
+import json
+import re
+
+import pytest
+
+from winlab.bundle import write_bundle
+
+SMS = ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR", "Winmgmt")
+
+
+def dll_versions(state):
+    return {e["path"].rsplit("\\", 1)[1]: e.get("version") for k, e in state["files"].items()
+            if re.search(r"\\bin\\(i386|alpha)\\[^\\]+\.dll$", k)}
+
+
+def services(state):
+    return {n: s["state"] for n, s in state["services"].items() if n in SMS}
+
+
+def host_changes(run):
+    """host -> changed count from PLAY RECAP (localhost writes the report, so it is left out)."""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", run.stdout, re.M)
+            if m.group(1) != "localhost"}
+
+
+def remediate(lab, bundle, reports, *extra, check=False):
+    args = ["remediate.yml", "-e", f"q317061_hotfix_source={bundle}", "-e", f"q317061_report_dir={reports}", *extra]
+    return lab.playbook(*args, *(["--check"] if check else []))
+
+
+def report(reports, name="q317061-remediation"):
+    return {e["host"]: e for e in json.loads((reports / f"{name}.json").read_text())["hosts"]}
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    write_bundle(tmp_path / "bundle")
+    return tmp_path / "bundle"
+
+
+def test_demo_fleet_end_to_end(demo_lab, bundle, tmp_path):
+    names = sorted(p.stem for p in (demo_lab.state_dir / "hosts").glob("*.json"))
+    original = {n: demo_lab.host_state(n) for n in names}
+
+    # Check mode: plans and reports, changes nothing on any host.
+    run = remediate(demo_lab, bundle, tmp_path / "check", check=True)
+    assert run.returncode == 0, run.stdout[-3000:]
+    for n in names:
+        now = demo_lab.host_state(n)
+        assert (dll_versions(now), now["registry"], services(now)) == (
+            dll_versions(original[n]), original[n]["registry"], services(original[n])), n
+
+    # The real run: every vulnerable host the policy lets us fix ends fixed; the rest say what a human must do.
+    run = remediate(demo_lab, bundle, tmp_path / "r1")
+    assert run.returncode == 0, run.stdout[-3000:]
+    entries = report(tmp_path / "r1")
+    for n in names:
+        expect = original[n]["expect"]
+        entry = entries[n]
+        if expect["status"] in ("fixed", "mitigated", "not_applicable"):
+            assert entry["change"]["outcome"] == "unchanged" and entry["status"] == expect["status"], n
+            assert dll_versions(demo_lab.host_state(n)) == dll_versions(original[n]), n
+        elif "hotfix" in expect["remedies"]:
+            assert entry["status"] == "fixed" and entry["change"]["outcome"] == "changed", (n, entry)
+            assert set(dll_versions(demo_lab.host_state(n)).values()) == {"2.00.1493.3240"}, n
+            assert services(demo_lab.host_state(n)) == services(original[n]), n
+        else:  # SP4, non-English, SP2, unknown: the workaround is not allowed by default
+            assert entry["change"]["outcome"] == "manual", (n, entry)
+            assert "manual action needed" in entry["change"]["summary"], n
+    assert "manual action needed 7" in run.stdout
+
+    # Distribution now succeeds wherever the host is fixed or mitigated.
+    arrived = json.loads(demo_lab.winlab("distribute", "--json").stdout)["hosts"]
+    for n, entry in report(tmp_path / "r1").items():
+        if entry["status"] in ("fixed", "mitigated"):
+            assert arrived[n]["arrived"] is True, (n, arrived[n])
+
+    # A second run changes nothing.
+    run = remediate(demo_lab, bundle, tmp_path / "r2")
+    assert run.returncode == 0
+    assert set(host_changes(run).values()) == {0}, run.stdout[-3000:]
+
+    # Rollback returns every host to its original DLL versions; a second rollback changes nothing.
+    run = demo_lab.playbook("playbooks/rollback.yml")
+    assert run.returncode == 0, run.stdout[-3000:]
+    for n in names:
+        assert dll_versions(demo_lab.host_state(n)) == dll_versions(original[n]), n
+        assert services(demo_lab.host_state(n)) == services(original[n]), n
+    run = demo_lab.playbook("playbooks/rollback.yml")
+    assert set(host_changes(run).values()) == {0}
+
+
+WORKAROUND_FLEET = """
+defaults:
+  restart_seconds: 1
+  sms: {baseutil: "2.00.1493.4000", distmgr: "2.00.1493.4000", full_version: "2.00.1493.4000"}
+groups:
+  - name: w
+    count: 2
+    overrides:
+      w-02: {exifs_drive_letter: null}
+"""
+
+
+def test_workaround_with_restart_and_rollback(lab_factory, bundle, tmp_path):
+    lab = lab_factory(WORKAROUND_FLEET)
+    policy = ["-e", "q317061_allow_workaround=true", "-e", "q317061_reboot=true", "-e", "q317061_serial=100%"]
+    run = remediate(lab, bundle, tmp_path / "r", *policy)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "Outlook Web Access may stop working" in run.stdout + run.stderr
+    entries = report(tmp_path / "r")
+    for n in ("w-01", "w-02"):
+        state = lab.host_state(n)
+        assert entries[n]["status"] == "mitigated", entries[n]
+        assert not [d for d in state["drives"] if "BackOfficeStorage" in (d.get("target") or "")]
+        assert state["registry"]["HKLM\\SYSTEM\\CurrentControlSet\\Services\\EXIFS\\Parameters"]["DriveLetter"] == ""
+    assert json.loads(lab.winlab("distribute", "--json").stdout)["hosts"]["w-01"]["arrived"] is True
+    run = remediate(lab, bundle, tmp_path / "r2", *policy)
+    assert set(host_changes(run).values()) == {0}
+
+    run = lab.playbook("playbooks/rollback.yml", "-e", "q317061_serial=100%")
+    assert run.returncode == 0, run.stdout[-3000:]
+    params = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EXIFS\\Parameters"
+    assert lab.host_state("w-01")["registry"][params]["DriveLetter"] == "M"
+    assert "DriveLetter" not in lab.host_state("w-02")["registry"][params]  # it was absent before
+    assert any(d["letter"] == "M" for d in lab.host_state("w-01")["drives"])
+
+
+def test_workaround_without_restart_leaves_pending_reboot(lab_factory, bundle, tmp_path):
+    lab = lab_factory(WORKAROUND_FLEET)
+    run = remediate(lab, bundle, tmp_path / "r", "-e", "q317061_allow_workaround=true", "-e", "q317061_serial=100%")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert {e["status"] for e in report(tmp_path / "r").values()} == {"pending_reboot"}
+
+
+@pytest.mark.parametrize("variant, words", [
+    ("wrong-version", "i386/Distmgr.dll: FileVersion is 2.00.1493.3197"),
+    ("wrong-platform", "i386/Baseutil.dll: PE machine type is Alpha, expected i386"),
+    ("truncated", "i386/Baseutil.dll: size is 263,136 bytes"),
+    ("missing-file", "i386/Distmgr.dll: missing"),
+])
+def test_bad_bundle_stops_the_run_before_any_change(lab_factory, tmp_path, variant, words):
+    lab = lab_factory("groups: [{name: b, count: 2}]\n")
+    write_bundle(tmp_path / "bad", variant=variant)
+    before = {n: lab.host_state(n) for n in ("b-01", "b-02")}
+    run = remediate(lab, tmp_path / "bad", tmp_path / "r")
+    assert run.returncode != 0
+    assert words in run.stdout and "No host was changed." in run.stdout
+    assert "Remediate in waves" not in run.stdout
+    for n, state in before.items():
+        assert lab.host_state(n)["files"] == state["files"], n
+
+
+def test_malformed_policy_stops_the_run_before_any_change(lab_factory, bundle, tmp_path):
+    lab = lab_factory("groups: [{name: b, count: 2}]\n")
+    before = lab.host_state("b-01")["files"]
+    run = remediate(lab, bundle, tmp_path / "r", "-e", "q317061_strategy=fast")
+    assert run.returncode != 0
+    assert "q317061_strategy: must be one of auto, hotfix, workaround, audit (got 'fast')" in run.stdout
+    assert lab.host_state("b-01")["files"] == before
+
+
+FAULT_FLEET = """
+defaults: {restart_seconds: 1}
+groups:
+  - name: f
+    count: 7
+    overrides:
+      f-01: {faults: {hang_on_stop: [SMS_EXECUTIVE]}}
+      f-02: {sms: {console_running: true}}
+      f-03: {faults: {locked_files: ["C:\\\\SMS\\\\bin\\\\i386\\\\Distmgr.dll"]}}
+      f-04: {faults: {drop_on_module: smsfleet.q317061.q317061_dlls}}
+      f-05: {faults: {interrupt_transaction_at: replacing}}
+      f-06: {faults: {system_drive_full: true}}
+"""
+FAULTS = {"f-01": ("hang_on_stop", "SMS_EXECUTIVE"), "f-03": ("locked_files", "C:\\SMS\\bin\\i386\\Distmgr.dll"),
+          "f-06": ("system_drive_full", None)}
+
+
+def test_faults_leave_hosts_consistent_and_a_rerun_completes(lab_factory, bundle, tmp_path):
+    lab = lab_factory(FAULT_FLEET)
+    names = [f"f-0{i}" for i in range(1, 8)]
+    original = {n: lab.host_state(n) for n in names}
+    (lab.state_dir / "host_vars").mkdir()
+    (lab.state_dir / "host_vars" / "f-02.yml").write_text("q317061_admin_console: refuse\n")
+
+    # Default waves: the canary (f-01) fails, so the rollout stops and nobody else is touched.
+    run = remediate(lab, bundle, tmp_path / "canary")
+    assert run.returncode != 0
+    outcomes = {n: e["change"]["outcome"] for n, e in report(tmp_path / "canary").items()}
+    assert outcomes["f-01"] == "failed" and {outcomes[n] for n in names[1:]} == {"not_attempted"}, run.stdout[-6000:]
+    assert dll_versions(lab.host_state("f-02")) == dll_versions(original["f-02"])
+
+    # Everyone in one wave, failures allowed: each fault leaves its host consistent.
+    run = remediate(lab, bundle, tmp_path / "r", "-e", "q317061_serial=100%", "-e", "q317061_max_fail_percentage=100")
+    assert run.returncode != 0
+    entries = report(tmp_path / "r")
+    for n in names:
+        state = lab.host_state(n)
+        versions = set(dll_versions(state).values())
+        assert len(versions) == 1, (n, versions)  # old or new, never a mix
+        if n != "f-05":  # f-05's process was killed mid-transaction: only the next run can clean up
+            assert services(state) == services(original[n]), (n, services(state))
+    assert "did not respond to the stop request" in entries["f-01"]["change"]["summary"]
+    assert "SMS Administrator console is running" in entries["f-02"]["change"]["summary"]
+    assert "being used by another process" in entries["f-03"]["change"]["summary"]
+    assert "not enough space on the disk" in entries["f-06"]["change"]["summary"]
+    for n in ("f-01", "f-02", "f-03", "f-06"):
+        assert entries[n]["status"] == "vulnerable" and entries[n]["change"]["outcome"] == "failed", n
+    assert entries["f-04"]["change"]["outcome"] == "failed" and entries["f-04"]["status"] == "fixed"
+    assert entries["f-07"]["status"] == "fixed"
+    assert services(lab.host_state("f-05"))["SMS_EXECUTIVE"] == "stopped"  # killed with SMS down
+
+    # Clear the faults (the console is quit by hand), re-run: everything completes.
+    for n, (kind, value) in FAULTS.items():
+        lab.winlab("fault", n, kind, *([value] if value else []), "--clear")
+    lab.winlab("fault", "f-02", "locked_files", "x", "--clear")
+    (lab.state_dir / "host_vars" / "f-02.yml").write_text("q317061_admin_console: close\n")
+    run = remediate(lab, bundle, tmp_path / "r2", "-e", "q317061_serial=100%")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "rolled back a transaction interrupted during phase 'replacing'" in run.stdout + run.stderr
+    for n in names:
+        state = lab.host_state(n)
+        assert set(dll_versions(state).values()) == {"2.00.1493.3240"}, n
+        assert services(state) == services(original[n]), n
+    assert {e["status"] for e in report(tmp_path / "r2").values()} == {"fixed"}
+
+
+def test_restart_that_never_returns(lab_factory, bundle, tmp_path):
+    lab = lab_factory(WORKAROUND_FLEET.replace("restart_seconds: 1", "restart_seconds: 1\n  faults: "
+                                               "{restart_never_returns: true}"))
+    policy = ["-e", "q317061_allow_workaround=true", "-e", "q317061_reboot=true", "-e", "q317061_serial=100%",
+              "-e", "q317061_max_fail_percentage=100", "-e", "q317061_reboot_timeout=15"]
+    run = remediate(lab, bundle, tmp_path / "r", *policy)
+    assert run.returncode != 0
+    entries = report(tmp_path / "r")
+    assert entries["w-01"]["change"]["outcome"] == "failed"
+    assert entries["w-01"]["status"] == "unreachable"
+    for n in ("w-01", "w-02"):
+        lab.winlab("fault", n, "restart_never_returns", "--clear")
+    lab.wait_up()
+    run = remediate(lab, bundle, tmp_path / "r2", *policy)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert {e["status"] for e in report(tmp_path / "r2").values()} == {"mitigated"}

@@ -1,0 +1,81 @@
+"""Controller pre-flight of the hotfix bundle: every mismatch named, nothing accepted by accident."""
+
+import hashlib
+
+import pytest
+from winlab.bundle import write_bundle  # lab bundles: genuine PE files pefile can read
+from winlab.pe import build_dll
+
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils.bundle import BundleError, check_bundle
+
+
+def test_good_bundle_reports_versions_and_hashes(tmp_path):
+    write_bundle(tmp_path)
+    files = check_bundle(str(tmp_path), ["i386", "Alpha"], method="installer")
+    assert files["i386"]["Baseutil.dll"]["version"] == "2.00.1493.3240"
+    assert files["Alpha"]["Distmgr.dll"]["size"] == 359184
+    data = (tmp_path / "i386" / "Distmgr.dll").read_bytes()
+    assert files["i386"]["Distmgr.dll"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert files["installer"]["path"].endswith("Q317061.exe")
+
+
+@pytest.mark.parametrize("variant, platforms, message", [
+    ("wrong-version", ["i386"], "i386/Distmgr.dll: FileVersion is 2.00.1493.3197, expected 2.00.1493.3240"),
+    ("wrong-platform", ["i386"], "i386/Baseutil.dll: PE machine type is Alpha, expected i386"),
+    ("truncated", ["Alpha"], "Alpha/Baseutil.dll: size is 405,384 bytes, KB Q317061 lists 810,768"),
+    ("missing-file", ["i386"], "i386/Distmgr.dll: missing"),
+])
+def test_bad_bundles_are_refused_with_the_file_and_the_difference(tmp_path, variant, platforms, message):
+    write_bundle(tmp_path, variant=variant)
+    with pytest.raises(BundleError) as error:
+        check_bundle(str(tmp_path), platforms)
+    assert message in str(error.value)
+
+
+def test_only_the_needed_platforms_are_checked(tmp_path):
+    write_bundle(tmp_path, variant="missing-file")  # i386 Distmgr.dll missing
+    assert set(check_bundle(str(tmp_path), ["Alpha"])) == {"Alpha"}
+
+
+def test_sha256_pins(tmp_path):
+    write_bundle(tmp_path)
+    good = hashlib.sha256((tmp_path / "i386" / "Baseutil.dll").read_bytes()).hexdigest()
+    check_bundle(str(tmp_path), ["i386"], pins={"i386/Baseutil.dll": good.upper()})
+    with pytest.raises(BundleError, match="i386/Baseutil.dll: SHA-256 is .*, the pinned value is 00"):
+        check_bundle(str(tmp_path), ["i386"], pins={"i386/Baseutil.dll": "00" * 32})
+    with pytest.raises(BundleError, match="unknown key 'i386/baseutil'"):
+        check_bundle(str(tmp_path), ["i386"], pins={"i386/baseutil": good})
+
+
+def test_later_sp3_build_needs_a_pin(tmp_path):
+    write_bundle(tmp_path)
+    later = build_dll("i386", "2.00.1493.3241", 231424, name="Distmgr.dll")
+    (tmp_path / "i386" / "Distmgr.dll").write_bytes(later)
+    with pytest.raises(BundleError, match="build 2.00.1493.3241 is not in the KB Q317061 size table"):
+        check_bundle(str(tmp_path), ["i386"])
+    files = check_bundle(str(tmp_path), ["i386"], pins={"i386/Distmgr.dll": hashlib.sha256(later).hexdigest()})
+    assert files["i386"]["Distmgr.dll"]["version"] == "2.00.1493.3241"
+
+
+@pytest.mark.parametrize("version", ["2.00.1493.4000", "2.00.1493.3000", "2.50.2726.0018"])
+def test_non_fix_builds_are_refused(tmp_path, version):
+    write_bundle(tmp_path)
+    (tmp_path / "i386" / "Baseutil.dll").write_bytes(build_dll("i386", version, 526272, name="Baseutil.dll"))
+    with pytest.raises(BundleError, match=f"FileVersion is {version}"):
+        check_bundle(str(tmp_path), ["i386"])
+
+
+def test_not_a_pe_file_and_missing_folder(tmp_path):
+    write_bundle(tmp_path)
+    (tmp_path / "i386" / "Baseutil.dll").write_bytes(b"MZ" + b"\0" * 100)
+    with pytest.raises(BundleError, match="i386/Baseutil.dll: not a valid PE file"):
+        check_bundle(str(tmp_path), ["i386"])
+    with pytest.raises(BundleError, match="does not exist"):
+        check_bundle(str(tmp_path / "nope"), ["i386"])
+
+
+def test_installer_must_be_intel(tmp_path):
+    write_bundle(tmp_path)
+    (tmp_path / "Q317061.exe").write_bytes(build_dll("Alpha", "2.00.1493.3240", 65536))
+    with pytest.raises(BundleError, match="Q317061.exe: PE machine type is Alpha; the installer runs on Intel"):
+        check_bundle(str(tmp_path), ["i386"], method="installer")

@@ -1,0 +1,106 @@
+"""Remediation decisions as a table: status x remedies x policy -> action (docs/remediation.md)."""
+
+import pytest
+from probe_factory import probe
+
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import classify
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils.plans import (
+    Policy, PolicyError, change_record, plan_host, policy_from_vars)
+
+
+def facts(**changes):
+    raw = probe(**changes)
+    verdict = classify(raw).as_dict()
+    return dict(verdict, platform=raw["sms"]["platform"], probe=raw)
+
+
+SP3 = {}
+SP4 = {"dll_version": "2.00.1493.4000"}
+GERMAN = {"dll_language": "German (Germany)"}
+SP2 = {"dll_version": "2.00.1493.2000"}
+FIXED = {"dll_version": "2.00.1493.3240"}
+PENDING = {"exifs__drive_letter": ""}          # blank value, M: still mounted
+ALPHA = {"sms__platform": "Alpha"}
+UNREADABLE = {"distmgr_version": None}
+
+CASES = [
+    # id, host, policy, action, method, words in reason/manual
+    ("SP3 English: hotfix", SP3, Policy(), "hotfix", "manual", "hotfix, manual method"),
+    ("fixed untouched", FIXED, Policy(strategy="workaround", allow_workaround=True), "none", None, "fixed"),
+    ("unknown needs a human", UNREADABLE, Policy(), "manual", None, "status is unknown"),
+    ("SP4 without workaround: manual, HRP", SP4, Policy(), "manual", None, "Hotfix Rollup Package"),
+    ("SP4 with workaround allowed", SP4, Policy(allow_workaround=True), "workaround", None, "blank the EXIFS"),
+    ("SP4 workaround without reboot says so", SP4, Policy(allow_workaround=True), "workaround", None,
+     "stays pending_reboot"),
+    ("German: hotfix is English-only", GERMAN, Policy(), "manual", None, "English SMS 2.0 SP3 only"),
+    ("SP2: upgrade to SP3", SP2, Policy(), "manual", None, "upgrade the site to SMS 2.0 SP3"),
+    ("strategy hotfix never uses the workaround", SP4, Policy(strategy="hotfix", allow_workaround=True),
+     "manual", None, "strategy is hotfix"),
+    ("strategy workaround on a hotfix host", SP3, Policy(strategy="workaround", allow_workaround=True),
+     "workaround", None, "blank the EXIFS"),
+    ("strategy workaround still needs allow_workaround", SP3, Policy(strategy="workaround"), "manual", None,
+     "q317061_allow_workaround is false"),
+    ("strategy audit changes nothing", SP3, Policy(strategy="audit"), "none", None, "would apply the hotfix"),
+    ("pending reboot, SP3: the hotfix finishes it", dict(PENDING), Policy(), "hotfix", "manual", "hotfix"),
+    ("pending reboot, SP4, reboot allowed", dict(SP4, **PENDING), Policy(allow_workaround=True, reboot=True),
+     "workaround", None, "finish it with a restart"),
+    ("pending reboot, SP4, no reboot", dict(SP4, **PENDING), Policy(allow_workaround=True), "manual", None,
+     "restart the server to finish the workaround"),
+    ("installer method on Intel", SP3, Policy(method="installer"), "hotfix", "installer", "installer method"),
+    ("installer is Intel-only: Alpha falls back", ALPHA, Policy(method="installer"), "hotfix", "manual",
+     "Intel only"),
+]
+
+
+@pytest.mark.parametrize("host, policy, action, method, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_plan(host, policy, action, method, words):
+    plan = plan_host(facts(**host), policy)
+    assert plan["action"] == action
+    assert plan["method"] == method
+    assert words in f"{plan['reason']} {plan['manual']}"
+
+
+def test_plan_carries_what_the_roles_need():
+    plan = plan_host(facts(), Policy())
+    assert plan["bin_dir"] == "D:\\SMS\\bin\\i386"
+    assert plan["services"][0] == "SMS_SITE_COMPONENT_MANAGER"  # KB Q199816: it restarts the others
+    assert plan["wmi_service"] == "Winmgmt"
+    assert plan["versions"] == {"Baseutil.dll": "2.00.1493.3000", "Distmgr.dll": "2.00.1493.3000"}
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"q317061_strategy": "yolo"}, "q317061_strategy: must be one of auto, hotfix, workaround, audit (got 'yolo')"),
+    ({"q317061_allow_workaround": "maybe"}, "q317061_allow_workaround: must be true or false (got 'maybe')"),
+    ({"q317061_reboot": 2}, "q317061_reboot: must be true or false (got 2)"),
+    ({"q317061_hotfix_method": "msi"}, "q317061_hotfix_method: must be one of manual, installer"),
+    ({"q317061_admin_console": "kill"}, "q317061_admin_console: must be one of refuse, close"),
+])
+def test_malformed_policy_names_the_variable(values, message):
+    with pytest.raises(PolicyError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        policy_from_vars(values)
+
+
+def test_policy_defaults_and_string_booleans():
+    assert policy_from_vars({}) == Policy(strategy="auto", allow_workaround=False, reboot=False, method="manual",
+                                          admin_console="close")
+    assert policy_from_vars({"q317061_allow_workaround": "yes", "q317061_reboot": "False"}).allow_workaround is True
+
+
+@pytest.mark.parametrize("plan, result, error, attempted, outcome, summary", [
+    ({"action": "hotfix", "reason": "hotfix, manual method"},
+     {"changed": True, "before": {"Distmgr.dll": "2.00.1493.3000"}, "after": {"Distmgr.dll": "2.00.1493.3240"}},
+     None, True, "changed", "hotfix, manual method: Distmgr.dll 2.00.1493.3000 -> 2.00.1493.3240"),
+    ({"action": "hotfix", "reason": "hotfix"}, {"changed": False}, None, True, "unchanged", "hotfix: nothing to change"),
+    ({"action": "hotfix", "reason": "hotfix"}, {}, "Service 'SMS_EXECUTIVE' cannot be stopped", True, "failed",
+     "hotfix FAILED: Service 'SMS_EXECUTIVE' cannot be stopped"),
+    ({"action": "workaround", "reason": "workaround"}, None, None, False, "not_attempted", "not attempted"),
+    ({"action": "manual", "reason": "manual action needed: x", "manual": "install the HRP"}, None, None, True,
+     "manual", "manual action needed: x; next: install the HRP"),
+    ({"action": "none", "reason": "left untouched: the host is fixed"}, None, None, False, "unchanged",
+     "left untouched"),
+])
+def test_change_record(plan, result, error, attempted, outcome, summary):
+    record = change_record(plan, result, error, attempted)
+    assert record["outcome"] == outcome
+    assert summary in record["summary"]
+    assert record["changed"] is (outcome == "changed")
