@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
-# make demo: start the emulated demo fleet, audit it, show Distribution Manager failing
-# where Q317061 bites, and point at the report. Remediation joins this script with the
-# remediation issue (docs/remediation.md); until then the demo stops after the audit.
+# make demo: start the emulated demo fleet, audit it, show Distribution Manager failing where
+# Q317061 bites, remediate with the default policy, show packages arriving where the hosts are
+# now fixed, and point at the reports. Stops the fleet on the way out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
 state=.lab
 reports="$PWD/reports"
+bundle="$state/hotfix-bundle"
+summary() { sed -n '/TASK \[Show the fleet summary\]/,/^$/p' | grep "^    -" || true; }
 trap 'winlab --state-dir "$state" down >/dev/null 2>&1 || true' EXIT
 winlab --state-dir "$state" down >/dev/null 2>&1 || true
 rm -rf "$state"
 echo "== 1. start the demo fleet (inventories/lab/fleets/demo.yml)"
 winlab --state-dir "$state" up --fleet inventories/lab/fleets/demo.yml
-echo "== 2. audit (changes nothing)"
-ansible-playbook playbooks/audit.yml -e "q317061_report_dir=$reports" | sed -n '/TASK \[Show the fleet summary\]/,/PLAY RECAP/p' | grep -v "PLAY RECAP"
-echo "== 3. distribute a package: where Q317061 bites, it never arrives"
-winlab --state-dir "$state" distribute | tail -n 12
-echo "== report: $reports/q317061-audit.html (also .json and .csv)"
+echo "== 2. write a lab hotfix bundle in the KB layout ($bundle)"
+winlab hotfix-bundle "$bundle" >/dev/null
+ls -R "$bundle" | sed 's/^/   /'
+echo "== 3. audit (changes nothing)"
+ansible-playbook playbooks/audit.yml -e "q317061_report_dir=$reports" | summary | tee "$state/before.txt"
+echo "== 4. distribute a package: where Q317061 bites, it never arrives"
+winlab --state-dir "$state" distribute | grep -E "FAILED|^package"
+echo "== 5. remediate (default policy: hotfix where it applies, no workaround, waves 1 / 25% / 100%)"
+ansible-playbook remediate.yml -e "q317061_hotfix_source=$PWD/$bundle" -e "q317061_report_dir=$reports" \
+  | summary | tee "$state/after.txt"
+echo "== 6. distribute again: it arrives on every fixed or mitigated host"
+winlab --state-dir "$state" distribute | grep -E "FAILED|^package"
+echo "== before: $(head -n1 "$state/before.txt" | sed "s/^ *- *'\?//; s/'$//")"
+echo "== after:  $(head -n1 "$state/after.txt" | sed "s/^ *- *'\?//; s/'$//")"
+echo "== the hosts still FAILED need a human (see 'manual action needed' in the report):"
+echo "   SP4 sites need the SP4 Hotfix Rollup Package, non-English and pre-SP3 sites the workaround"
+echo "   (re-run with -e q317061_allow_workaround=true -e q317061_reboot=true) or an upgrade."
+echo "== reports: $reports/q317061-audit.html and $reports/q317061-remediation.html (also .json, .csv)"
