@@ -16,6 +16,7 @@ gate "ansible-test sanity" tools/sanity.sh
 gate "ansible-lint (production)" tools/lint.sh
 gate "collection build" tools/build.sh
 gate "integration tests (winlab)" tools/integration.sh
+gate "molecule scenario (winlab)" tools/molecule.sh
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'FAILED gates:\n'; printf '  - %s\n' "${failed[@]}"; exit 1
 fi
