@@ -17,6 +17,7 @@ import re
 import shlex
 
 from . import twins
+from .twins.registry import host_path
 from .host import Host, HostError, filetime
 
 SEPARATOR = b"\n\0\0\0\0\n"
@@ -132,11 +133,6 @@ _REMOVE = re.compile(r"^Remove-Item\s+'?(.+?)'?\s+-Force(\s+-Recurse)?\s*$", re.
 _TEST_PATH = re.compile(r"exit -not \(Test-Path -LiteralPath '?(.+?)'?\)", re.IGNORECASE)
 
 
-def _registry_path(path: str) -> str:
-    hive, _, rest = path.partition("\\")
-    return f"{hive.rstrip(':').upper()}\\{rest}"
-
-
 def _reboot(host: Host, body: str, delay: int) -> tuple[int, bytes, bytes]:
     """win_reboot's restart script: it prints {stdout, stderr, rc} of shutdown.exe as JSON."""
     if host.state.get("restart_at") is not None:
@@ -144,7 +140,7 @@ def _reboot(host: Host, body: str, delay: int) -> tuple[int, bytes, bytes]:
     else:
         clear = _CLEAR_LOGON_KEY.search(body)
         if clear:
-            host.state["registry"].pop(host._key(_registry_path(clear.group(1))) or "", None)
+            host.state["registry"].pop(host._key(host_path(clear.group(1))) or "", None)
         host.schedule_restart(delay + 1.0)
         reply = {"stdout": "", "stderr": "", "rc": 0}
     return 0, (json.dumps(reply) + "\r\n").encode(), b""
@@ -159,7 +155,7 @@ def _plain_script(host: Host, script: str) -> tuple[int, bytes, bytes]:
         return _reboot(host, body, int(match.group(1)))
     match = _TEST_KEY.match(body)
     if match:
-        if host.reg_key_exists(_registry_path(match.group(1))):
+        if host.reg_key_exists(host_path(match.group(1))):
             return 0, f"{match.group(2)}\r\n".encode(), b""
         return 1, b"", f"Cannot find path '{match.group(1)}' because it does not exist.\r\n".encode()
     if re.search(r"\bshutdown(?:\.exe)?\s+/a\b", body, re.IGNORECASE):
