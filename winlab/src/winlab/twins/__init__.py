@@ -132,6 +132,11 @@ def run(fqcn: str, host: Host, args: dict) -> dict:
     return result
 
 
+def win_join(folder: str, name: str) -> str:
+    """Join a Windows folder and a name; '.' or '' means the current folder (win_copy's relative dest)."""
+    return name if folder in (".", "") else f"{folder.rstrip(chr(92))}\\{name}"
+
+
 def file_meta_from_bytes(host: Host, path: str, content: bytes) -> dict:
     """Metadata of a file written with bytes: size, hash, and PE version info when it is a DLL."""
     from ..pe import read_version_info

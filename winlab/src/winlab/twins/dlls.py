@@ -10,12 +10,7 @@ from __future__ import annotations
 import datetime
 
 from ..host import ConnectionLost, HostError
-from . import ModuleFail, twin
-
-
-
-def _join(folder: str, name: str) -> str:
-    return f"{folder.rstrip(chr(92))}\\{name}"
+from . import ModuleFail, twin, win_join
 
 
 def _now() -> str:
@@ -34,7 +29,7 @@ def _restore(host, journal: dict) -> list[str]:
     problems = []
     for name in journal["replaced"]:
         try:
-            host.copy_file(_join(journal["undo_dir"], name), _join(journal["bin_dir"], name))
+            host.copy_file(win_join(journal["undo_dir"], name), win_join(journal["bin_dir"], name))
         except HostError as error:
             problems.append(f"restore {name}: {error}")
     for name in reversed(journal["stopped"]):
@@ -69,10 +64,10 @@ def dlls(host, params, check_mode, diff):
     if params["state"] == "replaced":
         wanted = [dict(f) for f in params["files"] or []]
     else:
-        manifest = host.read_json(_join(backup_dir, "manifest.json")) or {"files": []}
-        wanted = [{"name": f["name"], "source": _join(backup_dir, f["name"]), "version": f["version"]}
+        manifest = host.read_json(win_join(backup_dir, "manifest.json")) or {"files": []}
+        wanted = [{"name": f["name"], "source": win_join(backup_dir, f["name"]), "version": f["version"]}
                   for f in manifest["files"]]
-    before = {f["name"]: _version(host, _join(bin_dir, f["name"])) for f in wanted}
+    before = {f["name"]: _version(host, win_join(bin_dir, f["name"])) for f in wanted}
     after = {f["name"]: f["version"] for f in wanted}
     result.update(before=before, after=after)
     pending = [f for f in wanted if before[f["name"]] != f["version"]]
@@ -104,7 +99,7 @@ def dlls(host, params, check_mode, diff):
 
     if console:
         host.state["processes"].remove("sms_admin_console")
-    undo_dir = backup_dir if params["state"] == "replaced" else _join(backup_dir, "before-restore")
+    undo_dir = backup_dir if params["state"] == "replaced" else win_join(backup_dir, "before-restore")
     journal = {"phase": "stopping", "state": params["state"], "bin_dir": bin_dir, "undo_dir": undo_dir,
                "stopped": [], "replaced": [], "before": before, "after": after, "error": None, "started": _now()}
     _write_journal(host, journal_path, journal)
@@ -118,20 +113,20 @@ def dlls(host, params, check_mode, diff):
         _write_journal(host, journal_path, journal)
         entries = []
         for f in pending:
-            host.copy_file(_join(bin_dir, f["name"]), _join(undo_dir, f["name"]))
+            host.copy_file(win_join(bin_dir, f["name"]), win_join(undo_dir, f["name"]))
             entries.append({"name": f["name"], "version": before[f["name"]]})
         if params["state"] == "replaced":
-            host.write_json(_join(backup_dir, "manifest.json"), {"files": entries, "taken": journal["started"]})
+            host.write_json(win_join(backup_dir, "manifest.json"), {"files": entries, "taken": journal["started"]})
         journal["phase"] = "replacing"
         _write_journal(host, journal_path, journal)
         for f in pending:
             journal["replaced"].append(f["name"])
             _write_journal(host, journal_path, journal)
-            host.copy_file(f["source"], _join(bin_dir, f["name"]))
+            host.copy_file(f["source"], win_join(bin_dir, f["name"]))
         journal["phase"] = "verifying"
         _write_journal(host, journal_path, journal)
         for f in pending:
-            now = _version(host, _join(bin_dir, f["name"]))
+            now = _version(host, win_join(bin_dir, f["name"]))
             if now != f["version"]:
                 raise HostError(f"{f['name']} is version {now} after the copy, expected {f['version']}")
         journal["phase"] = "restarting"

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from . import ModuleFail, file_bytes, twin
-
-
-def _join(folder: str, name: str) -> str:
-    return name if folder in (".", "") else f"{folder.rstrip(chr(92))}\\{name}"
+from . import ModuleFail, file_bytes, twin, win_join
 
 
 def _sha1(host, entry: dict) -> str:
@@ -31,7 +27,7 @@ def win_copy(host, params, check_mode, diff):
     if mode == "query":
         changed = []
         for f in params.get("files") or []:
-            entry = host.file(_join(params["dest"], f["dest"]))
+            entry = host.file(win_join(params["dest"], f["dest"]))
             if entry is None or (params["force"] and _sha1(host, entry) != f["checksum"]):
                 changed.append(f)
         if params.get("directories"):
@@ -41,7 +37,7 @@ def win_copy(host, params, check_mode, diff):
         raise ModuleFail(f"winlab does not emulate win_copy _copy_mode={mode}")
     dest = params["dest"]
     if dest.endswith("\\") or dest.endswith("/") or _is_dir(host, dest):
-        dest = _join(dest.rstrip("\\/"), params["_original_basename"])
+        dest = win_join(dest.rstrip("\\/"), params["_original_basename"])
     parent = dest.rsplit("\\", 1)[0]
     if host.file(parent):
         raise ModuleFail(f"object at destination parent dir '{parent}' is currently a file")
