@@ -16,8 +16,8 @@ DEMO = ROOT / "inventories" / "lab" / "fleets" / "demo.yml"
 
 
 class Lab:
-    def __init__(self, state_dir: pathlib.Path, fleet: pathlib.Path):
-        self.state_dir, self.fleet = state_dir, fleet
+    def __init__(self, state_dir: pathlib.Path, fleet: pathlib.Path, up_args=()):
+        self.state_dir, self.fleet, self.up_args = state_dir, fleet, tuple(up_args)
         self.inventory = state_dir / "inventory.yml"
         self.env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
                         ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
@@ -27,7 +27,7 @@ class Lab:
                               text=True, check=check, env=self.env, timeout=300)
 
     def up(self):
-        self.winlab("up", "--fleet", str(self.fleet))
+        self.winlab("up", "--fleet", str(self.fleet), *self.up_args)
 
     def down(self):
         self.winlab("down", check=False)
@@ -63,12 +63,12 @@ class Lab:
 def lab_factory(tmp_path):
     labs = []
 
-    def make(fleet_text=None, fleet_path=None):
+    def make(fleet_text=None, fleet_path=None, up_args=()):
         path = fleet_path
         if fleet_text is not None:
             path = tmp_path / f"fleet{len(labs)}.yml"
             path.write_text(fleet_text)
-        lab = Lab(tmp_path / f"state{len(labs)}", path)
+        lab = Lab(tmp_path / f"state{len(labs)}", path, up_args)
         labs.append(lab)
         lab.up()
         return lab

@@ -1,9 +1,15 @@
 """winlab itself: real WinRM clients, persistence, faults and spec validation."""
 
 import base64
+import hashlib
+import json
+import os
 import subprocess
+import time
 
+import pefile
 import pytest
+import requests
 import winrm
 import yaml
 
@@ -97,3 +103,171 @@ def test_spec_validation_names_host_and_field(tmp_path, spec, message):
     run = subprocess.run([BIN / "winlab", "--state-dir", str(tmp_path / "s"), "up", "--fleet", str(fleet)],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 1 and message in run.stderr
+
+
+def test_https_with_the_lab_ca(lab_factory, monkeypatch):
+    lab = lab_factory(SMALL, up_args=["--https"])
+    ca = lab.state_dir / "tls" / "ca.pem"
+    inv = lab.hosts()["all"]["vars"]
+    assert inv["ansible_winrm_scheme"] == "https" and inv["ansible_winrm_server_cert_validation"] == "validate"
+    assert inv["ansible_winrm_ca_trust_path"] == str(ca)
+    # Ansible validates each endpoint's certificate against the lab CA.
+    assert lab.ansible("all", "-m", "ansible.windows.win_ping", check=True).stdout.count("pong") == 2
+    url, user, password = _endpoint(lab, "h-01")
+    url = url.replace("http://", "https://")
+    trusted = winrm.Protocol(url, transport="basic", username=user, password=password, ca_trust_path=str(ca))
+    trusted.close_shell(trusted.open_shell())
+    # A client that does not trust the lab CA is refused, and nothing runs.
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(variable, raising=False)
+    stranger = winrm.Protocol(url, transport="basic", username=user, password=password, ca_trust_path=None)
+    with pytest.raises(requests.exceptions.SSLError):
+        stranger.open_shell()
+    # Plain HTTP to a TLS endpoint gets no WinRM answer either.
+    plain = winrm.Protocol(url.replace("https://", "http://"), transport="basic", username=user, password=password)
+    with pytest.raises((requests.exceptions.ConnectionError, winrm.exceptions.WinRMTransportError)):
+        plain.open_shell()
+    assert lab.stats()["h-01"]["shells"] == 2  # win_ping's and the trusted client's; none for the others
+    # The CA survives down/up, so clients that trust it keep working.
+    before = ca.read_bytes()
+    lab.down()
+    lab.winlab("up")
+    assert ca.read_bytes() == before and lab.hosts()["all"]["vars"]["ansible_winrm_scheme"] == "https"
+    assert "pong" in lab.ansible("h-02", "-m", "ansible.windows.win_ping", check=True).stdout
+
+
+def test_put_and_fetch_round_trip(lab_factory, tmp_path):
+    lab = lab_factory(SMALL)
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(os.urandom(1_200_000))  # several put and fetch chunks
+    copy = json.dumps({"src": str(payload), "dest": "C:\\Temp\\payload.bin"})
+    first = lab.ansible("h-01", "-m", "ansible.windows.win_copy", "-a", copy, check=True)
+    assert "CHANGED" in first.stdout
+    again = lab.ansible("h-01", "-m", "ansible.windows.win_copy", "-a", copy, check=True)
+    assert "SUCCESS" in again.stdout and "changed: false" in again.stdout  # same SHA-1: nothing sent
+    back = tmp_path / "back"
+    fetch = json.dumps({"src": "C:\\Temp\\payload.bin", "dest": f"{back}/", "flat": True})
+    lab.ansible("h-01", "-m", "ansible.builtin.fetch", "-a", fetch, check=True)
+    assert (back / "payload.bin").read_bytes() == payload.read_bytes()
+    entry = lab.host_state("h-01")["files"]["c:\\temp\\payload.bin"]
+    assert entry["size"] == 1_200_000 and entry["sha1"] == hashlib.sha1(payload.read_bytes()).hexdigest()
+    missing = lab.ansible("h-01", "-m", "ansible.builtin.fetch", "-a",
+                          json.dumps({"src": "C:\\Temp\\nothing.bin", "dest": f"{back}/", "flat": True,
+                                      "fail_on_missing": True}))
+    assert missing.returncode != 0 and "does not exist" in missing.stdout
+
+
+def _powershell(protocol, shell, script):
+    """Run a script the way Ansible does (-EncodedCommand); returns (stdout, stderr, rc)."""
+    args = ["-NoProfile", "-EncodedCommand", base64.b64encode(script.encode("utf-16-le")).decode()]
+    return protocol.get_command_output(shell, protocol.run_command(shell, "PowerShell", args))
+
+
+def _timed_command(lab, name):
+    url, user, password = _endpoint(lab, name)
+    protocol = winrm.Protocol(url, transport="basic", username=user, password=password)
+    before = lab.stats()[name]
+    start = time.monotonic()
+    shell = protocol.open_shell()
+    assert _powershell(protocol, shell, "whoami")[2] == 0
+    protocol.close_shell(shell)
+    elapsed = time.monotonic() - start
+    after = lab.stats()[name]
+    return elapsed, after["requests"] - before["requests"], after["bytes_in"] - before["bytes_in"]
+
+
+def test_slow_link_faults_delay_every_request(lab_factory):
+    lab = lab_factory(SMALL)
+    lab.winlab("fault", "h-01", "latency_ms", "250")
+    elapsed, requests_made, _ = _timed_command(lab, "h-01")
+    assert requests_made >= 4 and elapsed >= requests_made * 2 * 0.25  # each request and each reply waits
+    lab.winlab("fault", "h-01", "latency_ms", "--clear")
+    lab.winlab("fault", "h-01", "bandwidth_kbps", "16")  # 2 KiB/s
+    elapsed, _, bytes_in = _timed_command(lab, "h-01")
+    assert elapsed >= bytes_in / 2048
+    lab.winlab("fault", "h-01", "bandwidth_kbps", "--clear")
+    elapsed, _, _ = _timed_command(lab, "h-02")
+    assert elapsed < 5  # the other host was never slowed
+
+
+def test_connection_dropped_after_n_commands(lab_factory):
+    lab = lab_factory(SMALL)
+    lab.winlab("fault", "h-01", "drop_after_commands", "1")
+    url, user, password = _endpoint(lab, "h-01")
+    protocol = winrm.Protocol(url, transport="basic", username=user, password=password)
+    shell = protocol.open_shell()
+    out, _, rc = _powershell(protocol, shell, "whoami")
+    assert rc == 0 and b"administrator" in out
+    with pytest.raises((requests.exceptions.ConnectionError, winrm.exceptions.WinRMTransportError)):
+        _powershell(protocol, shell, "whoami")
+    assert "drop_after_commands" not in lab.host_state("h-01")["faults"]  # one drop, then the link is healthy
+    fresh = winrm.Protocol(url, transport="basic", username=user, password=password)
+    shell = fresh.open_shell()
+    assert _powershell(fresh, shell, "whoami")[2] == 0
+
+
+def test_restart_rereads_the_exifs_letter_only_at_boot(lab_factory):
+    lab = lab_factory(SMALL.replace("{sms: {site_code: P01}}", "{sms: {site_code: P01}, restart_seconds: 4}"))
+    blank = json.dumps({"path": "HKLM:\\SYSTEM\\CurrentControlSet\\Services\\EXIFS\\Parameters",
+                        "name": "DriveLetter", "data": "", "type": "string"})
+    lab.ansible("h-01", "-m", "ansible.windows.win_regedit", "-a", blank, check=True)
+    assert "M" in [d["letter"] for d in lab.host_state("h-01")["drives"]]  # still mounted until a restart
+    assert json.loads(lab.winlab("distribute", "--json").stdout)["hosts"]["h-01"]["arrived"] is False
+    booted = lab.host_state("h-01")["boot_time"]
+    start = time.monotonic()
+    reboot = lab.ansible("h-01", "-m", "ansible.windows.win_reboot", check=True)
+    assert "rebooted: true" in reboot.stdout and time.monotonic() - start >= 4
+    state = lab.host_state("h-01")
+    assert state["boot_time"] > booted and "M" not in [d["letter"] for d in state["drives"]]
+    assert all(s["state"] == "running" for n, s in state["services"].items() if n.startswith("SMS_"))
+    assert json.loads(lab.winlab("distribute", "--json").stdout)["hosts"]["h-01"]["arrived"] is True
+
+
+def test_restart_keeps_the_host_unreachable_for_its_restart_time(lab_factory):
+    lab = lab_factory(SMALL.replace("{sms: {site_code: P01}}", "{sms: {site_code: P01}, restart_seconds: 30}"))
+    url, user, password = _endpoint(lab, "h-01")
+    protocol = winrm.Protocol(url, transport="basic", username=user, password=password)
+    assert _powershell(protocol, protocol.open_shell(), "shutdown.exe /r /t 0")[2] == 0
+    deadline = time.time() + 10
+    while time.time() < deadline and _up(lab, "h-01"):
+        time.sleep(0.2)
+    assert not _up(lab, "h-01") and _up(lab, "h-02")
+    with pytest.raises((requests.exceptions.ConnectionError, winrm.exceptions.WinRMTransportError)):
+        winrm.Protocol(url, transport="basic", username=user, password=password).open_shell()
+
+
+def _up(lab, name):
+    return next(h["up"] for h in json.loads(lab.winlab("status", "--json").stdout) if h["name"] == name)
+
+
+@pytest.mark.parametrize("variant", ["good", "wrong-version", "wrong-platform", "truncated", "missing-file"])
+def test_hotfix_bundle_variants(tmp_path, variant):
+    root = tmp_path / variant
+    subprocess.run([BIN / "winlab", "hotfix-bundle", str(root), "--variant", variant], check=True,
+                   capture_output=True)
+    assert (root / "Q317061.exe").is_file()
+    machines = {"i386": pefile.MACHINE_TYPE["IMAGE_FILE_MACHINE_I386"], "Alpha": pefile.MACHINE_TYPE["IMAGE_FILE_MACHINE_ALPHA"]}
+    kb_sizes = {("i386", "Baseutil.dll"): 526272, ("i386", "Distmgr.dll"): 230800,
+                ("Alpha", "Baseutil.dll"): 810768, ("Alpha", "Distmgr.dll"): 359184}
+    wrong = []
+    for (platform, name), size in kb_sizes.items():
+        path = root / platform / name
+        if not path.exists():
+            wrong.append(("missing", platform, name))
+            continue
+        data = path.read_bytes()
+        if len(data) != size:
+            wrong.append(("size", platform, name))
+            continue
+        pe = pefile.PE(data=data)
+        info = pe.VS_FIXEDFILEINFO[0]
+        version = f"{info.FileVersionMS >> 16}.{info.FileVersionMS & 0xFFFF:02d}.{info.FileVersionLS >> 16}.{info.FileVersionLS & 0xFFFF}"
+        if pe.FILE_HEADER.Machine != machines[platform]:
+            wrong.append(("machine", platform, name))
+        if version != "2.00.1493.3240":
+            wrong.append(("version", platform, name))
+    expected = {"good": [], "wrong-version": [("version", "i386", "Distmgr.dll"), ("version", "Alpha", "Distmgr.dll")],
+                "wrong-platform": [("machine", "i386", "Baseutil.dll")],
+                "truncated": [("size", "i386", "Baseutil.dll"), ("size", "Alpha", "Baseutil.dll")],
+                "missing-file": [("missing", "i386", "Distmgr.dll")]}[variant]
+    assert sorted(wrong) == sorted(expected)

@@ -14,6 +14,7 @@ import time
 from . import fleet as fleet_mod
 from .builds import SP4_HRP_REVISION
 from .state import StateDir
+from .tls import LabCA
 
 DEFAULT_STATE_DIR = os.environ.get("WINLAB_STATE_DIR", ".lab")
 
@@ -56,6 +57,7 @@ def write_inventory(state_dir: str, path: pathlib.Path) -> None:
     import yaml
     status = control(state_dir, "status")["hosts"]
     store = StateDir(state_dir)
+    meta = store.read_meta()
     groups: dict[str, dict] = {}
     for entry in status:
         state = json.loads((store.hosts_dir / f"{entry['name']}.json").read_text())
@@ -64,10 +66,14 @@ def write_inventory(state_dir: str, path: pathlib.Path) -> None:
         if state.get("expect"):
             hostvars["winlab_expect"] = state["expect"]
         groups.setdefault(entry.get("group") or "ungrouped", {})[entry["name"]] = hostvars
+    if meta.get("https"):  # validate the endpoints' certificates against the lab CA, as production does
+        transport = {"ansible_winrm_scheme": "https", "ansible_winrm_server_cert_validation": "validate",
+                     "ansible_winrm_ca_trust_path": str(LabCA(store.root).ca_pem)}
+    else:
+        transport = {"ansible_winrm_scheme": "http", "ansible_winrm_server_cert_validation": "ignore"}
     inventory = {"all": {
-        "vars": {"ansible_connection": "winrm", "ansible_winrm_transport": "basic", "ansible_winrm_scheme": "http",
-                 "ansible_winrm_server_cert_validation": "ignore", "ansible_winrm_operation_timeout_sec": 20,
-                 "ansible_winrm_read_timeout_sec": 30,
+        "vars": {"ansible_connection": "winrm", "ansible_winrm_transport": "basic", **transport,
+                 "ansible_winrm_operation_timeout_sec": 20, "ansible_winrm_read_timeout_sec": 30,
                  # The lab's SP4 Hotfix Rollup Package build (winlab.builds.SP4_HRP_REVISION).
                  "q317061_sp4_hrp_revision": SP4_HRP_REVISION},
         "children": {"site_servers": {"children": {g: {"hosts": hosts} for g, hosts in sorted(groups.items())}}},
@@ -91,6 +97,10 @@ def cmd_up(args) -> int:
     if meta.get("fleet") and meta["fleet"] != fleet_path:
         store.clear_hosts()  # a different fleet: start from its spec
     meta.update(fleet=fleet_path, bind=args.bind)
+    if args.https is not None:
+        meta["https"] = args.https
+    if meta.get("https"):
+        LabCA(store.root).ensure(args.bind)
     store.write_meta(meta)
     log = open(store.root / "winlab.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "winlab.server", "--state-dir", str(store.root)],
@@ -213,6 +223,8 @@ def main(argv=None) -> int:
     p.add_argument("--fleet", help="fleet spec YAML (remembered in the state dir)")
     p.add_argument("--inventory", help="where to write the Ansible inventory (default <state dir>/inventory.yml)")
     p.add_argument("--bind", default="127.0.0.1")
+    p.add_argument("--https", action=argparse.BooleanOptionalAction, default=None,
+                   help="serve WinRM over HTTPS with a lab CA in <state dir>/tls (remembered; --no-https turns it off)")
     p.add_argument("--timeout", type=float, default=120)
     p.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop the fleet (state is kept)").set_defaults(func=cmd_down)

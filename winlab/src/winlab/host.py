@@ -147,6 +147,12 @@ class Host:
     def file(self, path: str) -> dict | None:
         return self.state["files"].get(path.lower())
 
+    def is_dir(self, path: str) -> bool:
+        """A folder exists if it was made (temp dirs, win_copy parents) or holds a file."""
+        lowered = path.rstrip("\\").lower()
+        return any(d.rstrip("\\").lower() == lowered for d in self.state.get("dirs", [])) or any(
+            key.startswith(lowered + "\\") for key in self.state["files"])
+
     def locked_by(self, path: str) -> str | None:
         """Who holds the file open, or None. SMS binaries are in use while SMS, WMI or the console run."""
         lowered = path.lower()

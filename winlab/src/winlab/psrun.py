@@ -118,7 +118,7 @@ def _put_file(host: Host, path: str, data: bytes) -> tuple[int, bytes, bytes]:
 def _fetch_file(host: Host, path: str, size: int, offset: int) -> tuple[int, bytes, bytes]:
     entry = host.file(path)
     if entry is None:
-        if any(d.lower() == path.lower() for d in host.state.get("dirs", [])):
+        if host.is_dir(path):
             return 0, b"[DIR]\r\n", b""
         return 1, b"", f"Cannot find path '{path}' because it does not exist.\r\n".encode()
     content = twins.file_bytes(host, entry)
@@ -173,7 +173,7 @@ def _plain_script(host: Host, script: str) -> tuple[int, bytes, bytes]:
     match = _TEST_PATH.search(body)
     if match:
         path = match.group(1)
-        exists = host.file(path) is not None or any(d.lower() == path.lower() for d in host.state.get("dirs", []))
+        exists = host.file(path) is not None or host.is_dir(path)
         return (0 if exists else 1), b"", b""
     first = next((line for line in body.splitlines() if line.strip()), "")[:120]
     raise Unsupported(f"winlab does not emulate this PowerShell script: {first!r}")

@@ -20,6 +20,7 @@ from . import fleet as fleet_mod
 from . import psrun
 from .host import ConnectionLost, Host
 from .state import StateDir
+from .tls import LabCA
 from .transport import Endpoint
 from .wsman import ShellService
 
@@ -35,7 +36,7 @@ class Link:
 class EmulatedHost:
     """Glue: a Host model behind a ShellService behind an Endpoint."""
 
-    def __init__(self, state: dict, store: StateDir, bind: str):
+    def __init__(self, state: dict, store: StateDir, bind: str, ssl_context=None):
         self.host = Host(state, blobs=store.blobs)
         self.store = store
         self.lock = threading.Lock()
@@ -44,7 +45,7 @@ class EmulatedHost:
         self.link = Link(faults.get("latency_ms", 0), faults.get("bandwidth_kbps", 0))
         self.shells = ShellService(self._execute, on_command=self._on_command, should_drop=self._should_drop)
         self.endpoint = Endpoint(bind, state.get("port") or 0, state["username"], state["password"],
-                                 self._handle, link=self.link)
+                                 self._handle, ssl_context=ssl_context, link=self.link)
 
     async def _handle(self, body: bytes):
         from .transport import DropConnection
@@ -99,6 +100,7 @@ class Fleet:
         self.bind = self.meta.get("bind", "127.0.0.1")
         self.hosts: dict[str, EmulatedHost] = {}
         self.stopping = asyncio.Event()
+        self.ssl_context = LabCA(self.store.root).server_context() if self.meta.get("https") else None
 
     def build_states(self) -> list[dict]:
         specs = fleet_mod.load(self.meta["fleet"])
@@ -112,7 +114,7 @@ class Fleet:
         self.meta["ports"] = {name: h.endpoint.port for name, h in self.hosts.items()}
 
     async def _add(self, state: dict) -> None:
-        emulated = EmulatedHost(state, self.store, self.bind)
+        emulated = EmulatedHost(state, self.store, self.bind, self.ssl_context)
         try:
             await emulated.endpoint.start()
         except OSError:

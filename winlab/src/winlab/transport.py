@@ -43,6 +43,7 @@ class Endpoint:
         self.requests = 0
         self.auth_failures = 0
         self._server: asyncio.base_events.Server | None = None
+        self._clients: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, ssl=self._ssl,
@@ -52,6 +53,8 @@ class Endpoint:
     async def stop(self) -> None:
         if self._server:
             self._server.close()
+            for writer in list(self._clients):  # idle keep-alive connections would hold wait_closed() open
+                writer.close()
             await self._server.wait_closed()
 
     def _authorised(self, headers: dict[str, str]) -> bool:
@@ -74,6 +77,7 @@ class Endpoint:
             await asyncio.sleep(wait)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._clients.add(writer)
         try:
             while True:
                 request_line = await reader.readline()
@@ -121,6 +125,7 @@ class Endpoint:
         except Exception:  # a bug in winlab must not kill the listener
             log.exception("%s:%s: request failed", self.host, self.port)
         finally:
+            self._clients.discard(writer)
             writer.close()
             try:
                 await writer.wait_closed()

@@ -133,7 +133,9 @@ def run(fqcn: str, host: Host, args: dict) -> dict:
 
 
 def win_join(folder: str, name: str) -> str:
-    """Join a Windows folder and a name; '.' or '' means the current folder (win_copy's relative dest)."""
+    """Join a Windows folder and a name; '.' or '' means the current folder (win_copy's relative dest).
+    Forward slashes are separators too (win_copy's action plugin sends 'C:/Temp' for C:\\Temp\\x)."""
+    folder, name = folder.replace("/", "\\"), name.replace("/", "\\")
     return name if folder in (".", "") else f"{folder.rstrip(chr(92))}\\{name}"
 
 
@@ -158,4 +160,4 @@ def file_bytes(host: Host, entry: dict) -> bytes:
                      entry.get("language") or "English (United States)")
 
 
-from . import dlls, installer, ping, registry, setup, q317061, win_copy  # noqa: E402,F401  (register the twins)
+from . import dlls, installer, ping, registry, setup, stock_info, q317061, win_copy  # noqa: E402,F401  (register the twins)

@@ -15,11 +15,6 @@ def _sha1(host, entry: dict) -> str:
     return entry.get("sha1") or hashlib.sha1(file_bytes(host, entry)).hexdigest()
 
 
-def _is_dir(host, path: str) -> bool:
-    lowered = path.rstrip("\\").lower()
-    return any(d.lower() == lowered for d in host.state.get("dirs", [])) or any(
-        key.startswith(lowered + "\\") for key in host.state["files"])
-
 
 @twin("ansible.windows.win_copy", private=("files", "directories", "symlinks"))
 def win_copy(host, params, check_mode, diff):
@@ -27,7 +22,10 @@ def win_copy(host, params, check_mode, diff):
     if mode == "query":
         changed = []
         for f in params.get("files") or []:
-            entry = host.file(win_join(params["dest"], f["dest"]))
+            path = win_join(params["dest"], f["dest"])
+            if host.is_dir(path):  # like the module: a folder at dest receives the file under its own name
+                path = win_join(path, f["src"].replace("\\", "/").rsplit("/", 1)[-1])
+            entry = host.file(path)
             if entry is None or (params["force"] and _sha1(host, entry) != f["checksum"]):
                 changed.append(f)
         if params.get("directories"):
@@ -36,7 +34,7 @@ def win_copy(host, params, check_mode, diff):
     if mode != "single":
         raise ModuleFail(f"winlab does not emulate win_copy _copy_mode={mode}")
     dest = params["dest"]
-    if dest.endswith("\\") or dest.endswith("/") or _is_dir(host, dest):
+    if dest.endswith("\\") or dest.endswith("/") or host.is_dir(dest):
         dest = win_join(dest.rstrip("\\/"), params["_original_basename"])
     parent = dest.rsplit("\\", 1)[0]
     if host.file(parent):
