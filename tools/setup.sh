@@ -53,6 +53,17 @@ if ! "$venv/bin/python" -c 'import winlab' 2>/dev/null || [ ! -x "$venv/bin/winl
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e "$root/winlab"
 fi
 
+# The HTML report is checked in a real browser: Debian's chromium (installed once; needs root and apt-get).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium for the HTML report test"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: chromium is missing and cannot be installed here; the HTML report test will fail (apt-get install chromium)" >&2
+  fi
+fi
+
 # ansible-test fetches a pip bootstrap script it cannot reach here; give it a local stand-in.
 pipver=$("$venv/bin/python" tools/ansible_test_pip_version.py)
 mkdir -p "$HOME/.ansible/test/cache"

@@ -31,18 +31,10 @@ class ActionModule(ActionBase):
         entries = []
         for host in args["hosts"]:
             hv = hostvars.get(host, {})
-            registered = hv.get(args["result_var"]) or {}
-            facts = (registered.get("ansible_facts") or {}).get("q317061")
-            if facts is None and not registered:
-                facts = (hv.get("ansible_facts") or {}).get("q317061")  # from the fact cache
-            error = None
-            if registered.get("unreachable"):
-                facts, error = None, registered.get("msg", "unreachable")
-            elif registered.get("failed"):
-                facts, error = None, registered.get("msg", "failed")
             change = hv.get(args["change_var"]) if args["change_var"] else None
-            entries.append(rpt.host_entry(host, facts, error=error, unreachable=bool(registered.get("unreachable")),
-                                          change=change if isinstance(change, dict) else None))
+            entries.append(rpt.entry_from_hostvars(host, hv.get(args["result_var"]),
+                                                   (hv.get("ansible_facts") or {}).get("q317061"),
+                                                   change=change if isinstance(change, dict) else None))
         report = rpt.build(entries, title=args["title"])
         dest = args["dest"]
         if self._task.check_mode:

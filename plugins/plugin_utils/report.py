@@ -15,14 +15,17 @@ import json
 STATUS_ORDER = ("vulnerable", "pending_reboot", "unknown", "unreachable", "mitigated", "fixed", "not_applicable")
 EXPOSURE_ORDER = ("affected_now", "latent", "none")
 CSV_FIELDS = ("host", "site", "site_type", "status", "exposure", "remedies", "baseutil_version", "distmgr_version",
-              "service_pack", "exifs_drive", "predicted_decompression_drive", "change", "error", "reasons")
+              "service_pack", "exifs_drive", "predicted_decompression_drive", "change", "error", "reasons",
+              "checked_at", "source")
 STATUS_COLOURS = {"vulnerable": "#c0392b", "pending_reboot": "#d35400", "unknown": "#7f8c8d",
                   "unreachable": "#2c3e50", "mitigated": "#2980b9", "fixed": "#27ae60", "not_applicable": "#95a5a6"}
 
 
 def host_entry(host: str, facts: dict | None, error: str | None = None, unreachable: bool = False,
-               change: dict | None = None) -> dict:
-    """One report row from a host's q317061 facts, or from the error that stopped the probe."""
+               change: dict | None = None, source: str = "probe") -> dict:
+    """One report row from a host's q317061 facts, or from the error that stopped the probe.
+
+    source: "probe" (this run) or "cache" (a fact cache; checked_at says how old the verdict is)."""
     if facts is None:
         status = "unreachable" if unreachable else "unknown"
         facts = {"status": status, "exposure": "none", "remedies": [],
@@ -46,9 +49,31 @@ def host_entry(host: str, facts: dict | None, error: str | None = None, unreacha
         "predicted_decompression_drive": facts.get("predicted_decompression_drive"),
         "decompression_failures": facts.get("decompression_failures") or {},
         "checked_at": facts.get("checked_at"),
+        "source": source,
         "error": error,
         "change": change,
     }
+
+
+def entry_from_hostvars(host: str, registered: dict | None, cached_facts: dict | None,
+                        change: dict | None = None) -> dict:
+    """A host's row from what this run registered, else from the fact cache.
+
+    A probe that ran wins; an unreachable host or a failed probe is reported with its
+    error (an old cached verdict would hide that the host cannot be checked now); a
+    host with no result in this run (skipped, or not targeted) falls back to the cache."""
+    registered = registered or {}
+    ran = registered and not registered.get("skipped")
+    if registered.get("unreachable"):
+        return host_entry(host, None, error=registered.get("msg", "unreachable"), unreachable=True, change=change)
+    if registered.get("failed"):
+        return host_entry(host, None, error=registered.get("msg", "failed"), change=change)
+    facts = (registered.get("ansible_facts") or {}).get("q317061") if ran else None
+    if facts is not None:
+        return host_entry(host, facts, change=change)
+    if cached_facts is not None:
+        return host_entry(host, cached_facts, change=change, source="cache")
+    return host_entry(host, None, error="no result in this run and none in the fact cache", change=change)
 
 
 def summarise(entries: list[dict]) -> dict:
@@ -102,6 +127,7 @@ def to_csv(report: dict) -> str:
             "service_pack": e["service_pack"] or "", "exifs_drive": e["exifs_drive"] or "",
             "predicted_decompression_drive": e["predicted_decompression_drive"] or "",
             "change": change.get("summary", ""), "error": e["error"] or "", "reasons": " ".join(e["reasons"]),
+            "checked_at": e.get("checked_at") or "", "source": e.get("source", "probe"),
         })
     return out.getvalue()
 
@@ -121,6 +147,13 @@ def summary_lines(report: dict) -> list[str]:
 
 def _e(value) -> str:
     return html.escape("" if value is None else str(value))
+
+
+def _checked(entry: dict) -> str:
+    if not entry.get("checked_at"):
+        return ""
+    cached = " (from the fact cache, not probed in this run)" if entry.get("source") == "cache" else ""
+    return f'<p class="meta">checked {_e(entry["checked_at"])}{cached}</p>'
 
 
 def to_html(report: dict) -> str:
@@ -146,7 +179,8 @@ def to_html(report: dict) -> str:
             f"<td>{_e(e['versions']['Baseutil.dll'])}<br>{_e(e['versions']['Distmgr.dll'])}</td>"
             f"<td>{_e(e['exifs_drive'])}</td><td>{_e(e['predicted_decompression_drive'])}</td><td>{_e(change)}</td></tr>"
             f'<tr class="evidence"><td colspan="9"><details><summary>Evidence for {_e(e["host"])}</summary>'
-            f"<ul>{reasons}</ul>{'<p class=err>' + _e(e['error']) + '</p>' if e['error'] else ''}</details></td></tr>")
+            f"<ul>{reasons}</ul>{'<p class=err>' + _e(e['error']) + '</p>' if e['error'] else ''}"
+            f"{_checked(e)}</details></td></tr>")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{_e(report['title'])}</title>
 <style>

@@ -2,10 +2,13 @@
 
 import csv
 import json
+import re
 
 import yaml
+from PIL import Image
 
-from conftest import DEMO
+import browser
+from conftest import DEMO, ROOT
 
 
 def _expectations():
@@ -42,6 +45,38 @@ def test_audit_classifies_every_demo_host_as_the_fleet_intends(demo_lab, tmp_pat
     assert "43 hosts: vulnerable 22" in run.stdout
 
 
+def test_html_report_in_a_real_browser(demo_lab, tmp_path):
+    """Chromium renders the self-contained report: counts, sites, every host, badges in their colours."""
+    from ansible_collections.smsfleet.q317061.plugins.plugin_utils.report import STATUS_COLOURS
+    reports = tmp_path / "reports"
+    run = demo_lab.playbook("playbooks/audit.yml", "-e", f"q317061_report_dir={reports}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    page = reports / "q317061-audit.html"
+    report = json.loads((reports / "q317061-audit.json").read_text())
+    assert not re.search(r"\b(src|href)\s*=|@import|url\(", page.read_text()), "the report must not load anything"
+
+    text = browser.rendered_text(page, tmp_path / "profile")
+    joined = " | ".join(text)
+    assert text[:2] == ["KB Q317061 fleet audit", "KB Q317061 fleet audit"]  # <title> and <h1>
+    for status, count in report["summary"]["by_status"].items():  # each card: the count, then its badge
+        assert f"{count} | {status}" in joined, status
+    for site in {h["site"] for h in report["hosts"] if h["site"]}:
+        assert site in text
+    for entry in report["hosts"]:
+        assert entry["host"] in text and f"Evidence for {entry['host']}" in text
+    assert "Lab-Passw0rd!" not in joined
+
+    shot = ROOT / "tests" / "output" / "screenshots" / "q317061-audit.png"  # kept for people to look at
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    browser.screenshot(page, shot, 1280, 1600, tmp_path / "profile")
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1280, 1600)
+    colours = {colour for _, colour in image.getcolors(maxcolors=1 << 20)}
+    for status, count in report["summary"]["by_status"].items():
+        wanted = tuple(int(STATUS_COLOURS[status][i:i + 2], 16) for i in (1, 3, 5))
+        assert wanted in colours, f"no {status} badge painted in {STATUS_COLOURS[status]}"
+
+
 def test_audit_in_check_mode_still_reports_and_changes_nothing(demo_lab, tmp_path):
     run = demo_lab.playbook("playbooks/audit.yml", "--check", "-e", f"q317061_report_dir={tmp_path}")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -67,6 +102,49 @@ groups:
     assert got["site-02"]["status"] == "unreachable" and "credentials were rejected" in got["site-02"]["error"]
     assert got["site-03"]["status"] == "unreachable" and got["site-03"]["error"]
     assert lab.stats()["site-02"]["auth_failures"] >= 1 and lab.stats()["site-02"]["commands"] == 0
+
+
+def test_fact_cache_keeps_verdicts_and_reports_without_contacting_hosts(lab_factory, tmp_path):
+    lab = lab_factory(fleet_text="""
+groups:
+  - name: site
+    count: 2
+    host: {sms: {site_code: P01}}
+    overrides:
+      site-02: {sms: {baseutil: 2.00.1493.3240, distmgr: 2.00.1493.3240}}
+""")
+    lab.env.update(ANSIBLE_CACHE_PLUGIN="jsonfile", ANSIBLE_CACHE_PLUGIN_CONNECTION=str(tmp_path / "cache"))
+
+    def audit(out, *extra):
+        run = lab.playbook("playbooks/audit.yml", "-e", f"q317061_report_dir={tmp_path / out}", *extra)
+        assert run.returncode == 0, run.stdout + run.stderr
+        return {h["host"]: h for h in json.loads((tmp_path / out / "q317061-audit.json").read_text())["hosts"]}
+
+    probed = audit("probed")
+    assert {n: h["status"] for n, h in probed.items()} == {"site-01": "vulnerable", "site-02": "fixed"}
+    assert {h["source"] for h in probed.values()} == {"probe"}
+    commands = sum(s["commands"] for s in lab.stats().values())
+
+    cached = audit("cached", "-e", "q317061_report_from_cache=true")
+    assert sum(s["commands"] for s in lab.stats().values()) == commands  # no host was contacted
+    for name, entry in cached.items():
+        assert entry["source"] == "cache" and entry["checked_at"] == probed[name]["checked_at"]
+        assert (entry["status"], entry["remedies"], entry["reasons"]) == (
+            probed[name]["status"], probed[name]["remedies"], probed[name]["reasons"])
+    html = (tmp_path / "cached" / "q317061-audit.html").read_text()
+    assert "from the fact cache, not probed in this run" in html
+
+    # A host that is down now is reported unreachable, not with its old cached verdict.
+    lab.down()
+    down = audit("down")
+    assert {h["status"] for h in down.values()} == {"unreachable"}
+    # A host the cache has never seen has no verdict to fall back to.
+    inventory = lab.hosts()
+    inventory["all"]["children"]["site_servers"]["children"]["site"]["hosts"]["site-03"] = {"ansible_port": 1}
+    lab.inventory.write_text(yaml.safe_dump(inventory))
+    unseen = audit("unseen", "-e", "q317061_report_from_cache=true")
+    assert unseen["site-03"]["status"] == "unknown" and "none in the fact cache" in unseen["site-03"]["reasons"][0]
+    assert unseen["site-01"]["status"] == "vulnerable"
 
 
 def test_ad_hoc_facts_module(demo_lab):

@@ -2,6 +2,8 @@ import csv
 import io
 import json
 
+import pytest
+
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils import report as rpt
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import classify
 from probe_factory import probe
@@ -43,3 +45,26 @@ def test_html_is_self_contained_and_escaped():
     assert "<script>" not in page and "b&lt;script&gt;" in page
     assert "http://" not in page and "https://" not in page and "<link" not in page
     assert page.count('class="host"') == 4
+
+
+_FACTS = classify(probe()).as_dict() | {"checked_at": "2026-11-20T08:00:00+00:00"}
+_OLD = classify(probe(dll_version="2.00.1493.3240")).as_dict() | {"checked_at": "2026-11-01T08:00:00+00:00"}
+
+
+@pytest.mark.parametrize("registered, cached, status, source, words", [
+    ({"ansible_facts": {"q317061": _FACTS}}, _OLD, "vulnerable", "probe", None),  # this run wins over the cache
+    ({"unreachable": True, "msg": "timed out"}, _OLD, "unreachable", "probe", "timed out"),  # never a stale verdict
+    ({"failed": True, "msg": "Access is denied"}, _OLD, "unknown", "probe", "Access is denied"),
+    ({"skipped": True, "changed": False}, _OLD, "fixed", "cache", None),  # q317061_report_from_cache
+    (None, _OLD, "fixed", "cache", None),  # not targeted in this run
+    ({"skipped": True}, None, "unknown", "probe", "none in the fact cache"),
+    (None, None, "unknown", "probe", "none in the fact cache"),
+])
+def test_entry_from_this_run_or_the_fact_cache(registered, cached, status, source, words):
+    entry = rpt.entry_from_hostvars("h", registered, cached)
+    assert (entry["status"], entry["source"]) == (status, source)
+    if words:
+        assert words in entry["reasons"][0]
+    if source == "cache":
+        assert entry["checked_at"] == "2026-11-01T08:00:00+00:00"
+        assert "from the fact cache" in rpt.to_html(rpt.build([entry]))

@@ -1,0 +1,78 @@
+"""The q317061_facts action plugin: one probe execution, classification on the controller."""
+
+from unittest import mock
+
+import pytest
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.smsfleet.q317061.plugins.action.q317061_facts import PROBE, ActionModule
+from probe_factory import probe
+
+
+def _action(args, probe_result):
+    task = mock.MagicMock(args=args, async_val=0, check_mode=False, action="smsfleet.q317061.q317061_facts")
+    action = ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    action._execute_module = mock.MagicMock(return_value=probe_result)
+    return action
+
+
+def test_runs_the_probe_once_and_returns_classified_facts():
+    action = _action({}, {"changed": False, "probe": probe()})
+    result = action.run(task_vars={})
+    action._execute_module.assert_called_once_with(module_name=PROBE, module_args={"log_tail_bytes": 262144},
+                                                   task_vars={})
+    facts = result["ansible_facts"]["q317061"]
+    assert result["changed"] is False and not result.get("failed")
+    assert (facts["status"], facts["exposure"], facts["remedies"]) == ("vulnerable", "affected_now",
+                                                                      ["hotfix", "workaround"])
+    assert facts["predicted_decompression_drive"] == "M"
+    assert any("Q317061" in reason for reason in facts["reasons"])
+    assert facts["site"] == {"code": "P01", "type": "primary", "parent": None}
+    assert facts["probe"] == probe() and facts["checked_at"].endswith("+00:00")
+
+
+@pytest.mark.parametrize("args, policy", [
+    ({}, {"sp4_hrp_revision": None, "later_service_packs_fixed": True}),
+    ({"sp4_hrp_revision": "4200", "later_service_packs_fixed": "no"},
+     {"sp4_hrp_revision": 4200, "later_service_packs_fixed": False}),
+])
+def test_policy_arguments_are_coerced_and_recorded(args, policy):
+    facts = _action(args, {"probe": probe()}).run(task_vars={})["ansible_facts"]["q317061"]
+    assert facts["policy"] == policy
+
+
+def test_sp4_hrp_revision_changes_the_verdict_for_sp4_builds():
+    sp4 = probe(dll_version="2.00.1493.4200", sms__full_version="2.00.1493.4000")
+    without = _action({}, {"probe": sp4}).run(task_vars={})["ansible_facts"]["q317061"]
+    with_hrp = _action({"sp4_hrp_revision": 4200}, {"probe": sp4}).run(task_vars={})["ansible_facts"]["q317061"]
+    assert without["status"] != "fixed" and with_hrp["status"] == "fixed"
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"sp4_hrp_revision": "soon"}, "sp4_hrp_revision"),
+    ({"nonsense": 1}, "Invalid options"),
+])
+def test_bad_arguments_fail_before_the_probe_runs(args, words):
+    action = _action(args, {"probe": probe()})
+    try:
+        result = action.run(task_vars={})
+    except AnsibleActionFail as error:
+        result = {"failed": True, "msg": str(error)}
+    assert result["failed"] and words in result["msg"]
+    action._execute_module.assert_not_called()
+
+
+@pytest.mark.parametrize("probe_result, words", [
+    ({"failed": True, "msg": "Access is denied"}, "q317061 probe failed: Access is denied"),
+    ({"changed": False}, "no probe result"),
+])
+def test_a_failed_probe_is_a_clear_failure_without_facts(probe_result, words):
+    result = _action({}, probe_result).run(task_vars={})
+    assert result["failed"] and words in result["msg"] and "ansible_facts" not in result
+
+
+def test_what_the_probe_could_not_read_becomes_a_warning():
+    raw = probe(errors=["distmgr.log: Access is denied"])
+    result = _action({}, {"probe": raw}).run(task_vars={})
+    assert result["warnings"] == ["q317061 probe could not read: distmgr.log: Access is denied"]
+    assert result["ansible_facts"]["q317061"]["status"] == "vulnerable"
