@@ -271,3 +271,27 @@ def test_hotfix_bundle_variants(tmp_path, variant):
                 "truncated": [("size", "i386", "Baseutil.dll"), ("size", "Alpha", "Baseutil.dll")],
                 "missing-file": [("missing", "i386", "Distmgr.dll")]}[variant]
     assert sorted(wrong) == sorted(expected)
+
+
+ENUMERATE = """<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"
+ xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd">
+<s:Header><a:Action>http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate</a:Action>
+<a:MessageID>uuid:0A1B2C3D-0000-0000-0000-000000000001</a:MessageID>
+<w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service</w:ResourceURI></s:Header>
+<s:Body><n:Enumerate xmlns:n="http://schemas.xmlsoap.org/ws/2004/09/enumeration"/></s:Body></s:Envelope>"""
+
+
+@pytest.mark.parametrize("body, status, words", [
+    (ENUMERATE, 500, ["ActionNotSupported", "winlab does not support the WS-Man action",
+                      "enumeration/Enumerate", "uuid:0A1B2C3D-0000-0000-0000-000000000001"]),
+    ("<s:Envelope", 400, ["SchemaValidationError", "malformed SOAP envelope"]),
+])
+def test_what_winlab_does_not_understand_gets_a_wsman_fault(lab_factory, body, status, words):
+    lab = lab_factory(SMALL)
+    url, user, password = _endpoint(lab, "h-01")
+    reply = requests.post(url, data=body.encode(), auth=(user, password), timeout=10,
+                          headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
+    assert reply.status_code == status
+    for word in words:
+        assert word in reply.text
+    assert lab.stats()["h-01"]["commands"] == 0

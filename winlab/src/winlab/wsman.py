@@ -106,6 +106,9 @@ class ShellService:
             payload = root.find("s:Body", NS)
             if action == ACTION_CREATE:
                 return 200, self._create(relates_to)
+            if action not in (ACTION_DELETE, ACTION_COMMAND, ACTION_SEND, ACTION_RECEIVE, ACTION_SIGNAL):
+                raise WSManError("Sender", "ActionNotSupported",
+                                 f"winlab does not support the WS-Man action {action!r}.", 2150858754)
             shell = self.shells.get(shell_id)
             if shell is None:
                 raise WSManError("Sender", "InvalidSelectors", f"The shell {shell_id or '(none)'} does not exist.",
@@ -119,10 +122,7 @@ class ShellService:
                 return 200, self._send(shell, payload, relates_to)
             if action == ACTION_RECEIVE:
                 return 200, await self._receive(shell, payload, relates_to)
-            if action == ACTION_SIGNAL:
-                return 200, self._signal(shell, payload, relates_to)
-            raise WSManError("Sender", "ActionNotSupported", f"winlab does not support the WS-Man action {action!r}.",
-                             2150858754)
+            return 200, self._signal(shell, payload, relates_to)
         except WSManError as error:
             return 500, fault(error, relates_to)
         except ET.ParseError as error:
