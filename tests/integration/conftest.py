@@ -50,6 +50,13 @@ class Lab:
     def hosts(self):
         return yaml.safe_load(self.inventory.read_text())
 
+    def set_hostvars(self, group, host, **hostvars):
+        """Change (or add) a host's connection variables in the written inventory."""
+        inventory = self.hosts()
+        hosts = inventory["all"]["children"]["site_servers"]["children"][group]["hosts"]
+        hosts[host] = dict(hosts.get(host) or {}, **hostvars)
+        self.inventory.write_text(yaml.safe_dump(inventory))
+
     def ansible(self, *args, check=False):
         return subprocess.run([BIN / "ansible", "-i", str(self.inventory), *args], capture_output=True, text=True,
                               env=self.env, check=check, timeout=600, cwd=ROOT)

@@ -4,7 +4,6 @@ import csv
 import json
 import re
 
-import yaml
 from PIL import Image
 
 import browser
@@ -71,7 +70,7 @@ def test_html_report_in_a_real_browser(demo_lab, tmp_path):
     browser.screenshot(page, shot, 1280, 1600, tmp_path / "profile")
     image = Image.open(shot).convert("RGB")
     assert image.size == (1280, 1600)
-    colours = {colour for _, colour in image.getcolors(maxcolors=1 << 20)}
+    colours = {colour for dummy, colour in image.getcolors(maxcolors=1 << 20)}
     for status, count in report["summary"]["by_status"].items():
         wanted = tuple(int(STATUS_COLOURS[status][i:i + 2], 16) for i in (1, 3, 5))
         assert wanted in colours, f"no {status} badge painted in {STATUS_COLOURS[status]}"
@@ -83,18 +82,15 @@ def test_audit_in_check_mode_still_reports_and_changes_nothing(demo_lab, tmp_pat
     assert json.loads((tmp_path / "q317061-audit.json").read_text())["summary"]["hosts"] == 43
 
 
+def _site_fleet(count: int, overrides: str = "{}") -> str:
+    """A fleet of `count` vulnerable P01 site servers named site-01..; overrides by host name (YAML)."""
+    return f"groups: [{{name: site, count: {count}, host: {{sms: {{site_code: P01}}}}, overrides: {overrides}}}]"
+
+
 def test_unreachable_and_wrong_credentials_appear_in_the_report(lab_factory, tmp_path):
-    lab = lab_factory(fleet_text="""
-groups:
-  - name: site
-    count: 3
-    host: {sms: {site_code: P01}}
-""")
-    inventory = yaml.safe_load(lab.inventory.read_text())
-    hosts = inventory["all"]["children"]["site_servers"]["children"]["site"]["hosts"]
-    hosts["site-02"]["ansible_password"] = "wrong"
-    hosts["site-03"]["ansible_port"] = 1  # nothing listens there
-    lab.inventory.write_text(yaml.safe_dump(inventory))
+    lab = lab_factory(fleet_text=_site_fleet(3))
+    lab.set_hostvars("site", "site-02", ansible_password="wrong")
+    lab.set_hostvars("site", "site-03", ansible_port=1)  # nothing listens there
     run = lab.playbook("playbooks/audit.yml", "-e", f"q317061_report_dir={tmp_path}")
     assert run.returncode == 0, run.stdout + run.stderr
     got = {h["host"]: h for h in json.loads((tmp_path / "q317061-audit.json").read_text())["hosts"]}
@@ -105,14 +101,7 @@ groups:
 
 
 def test_fact_cache_keeps_verdicts_and_reports_without_contacting_hosts(lab_factory, tmp_path):
-    lab = lab_factory(fleet_text="""
-groups:
-  - name: site
-    count: 2
-    host: {sms: {site_code: P01}}
-    overrides:
-      site-02: {sms: {baseutil: 2.00.1493.3240, distmgr: 2.00.1493.3240}}
-""")
+    lab = lab_factory(fleet_text=_site_fleet(2, "{site-02: {sms: {baseutil: 2.00.1493.3240, distmgr: 2.00.1493.3240}}}"))
     lab.env.update(ANSIBLE_CACHE_PLUGIN="jsonfile", ANSIBLE_CACHE_PLUGIN_CONNECTION=str(tmp_path / "cache"))
 
     def audit(out, *extra):
@@ -139,9 +128,7 @@ groups:
     down = audit("down")
     assert {h["status"] for h in down.values()} == {"unreachable"}
     # A host the cache has never seen has no verdict to fall back to.
-    inventory = lab.hosts()
-    inventory["all"]["children"]["site_servers"]["children"]["site"]["hosts"]["site-03"] = {"ansible_port": 1}
-    lab.inventory.write_text(yaml.safe_dump(inventory))
+    lab.set_hostvars("site", "site-03", ansible_port=1)
     unseen = audit("unseen", "-e", "q317061_report_from_cache=true")
     assert unseen["site-03"]["status"] == "unknown" and "none in the fact cache" in unseen["site-03"]["reasons"][0]
     assert unseen["site-01"]["status"] == "vulnerable"

@@ -173,21 +173,21 @@ def _timed_command(lab, name):
     protocol.close_shell(shell)
     elapsed = time.monotonic() - start
     after = lab.stats()[name]
-    return elapsed, after["requests"] - before["requests"], after["bytes_in"] - before["bytes_in"]
+    return {"elapsed": elapsed, "requests": after["requests"] - before["requests"],
+            "bytes_in": after["bytes_in"] - before["bytes_in"]}
 
 
 def test_slow_link_faults_delay_every_request(lab_factory):
     lab = lab_factory(SMALL)
     lab.winlab("fault", "h-01", "latency_ms", "250")
-    elapsed, requests_made, _ = _timed_command(lab, "h-01")
-    assert requests_made >= 4 and elapsed >= requests_made * 2 * 0.25  # each request and each reply waits
+    slow = _timed_command(lab, "h-01")
+    assert slow["requests"] >= 4 and slow["elapsed"] >= slow["requests"] * 2 * 0.25  # each request and reply waits
     lab.winlab("fault", "h-01", "latency_ms", "--clear")
     lab.winlab("fault", "h-01", "bandwidth_kbps", "16")  # 2 KiB/s
-    elapsed, _, bytes_in = _timed_command(lab, "h-01")
-    assert elapsed >= bytes_in / 2048
+    narrow = _timed_command(lab, "h-01")
+    assert narrow["elapsed"] >= narrow["bytes_in"] / 2048
     lab.winlab("fault", "h-01", "bandwidth_kbps", "--clear")
-    elapsed, _, _ = _timed_command(lab, "h-02")
-    assert elapsed < 5  # the other host was never slowed
+    assert _timed_command(lab, "h-02")["elapsed"] < slow["elapsed"] / 2  # the other host was never slowed
 
 
 def test_connection_dropped_after_n_commands(lab_factory):
@@ -196,7 +196,7 @@ def test_connection_dropped_after_n_commands(lab_factory):
     url, user, password = _endpoint(lab, "h-01")
     protocol = winrm.Protocol(url, transport="basic", username=user, password=password)
     shell = protocol.open_shell()
-    out, _, rc = _powershell(protocol, shell, "whoami")
+    out, dummy, rc = _powershell(protocol, shell, "whoami")
     assert rc == 0 and b"administrator" in out
     with pytest.raises((requests.exceptions.ConnectionError, winrm.exceptions.WinRMTransportError)):
         _powershell(protocol, shell, "whoami")

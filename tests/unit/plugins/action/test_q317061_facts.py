@@ -23,8 +23,8 @@ def test_runs_the_probe_once_and_returns_classified_facts():
                                                    task_vars={})
     facts = result["ansible_facts"]["q317061"]
     assert result["changed"] is False and not result.get("failed")
-    assert (facts["status"], facts["exposure"], facts["remedies"]) == ("vulnerable", "affected_now",
-                                                                      ["hotfix", "workaround"])
+    assert facts["status"] == "vulnerable" and facts["exposure"] == "affected_now"
+    assert facts["remedies"] == ["hotfix", "workaround"]
     assert facts["predicted_decompression_drive"] == "M"
     assert any("Q317061" in reason for reason in facts["reasons"])
     assert facts["site"] == {"code": "P01", "type": "primary", "parent": None}
