@@ -63,7 +63,7 @@ def entry_from_hostvars(host: str, registered: dict | None, cached_facts: dict |
     error (an old cached verdict would hide that the host cannot be checked now); a
     host with no result in this run (skipped, or not targeted) falls back to the cache."""
     registered = registered or {}
-    ran = registered and not registered.get("skipped")
+    ran = bool(registered) and not registered.get("skipped")
     if registered.get("unreachable"):
         return host_entry(host, None, error=registered.get("msg", "unreachable"), unreachable=True, change=change)
     if registered.get("failed"):
