@@ -12,8 +12,8 @@ summary() { sed -n '/TASK \[Show the fleet summary\]/,/^$/p' | grep "^    -" || 
 trap 'winlab --state-dir "$state" down >/dev/null 2>&1 || true' EXIT
 winlab --state-dir "$state" down >/dev/null 2>&1 || true
 rm -rf "$state"
-echo "== 1. start the demo fleet (inventories/lab/fleets/demo.yml)"
-winlab --state-dir "$state" up --fleet inventories/lab/fleets/demo.yml
+echo "== 1. start the demo fleet (inventories/lab/fleets/demo.yml) over HTTPS; certificates validated against a lab CA"
+winlab --state-dir "$state" up --fleet inventories/lab/fleets/demo.yml --https
 echo "== 2. write a lab hotfix bundle in the KB layout ($bundle)"
 winlab hotfix-bundle "$bundle" >/dev/null
 ls -R "$bundle" | sed 's/^/   /'
