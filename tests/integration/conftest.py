@@ -32,11 +32,15 @@ class Lab:
     def down(self):
         self.winlab("down", check=False)
 
+    def up_hosts(self) -> dict:
+        """Host name -> whether it answers now (`winlab status`)."""
+        return {h["name"]: h["up"] for h in json.loads(self.winlab("status", "--json").stdout)}
+
     def wait_up(self, timeout=60):
         """Wait until every host answers again (after a restart or a cleared fault)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            if all(h["up"] for h in json.loads(self.winlab("status", "--json").stdout)):
+            if all(self.up_hosts().values()):
                 return
             time.sleep(0.5)
         raise AssertionError(f"hosts still down after {timeout}s")

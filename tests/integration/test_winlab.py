@@ -229,15 +229,11 @@ def test_restart_keeps_the_host_unreachable_for_its_restart_time(lab_factory):
     protocol = winrm.Protocol(url, transport="basic", username=user, password=password)
     assert _powershell(protocol, protocol.open_shell(), "shutdown.exe /r /t 0")[2] == 0
     deadline = time.time() + 10
-    while time.time() < deadline and _up(lab, "h-01"):
+    while time.time() < deadline and lab.up_hosts()["h-01"]:
         time.sleep(0.2)
-    assert not _up(lab, "h-01") and _up(lab, "h-02")
+    assert lab.up_hosts() == {"h-01": False, "h-02": True}
     with pytest.raises((requests.exceptions.ConnectionError, winrm.exceptions.WinRMTransportError)):
         winrm.Protocol(url, transport="basic", username=user, password=password).open_shell()
-
-
-def _up(lab, name):
-    return next(h["up"] for h in json.loads(lab.winlab("status", "--json").stdout) if h["name"] == name)
 
 
 @pytest.mark.parametrize("variant", ["good", "wrong-version", "wrong-platform", "truncated", "missing-file"])
