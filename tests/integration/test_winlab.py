@@ -111,6 +111,8 @@ def test_https_with_the_lab_ca(lab_factory, monkeypatch):
     inv = lab.hosts()["all"]["vars"]
     assert inv["ansible_winrm_scheme"] == "https" and inv["ansible_winrm_server_cert_validation"] == "validate"
     assert inv["ansible_winrm_ca_trust_path"] == str(ca)
+    for key in ("ca.key", "server.key"):  # private keys are never readable by others
+        assert (lab.state_dir / "tls" / key).stat().st_mode & 0o077 == 0
     # Ansible validates each endpoint's certificate against the lab CA.
     assert lab.ansible("all", "-m", "ansible.windows.win_ping", check=True).stdout.count("pong") == 2
     url, user, password = _endpoint(lab, "h-01")

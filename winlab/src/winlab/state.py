@@ -11,11 +11,15 @@ import hashlib
 import json
 import os
 import pathlib
+import threading
 
 
-def atomic_write(path: pathlib.Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
+def atomic_write(path: pathlib.Path, data: bytes, mode: int = 0o644) -> None:
+    """mode applies from the moment the file exists (0o600 for private keys), before any byte is written."""
+    # One temporary name per process and thread: two hosts may store the same blob at once.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.unlink(missing_ok=True)  # a leftover of a crashed run; O_EXCL below then sets the mode afresh
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())

@@ -77,7 +77,7 @@ class LabCA:
         if not (self.ca_pem.exists() and self.ca_key.exists()):
             key = _key()
             cert = _certificate(CA_NAME, key, None, key, ca=True, days=3650)
-            atomic_write(self.ca_key, _pem_key(key))
+            atomic_write(self.ca_key, _pem_key(key), mode=0o600)
             atomic_write(self.ca_pem, cert.public_bytes(serialization.Encoding.PEM))
             self.server_pem.unlink(missing_ok=True)
         if self.server_pem.exists() and self._covers(bind):
@@ -87,10 +87,8 @@ class LabCA:
         key = _key()
         sans = {_san_for(bind), _san_for("127.0.0.1"), _san_for("localhost")}
         cert = _certificate(f"winlab endpoint {bind}", key, ca_cert.subject, ca_key, ca=False, sans=sans)
-        atomic_write(self.server_key, _pem_key(key))
+        atomic_write(self.server_key, _pem_key(key), mode=0o600)
         atomic_write(self.server_pem, cert.public_bytes(serialization.Encoding.PEM))
-        for path in (self.ca_key, self.server_key):
-            path.chmod(0o600)
 
     def _covers(self, bind: str) -> bool:
         from cryptography import x509
