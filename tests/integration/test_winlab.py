@@ -74,6 +74,23 @@ def test_win_ping_setup_and_unknown_module(lab_factory):
     assert bad_arg.returncode != 0 and "Unsupported parameters" in bad_arg.stdout
 
 
+def test_single_hosts_are_site_servers_and_audited(lab_factory, tmp_path):
+    """Hosts under the spec's top-level `hosts:` must land in a group Ansible keeps (not 'ungrouped')."""
+    lab = lab_factory("hosts: [{name: solo-1}, {name: solo-2, sms: {site_code: P02}}]\n")
+    assert set(lab.hosts()["all"]["children"]["site_servers"]["hosts"]) == {"solo-1", "solo-2"}
+    run = lab.playbook("playbooks/audit.yml", "-e", f"q317061_report_dir={tmp_path}")
+    assert run.returncode == 0, run.stdout
+    assert {h["host"] for h in json.loads((tmp_path / "q317061-audit.json").read_text())["hosts"]} == {"solo-1", "solo-2"}
+
+
+def test_a_rejected_fault_value_changes_nothing(lab_factory):
+    lab = lab_factory(SMALL)
+    bad = lab.winlab("fault", "h-01", "interrupt_transaction_at", "lunch", check=False)
+    assert bad.returncode == 1 and "interrupt_transaction_at: must be one of" in bad.stderr
+    assert lab.winlab("fault", "h-01", "hang_on_stop", "SMS_EXECUTIVE", check=False).returncode == 0
+    assert lab.host_state("h-01")["faults"] == {"hang_on_stop": ["SMS_EXECUTIVE"]}
+
+
 def test_state_survives_down_and_up(lab_factory):
     lab = lab_factory(SMALL)
     lab.winlab("fault", "h-01", "latency_ms", "5")
@@ -96,6 +113,12 @@ def test_distribute_reports_failures_on_the_ifs_drive(lab_factory):
     ("groups: [{name: g, count: 1, host: {exifs_drive_letter: MM}}]", "host g-01: exifs_drive_letter"),
     ("groups: [{name: g, count: 1, host: {faults: {meteor: true}}}]", "host g-01: faults.meteor: unknown fault kind"),
     ("hosts: [{name: a}, {name: a}]", "host a: name: duplicate host name"),
+    ("hosts: [{name: a, drives: [{letter: CD, type: fixed, size: 2, free: 1}]}]", "host a: drives[0].letter: must be one"),
+    ("hosts: [{name: a, exifs_boot_letter: '1'}]", "host a: exifs_boot_letter: must be one drive letter"),
+    ("hosts: [{name: a, pasword: x}]", "host a: pasword: unknown field"),
+    ("hosts: [{name: a, sms: {platfrom: i386}}]", "host a: sms.platfrom: unknown field"),
+    ("hosts: [{name: a, drives: [{letter: C, type: fixed, size: 2, free: 1, lable: x}]}]", "host a: drives[0].lable"),
+    ("hosts: [{name: a, faults: {latency_ms: -5}}]", "host a: faults.latency_ms: must not be negative"),
 ])
 def test_spec_validation_names_host_and_field(tmp_path, spec, message):
     fleet = tmp_path / "bad.yml"
@@ -151,7 +174,10 @@ def test_put_and_fetch_round_trip(lab_factory, tmp_path):
     fetch = json.dumps({"src": "C:\\Temp\\payload.bin", "dest": f"{back}/", "flat": True})
     lab.ansible("h-01", "-m", "ansible.builtin.fetch", "-a", fetch, check=True)
     assert (back / "payload.bin").read_bytes() == payload.read_bytes()
-    entry = lab.host_state("h-01")["files"]["c:\\temp\\payload.bin"]
+    state = lab.host_state("h-01")
+    assert not [k for k in state["files"] if "ansible-tmp" in k], "Ansible's temp folders are removed after each task"
+    assert not [d for d in state.get("dirs", []) if "ansible-tmp" in d]
+    entry = state["files"]["c:\\temp\\payload.bin"]
     assert entry["size"] == 1_200_000 and entry["sha1"] == hashlib.sha1(payload.read_bytes()).hexdigest()
     missing = lab.ansible("h-01", "-m", "ansible.builtin.fetch", "-a",
                           json.dumps({"src": "C:\\Temp\\nothing.bin", "dest": f"{back}/", "flat": True,

@@ -59,13 +59,14 @@ def write_inventory(state_dir: str, path: pathlib.Path) -> None:
     store = StateDir(state_dir)
     meta = store.read_meta()
     groups: dict[str, dict] = {}
+    single: dict[str, dict] = {}  # the spec's top-level hosts: members of site_servers itself
     for entry in status:
         state = json.loads((store.hosts_dir / f"{entry['name']}.json").read_text())
         hostvars = {"ansible_host": entry["address"], "ansible_port": entry["port"],
                     "ansible_user": state["username"], "ansible_password": state["password"]}
         if state.get("expect"):
             hostvars["winlab_expect"] = state["expect"]
-        groups.setdefault(entry.get("group") or "ungrouped", {})[entry["name"]] = hostvars
+        (groups.setdefault(entry["group"], {}) if entry.get("group") else single)[entry["name"]] = hostvars
     if meta.get("https"):  # validate the endpoints' certificates against the lab CA, as production does
         transport = {"ansible_winrm_scheme": "https", "ansible_winrm_server_cert_validation": "validate",
                      "ansible_winrm_ca_trust_path": str(LabCA(store.root).ca_pem)}
@@ -76,7 +77,8 @@ def write_inventory(state_dir: str, path: pathlib.Path) -> None:
                  "ansible_winrm_operation_timeout_sec": 20, "ansible_winrm_read_timeout_sec": 30,
                  # The lab's SP4 Hotfix Rollup Package build (winlab.builds.SP4_HRP_REVISION).
                  "q317061_sp4_hrp_revision": SP4_HRP_REVISION},
-        "children": {"site_servers": {"children": {g: {"hosts": hosts} for g, hosts in sorted(groups.items())}}},
+        "children": {"site_servers": {"children": {g: {"hosts": hosts} for g, hosts in sorted(groups.items())},
+                                      **({"hosts": single} if single else {})}},
     }}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("# Written by 'winlab up': the running lab fleet. Lab credentials only.\n"

@@ -49,6 +49,10 @@ FAULT_KINDS = {"drop_after_commands": int, "hang_on_stop": list, "locked_files":
                "restart_never_returns": bool, "latency_ms": int, "bandwidth_kbps": int,
                "drop_on_module": str, "interrupt_transaction_at": str}
 TRANSACTION_PHASES = ("stopping", "backing_up", "replacing", "verifying", "restarting")
+# Fields a host may carry besides DEFAULT_HOST's; anything else is a misspelling and is refused.
+EXTRA_HOST_FIELDS = ("name", "group", "computer_name", "exifs_boot_letter")
+DRIVE_FIELDS = ("letter", "type", "file_system", "label", "size", "free")
+EXPECT_FIELDS = ("status", "exposure", "remedies")
 
 
 class SpecError(ValueError):
@@ -103,7 +107,7 @@ def expand(data, where: str = "fleet") -> list[dict]:
             hosts.append(host)
     for single in data.get("hosts") or []:
         host = _merge(defaults, single)
-        host.setdefault("group", "ungrouped")
+        host.setdefault("group", None)  # straight under site_servers ("ungrouped" is Ansible's own group)
         hosts.append(host)
     seen = set()
     for host in hosts:
@@ -121,6 +125,8 @@ def validate(host: dict, where: str) -> None:
 
     def bad(field, message):
         raise SpecError(f"{where}: host {name}: {field}: {message}")
+
+    _known_fields(host, bad)
 
     for field in ("username", "password"):
         if not isinstance(host.get(field), str) or not host[field]:
@@ -149,11 +155,17 @@ def validate(host: dict, where: str) -> None:
     letter = host.get("exifs_drive_letter")
     if letter is not None and (not isinstance(letter, str) or (letter and not (len(letter) == 1 and letter.isalpha()))):
         bad("exifs_drive_letter", f"must be a letter, '' (blank) or null (absent) (got {letter!r})")
+    boot = host.get("exifs_boot_letter")
+    if boot is not None and not _is_letter(boot):
+        bad("exifs_boot_letter", f"must be one drive letter A-Z (got {boot!r})")
     letters = set()
     for i, drive in enumerate(host.get("drives") or []):
         for field in ("letter", "type", "size", "free"):
             if field not in drive:
                 bad(f"drives[{i}].{field}", "is required")
+        if not _is_letter(drive["letter"]):
+            bad(f"drives[{i}].letter", f"must be one drive letter A-Z (got {drive['letter']!r})")
+        drive["letter"] = drive["letter"].upper()
         if drive["type"] not in ("fixed", "cdrom", "network", "removable", "ram"):
             bad(f"drives[{i}].type", f"must be fixed, cdrom, network, removable or ram (got {drive['type']!r})")
         if drive["letter"] in letters:
@@ -164,13 +176,36 @@ def validate(host: dict, where: str) -> None:
     validate_faults(host.get("faults") or {}, bad)
 
 
+def _is_letter(value) -> bool:
+    return isinstance(value, str) and len(value) == 1 and "A" <= value.upper() <= "Z"
+
+
+def _known_fields(host: dict, bad) -> None:
+    """Refuse misspelled fields (a typo would otherwise silently take the default)."""
+    checks = [("", host, tuple(DEFAULT_HOST) + EXTRA_HOST_FIELDS), ("sms.", host.get("sms"), tuple(DEFAULT_HOST["sms"])),
+              ("exifs.", host.get("exifs"), ("size", "free")), ("expect.", host.get("expect"), EXPECT_FIELDS)]
+    checks += [(f"drives[{i}].", d, DRIVE_FIELDS) for i, d in enumerate(host.get("drives") or [])]
+    for prefix, mapping, known in checks:
+        if mapping is None:
+            continue
+        if not isinstance(mapping, dict):
+            bad(prefix.rstrip(".") or "host", "must be a mapping")
+        for field in mapping:
+            if field not in known:
+                bad(f"{prefix}{field}", f"unknown field; known: {', '.join(sorted(known))}")
+
+
 def validate_faults(faults: dict, bad) -> None:
     """Check fault kinds and value types; `bad(field, message)` raises."""
     for kind, value in faults.items():
         if kind not in FAULT_KINDS:
             bad(f"faults.{kind}", f"unknown fault kind; known: {', '.join(sorted(FAULT_KINDS))}")
-        if not isinstance(value, FAULT_KINDS[kind]):
+        if not isinstance(value, FAULT_KINDS[kind]) or (FAULT_KINDS[kind] is int and isinstance(value, bool)):
             bad(f"faults.{kind}", f"must be of type {FAULT_KINDS[kind].__name__}")
+        if isinstance(value, list) and not all(isinstance(item, str) and item for item in value):
+            bad(f"faults.{kind}", "must be a list of non-empty strings")
+        if FAULT_KINDS[kind] is int and value < 0:
+            bad(f"faults.{kind}", f"must not be negative (got {value})")
         if kind == "interrupt_transaction_at" and value not in TRANSACTION_PHASES:
             bad(f"faults.{kind}", f"must be one of {', '.join(TRANSACTION_PHASES)} (got {value!r})")
 

@@ -165,8 +165,10 @@ def _plain_script(host: Host, script: str) -> tuple[int, bytes, bytes]:
         return 0, f"{host.computer_name.lower()}\\{host.state['username'].lower()}\r\n".encode(), b""
     match = _REMOVE.match(body)
     if match:
-        target = match.group(1).lower()
-        host.state["dirs"] = [d for d in host.state.get("dirs", []) if not d.lower().startswith(target)]
+        # Ansible joins the temp dir with '' before removing it: C:\...\ansible-tmp-1\. (trailing dot)
+        target = re.sub(r"(\\\.?)+$", "", match.group(1)).lower()
+        host.state["dirs"] = [d for d in host.state.get("dirs", [])
+                              if d.lower() != target and not d.lower().startswith(target + "\\")]
         for key in [k for k in host.state["files"] if k.startswith(target + "\\")]:
             del host.state["files"][key]
         return 0, b"", b""

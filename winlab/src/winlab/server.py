@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import logging
 import os
@@ -147,16 +148,17 @@ class Fleet:
         h = self._host(req["host"])
         kind, value = req["kind"], req.get("value")
         with h.lock:
-            faults = h.host.state.setdefault("faults", {})
+            faults = copy.deepcopy(h.host.state.get("faults") or {})  # a rejected value must never stick
             if req.get("clear"):
                 faults.pop(kind, None)
-                if kind == "restart_never_returns" and h.host.state.get("down_until") == float("inf"):
-                    h.host.state["down_until"] = time.time() + float(h.host.state.get("restart_seconds", 3))
             elif kind in ("hang_on_stop", "locked_files"):
                 faults.setdefault(kind, []).append(value)
             else:
                 faults[kind] = value
             fleet_mod.validate_faults(faults, lambda field, message: _reject(req["host"], field, message))
+            h.host.state["faults"] = faults
+            if req.get("clear") and kind == "restart_never_returns" and h.host.state.get("down_until") == float("inf"):
+                h.host.state["down_until"] = time.time() + float(h.host.state.get("restart_seconds", 3))
             h.apply_link_faults()
             self.store.save_host(h.host.state)
         return {"host": req["host"], "faults": faults}
