@@ -1,6 +1,10 @@
 # Copyright: (c) 2026, smsfleet maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run the q317061_probe module once and classify its result on the controller."""
+"""Run the q317061_probe module once and classify its result on the controller.
+
+With recover=true an unfinished DLL transaction found by the probe is recovered first (its
+journal decides how, plugin_utils/transaction.py) and the host is probed again.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +12,62 @@ import datetime
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import transaction, variables
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import classify
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.versions import FixPolicy
 
 PROBE = "smsfleet.q317061.q317061_probe"
+DLLS = "smsfleet.q317061.q317061_dlls"
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("sp4_hrp_revision", "later_service_packs_fixed", "log_tail_bytes"))
+    _VALID_ARGS = frozenset(("sp4_hrp_revision", "later_service_packs_fixed", "log_tail_bytes", "work_dir", "recover"))
     _requires_connection = True
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
         spec = {
-            "sp4_hrp_revision": {"type": "int"},
-            "later_service_packs_fixed": {"type": "bool", "default": True},
+            "sp4_hrp_revision": {"type": "raw"},
+            "later_service_packs_fixed": {"type": "raw"},
             "log_tail_bytes": {"type": "int", "default": 262144},
+            "work_dir": {"type": "raw"},
+            "recover": {"type": "bool", "default": False},
         }
         dummy, args = self.validate_argument_spec(argument_spec=spec)
-        policy = FixPolicy(sp4_hrp_revision=args["sp4_hrp_revision"],
-                           later_service_packs_fixed=args["later_service_packs_fixed"])
+        try:
+            policy = FixPolicy(
+                sp4_hrp_revision=variables.normalise("q317061_sp4_hrp_revision", args["sp4_hrp_revision"]),
+                later_service_packs_fixed=variables.normalise("q317061_later_service_packs_fixed",
+                                                              args["later_service_packs_fixed"]))
+            work_dir = variables.normalise("q317061_work_dir", args["work_dir"])
+        except variables.VariableError as error:
+            result.update(failed=True, msg=f"{error}; nothing was read or changed")
+            return result
 
-        probe = self._execute_module(module_name=PROBE, module_args={"log_tail_bytes": args["log_tail_bytes"]},
-                                     task_vars=task_vars)
+        probe_args = {"log_tail_bytes": args["log_tail_bytes"], "work_dir": work_dir}
+        probe = self._execute_module(module_name=PROBE, module_args=probe_args, task_vars=task_vars)
         if probe.get("failed") or "probe" not in probe:
             result.update(failed=True, msg=f"q317061 probe failed: {probe.get('msg', 'no probe result')}")
             return result
+
+        journal = probe["probe"].get("transaction") or {}
+        if args["recover"] and transaction.is_unfinished(journal) and journal.get("readable") and not self._task.check_mode:
+            recovery = self._execute_module(module_name=DLLS, task_vars=task_vars,
+                                            module_args={"state": "recovered", "journal": journal["journal"]})
+            result["recovered"] = recovery.get("recovered")
+            if recovery.get("failed"):
+                result.update(failed=True, changed=bool(recovery.get("changed")),
+                              msg=f"the unfinished DLL transaction (phase {journal.get('phase')}) could not be "
+                                  f"recovered: {recovery.get('msg')}")
+                return result
+            result["changed"] = True
+            result["warnings"] = list(recovery.get("warnings") or [])
+            probe = self._execute_module(module_name=PROBE, module_args=probe_args, task_vars=task_vars)
+            if probe.get("failed") or "probe" not in probe:
+                result.update(failed=True, msg=f"q317061 probe failed after the recovery: {probe.get('msg')}")
+                return result
 
         raw = probe["probe"]
         verdict = classify(raw, policy).as_dict()
@@ -49,9 +81,11 @@ class ActionModule(ActionBase):
             policy={"sp4_hrp_revision": policy.sp4_hrp_revision,
                     "later_service_packs_fixed": policy.later_service_packs_fixed},
             checked_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            recovered=result.get("recovered"),
             probe=raw,
         )
-        result.update(changed=False, ansible_facts={"q317061": facts})
+        result.setdefault("changed", False)
+        result["ansible_facts"] = {"q317061": facts}
         if raw.get("errors"):
-            result["warnings"] = [f"q317061 probe could not read: {e}" for e in raw["errors"]]
+            result.setdefault("warnings", []).extend(f"q317061 probe could not read: {e}" for e in raw["errors"])
         return result

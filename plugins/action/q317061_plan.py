@@ -14,20 +14,22 @@ POLICY_OPTIONS = ("strategy", "allow_workaround", "reboot", "hotfix_method", "ad
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(("facts",) + POLICY_OPTIONS)
+    _VALID_ARGS = frozenset(("facts", "result") + POLICY_OPTIONS)
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        spec = {"facts": {"type": "dict", "required": True}}
+        spec = {"facts": {"type": "dict"}, "result": {"type": "dict"}}
         spec.update({name: {"type": "raw"} for name in POLICY_OPTIONS})
-        dummy, args = self.validate_argument_spec(argument_spec=spec)
+        dummy, args = self.validate_argument_spec(argument_spec=spec, mutually_exclusive=[("facts", "result")],
+                                                  required_one_of=[("facts", "result")])
         try:
             policy = plans.policy_from_vars({f"q317061_{name}": args[name] for name in POLICY_OPTIONS})
         except plans.PolicyError as error:
             result.update(failed=True, msg=f"invalid remediation policy for this host: {error}; nothing was changed")
             return result
-        plan = plans.plan_host(args["facts"], policy)
+        facts = args["facts"] if args["facts"] is not None else plans.facts_from_result(args["result"])
+        plan = plans.plan_host(facts, policy)
         plan["policy"] = {name: getattr(policy, name) for name in ("strategy", "allow_workaround", "reboot", "method",
                                                                    "admin_console")}
         result.update(changed=False, msg=plan["reason"], ansible_facts={"q317061_plan": plan})

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import os
-
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
@@ -21,10 +19,12 @@ class ActionModule(ActionBase):
         spec = {
             "hosts": {"type": "list", "elements": "str", "required": True},
             "dest": {"type": "path", "required": True},
-            "result_var": {"type": "str", "default": "q317061_audit"},
+            "result_var": {"type": "list", "elements": "str", "default": ["q317061_audit"]},
             "change_var": {"type": "str"},
             "basename": {"type": "str", "default": "q317061-audit"},
             "title": {"type": "str", "default": "KB Q317061 fleet audit"},
+            "template": {"type": "path"},
+            "check_mode": {"type": "bool", "default": False},
         }
         dummy, args = self.validate_argument_spec(argument_spec=spec)
         hostvars = task_vars.get("hostvars", {})
@@ -32,26 +32,15 @@ class ActionModule(ActionBase):
         for host in args["hosts"]:
             hv = hostvars.get(host, {})
             change = hv.get(args["change_var"]) if args["change_var"] else None
-            entries.append(rpt.entry_from_hostvars(host, hv.get(args["result_var"]),
-                                                   (hv.get("ansible_facts") or {}).get("q317061"),
+            registered = [hv.get(name) for name in args["result_var"]]
+            entries.append(rpt.entry_from_hostvars(host, registered, (hv.get("ansible_facts") or {}).get("q317061"),
                                                    change=change if isinstance(change, dict) else None))
-        report = rpt.build(entries, title=args["title"])
-        dest = args["dest"]
-        if self._task.check_mode:
-            result.update(changed=False, summary=report["summary"], lines=rpt.summary_lines(report),
-                          msg="check mode: report not written")
-            return result
+        report = rpt.build(entries, title=args["title"], check_mode=args["check_mode"])
         try:
-            os.makedirs(dest, exist_ok=True)
-            paths = {}
-            for ext, render in (("json", rpt.to_json), ("csv", rpt.to_csv), ("html", rpt.to_html)):
-                path = os.path.join(dest, f"{args['basename']}.{ext}")
-                tmp_path = path + ".tmp"
-                with open(tmp_path, "w", encoding="utf-8") as handle:
-                    handle.write(render(report))
-                os.replace(tmp_path, path)
-                paths[ext] = path
+            paths = rpt.write_set(report, args["dest"], args["basename"], args["template"])
         except OSError as error:
-            raise AnsibleActionFail(f"cannot write the Q317061 report to {dest}: {error}") from error
-        result.update(changed=True, paths=paths, summary=report["summary"], lines=rpt.summary_lines(report))
+            raise AnsibleActionFail(f"cannot write the Q317061 report to {args['dest']}: {error}") from error
+        # The report is the run's record, written in check mode too (labelled, under its own name).
+        result.update(changed=False, paths=paths, summary=report["summary"], lines=rpt.summary_lines(report),
+                      problems=rpt.problems(report))
         return result

@@ -7,9 +7,10 @@ from __future__ import annotations
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.plans import change_record
 
 
-def q317061_change(plan, result=None, error=None, attempted=True):
+def q317061_change(plan, result=None, error=None, attempted=True, refused=None):
     """`plan | smsfleet.q317061.q317061_change(result, error)` -> {action, outcome, changed, summary, before, after}."""
-    return change_record(plan or {}, result if isinstance(result, dict) else None, error or None, bool(attempted))
+    return change_record(plan or {}, result if isinstance(result, dict) else None, error or None, bool(attempted),
+                         refused or None)
 
 
 class FilterModule:

@@ -5,226 +5,441 @@
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
 
-# Replace (or restore) the SMS DLLs in one transaction: stop SMS services in the given
-# order, then WMI and its running dependents; back up; replace; verify; restart exactly
-# what ran before, in reverse order. Any failure restores the backups and restarts the
-# services before the module fails. A journal written before every step lets the next
-# run roll back a transaction whose process was killed (host crash, WinRM restart).
+# Replace (or restore) the SMS DLLs in one transaction, by the contract in
+# plugins/plugin_utils/transaction.py (docs/remediation.md): one transaction per host (a lock
+# file held open), a journal written before every step (temp file, then moved), stop Site
+# Component Manager first and each service's running dependents before it, then WMI; back up;
+# replace; verify version and SHA-256; restart exactly what ran, in reverse. A failure before the
+# restart rolls back; a failure while restarting rolls forward. An unfinished journal left by a
+# killed process (host crash, dropped WinRM shell) is recovered first, by the same rules.
+# The module wrapper sets $ErrorActionPreference = 'Stop': every cmdlet error throws.
 
 $spec = @{
     options = @{
-        state = @{ type = 'str'; choices = 'replaced', 'restored'; default = 'replaced' }
-        bin_dir = @{ type = 'path'; required = $true }
+        state = @{ type = 'str'; choices = 'replaced', 'restored', 'recovered'; default = 'replaced' }
+        bin_dir = @{ type = 'path' }
         files = @{
             type = 'list'
             elements = 'dict'
-            default = @()
             options = @{
                 name = @{ type = 'str'; required = $true }
                 source = @{ type = 'path'; required = $true }
                 version = @{ type = 'str'; required = $true }
+                sha256 = @{ type = 'str'; required = $true }
             }
         }
-        backup_dir = @{ type = 'path'; required = $true }
+        backup_dir = @{ type = 'path' }
         journal = @{ type = 'path'; required = $true }
-        services = @{ type = 'list'; elements = 'str'; required = $true }
+        services = @{ type = 'list'; elements = 'str'; default = @() }
         wmi_service = @{ type = 'str'; default = 'Winmgmt' }
         admin_console = @{ type = 'str'; choices = 'refuse', 'close'; default = 'refuse' }
         stop_timeout = @{ type = 'int'; default = 120 }
     }
+    required_if = @(
+        , @('state', 'replaced', @('bin_dir', 'backup_dir', 'files'))
+        , @('state', 'restored', @('bin_dir', 'backup_dir'))
+    )
     supports_check_mode = $true
 }
 
 $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
-$binDir = $module.Params.bin_dir
-$backupDir = $module.Params.backup_dir
 $journalPath = $module.Params.journal
+$workDir = Split-Path -Path $journalPath -Parent
 $timeout = [TimeSpan]::FromSeconds($module.Params.stop_timeout)
+$module.Result.changed = $false
+$module.Result.recovered = $null
+$module.Result.stopped = @()
+$module.Result.restarted = @()
 
-Function Get-FileVersionText($Path) {
+Function Get-FileFacts($Path) {
+    # @{ version; sha256 } of a file, or $null when it does not exist.
     if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return $null }
-    $info = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($Path)
-    '{0}.{1:00}.{2}.{3:0000}' -f $info.FileMajorPart, $info.FileMinorPart, $info.FileBuildPart, $info.FilePrivatePart
+    $info = [Diagnostics.FileVersionInfo]::GetVersionInfo($Path)
+    @{
+        version = '{0}.{1:00}.{2}.{3:0000}' -f $info.FileMajorPart, $info.FileMinorPart, $info.FileBuildPart, $info.FilePrivatePart
+        sha256 = (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
+    }
+}
+
+Function Compare-Version($Left, $Right) {
+    # Numeric: 2.0.1493.3240 equals 2.00.1493.3240. $null when either is unreadable.
+    try { ([Version]$Left).CompareTo([Version]$Right) } catch { $null }
+}
+
+Function Write-JsonFile($Path, $Value) {
+    # Durable and atomic: written through to disk under a temporary name, then moved over the old file.
+    $tmp = "$Path.tmp"
+    $bytes = [Text.Encoding]::UTF8.GetBytes((ConvertTo-Json -InputObject $Value -Depth 6))
+    $stream = New-Object IO.FileStream($tmp, [IO.FileMode]::Create, [IO.FileAccess]::Write, [IO.FileShare]::None,
+        4096, [IO.FileOptions]::WriteThrough)
+    try { $stream.Write($bytes, 0, $bytes.Length); $stream.Flush($true) } finally { $stream.Dispose() }
+    if (Test-Path -LiteralPath $Path) {
+        [IO.File]::Replace($tmp, $Path, $null)
+    }
+    else {
+        [IO.File]::Move($tmp, $Path)
+    }
 }
 
 Function Write-Journal($Journal) {
-    # Written to a temporary file and moved, so a crash never leaves half a journal.
-    $tmp = "$journalPath.tmp"
     $Journal.updated = [DateTime]::UtcNow.ToString('o')
-    ConvertTo-Json -InputObject $Journal -Depth 5 | Set-Content -LiteralPath $tmp -Encoding UTF8
-    Move-Item -LiteralPath $tmp -Destination $journalPath -Force
+    Write-JsonFile -Path $journalPath -Value $Journal
 }
 
-Function Read-Json($Path) {
-    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return $null }
-    Get-Content -LiteralPath $Path -Raw | ConvertFrom-Json
-}
-
-Function Stop-Recorded($Name, $Journal) {
-    $svc = Get-Service -Name $Name
-    $Journal.stopped += $svc.Name
-    Write-Journal $Journal
-    $svc.Stop()
-    try {
-        $svc.WaitForStatus('Stopped', $timeout)
-    }
-    catch {
-        throw "Service '$Name' did not stop within $($module.Params.stop_timeout) seconds"
-    }
-}
-
-Function Restore-Host($Journal) {
-    # Undo whatever the journal says happened; every step is attempted even if one fails.
+Function Read-Journal {
+    # journal.json, or its temporary copy when journal.json is missing or unreadable; $null if neither exists.
     $problems = @()
-    foreach ($name in @($Journal.replaced)) {
-        try { Copy-Item -LiteralPath (Join-Path $Journal.undo_dir $name) -Destination (Join-Path $Journal.bin_dir $name) -Force }
-        catch { $problems += "restore ${name}: $($_.Exception.Message)" }
+    foreach ($candidate in $journalPath, "$journalPath.tmp") {
+        if (-not (Test-Path -LiteralPath $candidate -PathType Leaf)) { continue }
+        try { return (Get-Content -LiteralPath $candidate -Raw | ConvertFrom-Json) }
+        catch { $problems += "${candidate}: $($_.Exception.Message)" }
     }
-    $stopped = @($Journal.stopped)
-    [array]::Reverse($stopped)
-    foreach ($name in $stopped) {
-        try { Start-Service -Name $name -ErrorAction Stop }
+    if ($problems) {
+        $module.FailJson("the transaction journal cannot be read ($($problems -join '; ')); nothing was changed: " +
+            "check the host by hand, then move the journal aside")
+    }
+    $null
+}
+
+Function Test-Journal($Journal) {
+    # transaction.check_journal: refuse a journal a recovery could not follow safely.
+    $phases = 'stopping', 'backing_up', 'replacing', 'verifying', 'restarting', 'done', 'rolling_back', 'rolled_back', 'rollback_failed'
+    foreach ($field in 'phase', 'bin_dir', 'undo_dir', 'stopped', 'replaced') {
+        if ($null -eq $Journal.PSObject.Properties[$field]) {
+            $module.FailJson("the transaction journal $journalPath lacks '$field'; nothing was changed: check the host by hand")
+        }
+    }
+    if ($Journal.phase -notin $phases) {
+        $module.FailJson("the transaction journal $journalPath has an unknown phase '$($Journal.phase)'; nothing was changed")
+    }
+    # Journal paths that differ from this run's parameters are refused: a journal never steers copies elsewhere.
+    $undoOk = ([IO.Path]::GetFullPath($Journal.undo_dir)).StartsWith([IO.Path]::GetFullPath($workDir) + '\', 'OrdinalIgnoreCase')
+    $binOk = $Journal.bin_dir -match '\\bin\\(i386|alpha)\\?$' -and (-not $module.Params.bin_dir -or
+        [IO.Path]::GetFullPath($Journal.bin_dir).TrimEnd('\') -eq [IO.Path]::GetFullPath($module.Params.bin_dir).TrimEnd('\'))
+    if (-not ($undoOk -and $binOk)) {
+        $module.FailJson("the transaction journal $journalPath names folders ($($Journal.bin_dir), $($Journal.undo_dir)) " +
+            "that differ from this run's; nothing was changed")
+    }
+}
+
+Function Get-ServiceNow($Name) {
+    $svc = Get-Service -Name $Name -ErrorAction SilentlyContinue
+    if ($svc) { $svc.Refresh() }
+    $svc
+}
+
+Function Stop-Journaled($Name, $Journal) {
+    # ServiceController.Stop() would stop running dependents itself, unjournaled: stop them first, each journaled.
+    $svc = Get-ServiceNow $Name
+    if (-not $svc -or $svc.Status -eq 'Stopped') { return }
+    foreach ($dependent in @($svc.DependentServices)) { Stop-Journaled -Name $dependent.Name -Journal $Journal }
+    $svc.Refresh()
+    if ($svc.Status -eq 'Stopped') { return }
+    if ($Journal.stopped -notcontains $svc.Name) {
+        $Journal.stopped = @($Journal.stopped) + $svc.Name
+        Write-Journal $Journal
+    }
+    if ($svc.Status -ne 'StopPending') { $svc.Stop() }
+    try { $svc.WaitForStatus('Stopped', $timeout) }
+    catch { throw "Service '$Name' did not stop within $($module.Params.stop_timeout) seconds (it is $($svc.Status))" }
+}
+
+Function Start-Journaled($Name) {
+    # Start-Service has no timeout: start and wait with one.
+    $svc = Get-ServiceNow $Name
+    if (-not $svc) { throw "Service '$Name' does not exist" }
+    if ($svc.Status -eq 'Running') { return }
+    if ($svc.Status -eq 'StopPending') { $svc.WaitForStatus('Stopped', $timeout) }
+    if ($svc.Status -ne 'StartPending') { $svc.Start() }
+    try { $svc.WaitForStatus('Running', $timeout) }
+    catch { throw "Service '$Name' did not start within $($module.Params.stop_timeout) seconds (it is $($svc.Status))" }
+}
+
+Function Start-Reverse($Journal) {
+    # Start what the journal stopped, in reverse order; every one is attempted. Returns the problems.
+    $problems = @()
+    $order = @($Journal.stopped)
+    [array]::Reverse($order)
+    foreach ($name in $order) {
+        try { Start-Journaled $name; $module.Result.restarted += $name }
         catch { $problems += "start ${name}: $($_.Exception.Message)" }
     }
-    $problems
+    , $problems
 }
 
-$module.Result.journal = @{ recovered = $false; phase = $null }
-$previous = Read-Json $journalPath
-if ($previous -and $previous.phase -notin @('done', 'rolled_back')) {
-    $module.Result.journal = @{ recovered = $true; phase = $previous.phase }
-    if (-not $module.CheckMode) {
-        $problems = Restore-Host -Journal $previous
-        $previous.phase = 'rolled_back'
-        $previous.error = "interrupted during phase '$($module.Result.journal.phase)'; rolled back by the next run"
-        Write-Journal $previous
-        if ($problems) {
-            $module.FailJson("an interrupted transaction could not be rolled back: $($problems -join '; ')")
+Function Undo-Transaction($Journal) {
+    # Roll back: stop every journaled service that runs again (a crash reboots the host and auto-starts
+    # them), copy the originals back and check them, start what was stopped. Returns the problems.
+    $Journal.phase = 'rolling_back'
+    Write-Journal $Journal
+    $problems = @()
+    # Services are stopped again only to copy files back (nothing replaced: nothing holds a new DLL).
+    foreach ($name in @(if (@($Journal.replaced).Count) { $Journal.stopped })) {
+        try { Stop-Journaled -Name $name -Journal $Journal }
+        catch { $problems += "stop ${name}: $($_.Exception.Message)" }
+    }
+    if (-not $problems) {
+        foreach ($name in @($Journal.replaced)) {
+            try {
+                $original = Join-Path $Journal.undo_dir $name
+                $target = Join-Path $Journal.bin_dir $name
+                $was = Get-FileFacts $original
+                # Journaled before its copy, so it may never have been copied (or is already restored).
+                if ((Get-FileFacts $target).sha256 -eq $was.sha256) { continue }
+                Copy-Item -LiteralPath $original -Destination $target -Force
+                $now = Get-FileFacts $target
+                if ($now.sha256 -ne $was.sha256) { throw "$name differs from its backup after the copy" }
+            }
+            catch { $problems += "restore ${name}: $($_.Exception.Message)" }
         }
-        $module.Warn("rolled back a transaction interrupted during phase '$($module.Result.journal.phase)'")
+    }
+    $problems += Start-Reverse $Journal
+    $Journal.phase = if ($problems) { 'rollback_failed' } else { 'rolled_back' }
+    $Journal.error = if ($problems) { $problems -join '; ' } else { $Journal.error }
+    try { Write-Journal $Journal } catch { $problems += "journal: $($_.Exception.Message)" }
+    , $problems
+}
+
+Function Get-Console {
+    # One console detection for every module: mmc.exe with the SMS snap-in on its command line.
+    try { @(Get-CimInstance -ClassName Win32_Process -Filter "Name = 'mmc.exe'" | Where-Object { $_.CommandLine -like '*sms.msc*' }) }
+    catch { $module.FailJson("cannot tell whether the SMS Administrator console runs (Win32_Process: $($_.Exception.Message)); nothing was changed") }
+}
+
+Function Set-WorkFolder($Path) {
+    # SYSTEM and Administrators only, without inheritance: the staged DLLs and backups are loaded by
+    # services running as SYSTEM later. Applied every run (staging may have created the folder first);
+    # the protected DACL propagates to what is already inside.
+    if (-not (Test-Path -LiteralPath $Path -PathType Container)) { $null = New-Item -Path $Path -ItemType Directory -Force }
+    $acl = New-Object Security.AccessControl.DirectorySecurity
+    $acl.SetAccessRuleProtection($true, $false)
+    foreach ($sid in 'S-1-5-18', 'S-1-5-32-544') {
+        $rule = New-Object Security.AccessControl.FileSystemAccessRule((New-Object Security.Principal.SecurityIdentifier($sid)),
+            'FullControl', 'ContainerInherit, ObjectInherit', 'None', 'Allow')
+        $acl.AddAccessRule($rule)
+    }
+    Set-Acl -LiteralPath $Path -AclObject $acl
+}
+
+# 1. One transaction per host: the lock is held open until this process ends.
+if (-not $module.CheckMode) { Set-WorkFolder $workDir }
+$module.Result.lock = $null
+if (Test-Path -LiteralPath $workDir -PathType Container) {
+    try {
+        $lockFile = Join-Path $workDir 'q317061.lock'
+        $lock = [IO.File]::Open($lockFile, 'OpenOrCreate', 'ReadWrite', 'None')
+        $module.Result.lock = $lockFile
+        $null = $lock  # held open, never read: the handle is the lock
+    }
+    catch [IO.IOException] {
+        $module.FailJson("the host is busy: another Q317061 transaction holds $(Join-Path $workDir 'q317061.lock'); nothing was changed")
     }
 }
 
-# What the files should become: the staged hotfix files, or the backed-up originals.
+# 2. Recover an unfinished transaction first (transaction.recovery).
+$previous = Read-Journal
+if ($previous) { Test-Journal $previous }
+if ($previous -and $previous.phase -notin @('done', 'rolled_back')) {
+    $action = if ($previous.phase -eq 'restarting') { 'roll_forward' } else { 'roll_back' }
+    $module.Result.recovered = @{ phase = $previous.phase; action = $action }
+    $module.Result.changed = $true
+    if (-not $module.CheckMode) {
+        $journal = @{}
+        foreach ($p in $previous.PSObject.Properties) { $journal[$p.Name] = $p.Value }
+        $journal.stopped = @($previous.stopped)
+        $journal.replaced = @($previous.replaced)
+        if ($action -eq 'roll_forward') {
+            $problems = Start-Reverse $journal
+            $journal.phase = if ($problems) { 'restarting' } else { 'done' }
+            Write-Journal $journal
+        }
+        else { $problems = Undo-Transaction $journal }
+        if ($problems) {
+            $module.FailJson("an interrupted transaction (phase $($previous.phase)) could not be recovered: $($problems -join '; ')")
+        }
+        $module.Warn("recovered a transaction interrupted during phase '$($previous.phase)' ($($action -replace '_', ' '))")
+    }
+}
+if ($module.Params.state -eq 'recovered') { $module.ExitJson() }
+
+# 3. What changes (transaction.replace_action / restore_action).
+$binDir = $module.Params.bin_dir
+$backupDir = $module.Params.backup_dir
+$manifestPath = Join-Path $backupDir 'manifest.json'
+$manifest = $null
+if (Test-Path -LiteralPath $manifestPath -PathType Leaf) {
+    try { $manifest = Get-Content -LiteralPath $manifestPath -Raw | ConvertFrom-Json }
+    catch { $module.FailJson("the backup manifest $manifestPath cannot be read ($($_.Exception.Message)); nothing was changed") }
+}
 $wanted = @()
 if ($module.Params.state -eq 'replaced') {
-    $wanted = @($module.Params.files | ForEach-Object { @{ name = $_.name; source = $_.source; version = $_.version } })
+    foreach ($file in $module.Params.files) {
+        $wanted += @{ name = $file.name; source = $file.source; version = $file.version; sha256 = $file.sha256.ToLowerInvariant() }
+    }
 }
 else {
-    $manifest = Read-Json (Join-Path $backupDir 'manifest.json')
-    if ($manifest) {
-        $wanted = @($manifest.files | ForEach-Object {
-                @{ name = $_.name; source = (Join-Path $backupDir $_.name); version = $_.version }
-            })
+    foreach ($entry in @($manifest.files)) {
+        if ($null -eq $entry) { continue }
+        $wanted += @{ name = $entry.name; source = (Join-Path $backupDir $entry.name); version = $entry.version
+            sha256 = $entry.sha256; installed_version = $entry.installed_version; installed_sha256 = $entry.installed_sha256
+        }
     }
 }
 $before = @{}
 $after = @{}
+$current = @{}
+$pending = @()
+$refused = @()
 foreach ($file in $wanted) {
-    $before[$file.name] = Get-FileVersionText (Join-Path $binDir $file.name)
-    $after[$file.name] = $file.version
+    $now = Get-FileFacts (Join-Path $binDir $file.name)
+    $current[$file.name] = $now
+    $before[$file.name] = $now.version
+    $after[$file.name] = $now.version
+    if ($module.Params.state -eq 'replaced') {
+        if ($null -eq $now) { $pending += $file; continue }
+        $order = Compare-Version $now.version $file.version
+        if ($null -eq $order) { $refused += "$($file.name): its version $($now.version) cannot be read" }
+        elseif ($order -lt 0 -or ($order -eq 0 -and $now.sha256 -ne $file.sha256)) { $pending += $file }
+    }
+    else {
+        $isOriginal = $now -and (Compare-Version $now.version $file.version) -eq 0 -and $now.sha256 -eq $file.sha256
+        $isOurs = $now -and $file.installed_version -and (Compare-Version $now.version $file.installed_version) -eq 0 -and
+            (-not $file.installed_sha256 -or $now.sha256 -eq $file.installed_sha256)
+        if ($isOriginal) { continue }
+        if ($isOurs) { $pending += $file }
+        else {
+            $refused += "$($file.name): it is $(if ($now) { $now.version } else { 'missing' }) now, not the " +
+            "$($file.installed_version) the hotfix installed: something was installed since (an SMS service pack " +
+            "or hotfix), so putting the $($file.version) backup back would downgrade it"
+        }
+    }
 }
 $module.Result.before = $before
-$module.Result.after = $after
-$module.Result.stopped = @()
-$module.Result.restarted = @()
-$pending = @($wanted | Where-Object { $before[$_.name] -ne $_.version })
-if ($pending.Count -eq 0) {
-    $module.ExitJson()
+if ($refused) {
+    $module.Result.after = $after
+    $module.FailJson("$(if ($module.Params.state -eq 'restored') { 'rollback refused' } else { 'refused' }): $($refused -join '; '); nothing was changed")
 }
+foreach ($file in $pending) { $after[$file.name] = $file.version }
+$module.Result.after = $after
+if ($pending.Count -eq 0) { $module.ExitJson() }
 
+# 4. The staged (or backed-up) files must be exactly the bundle's (or the originals'): version and SHA-256.
 foreach ($file in $pending) {
-    $staged = Get-FileVersionText $file.source
-    if ($null -eq $staged -and -not $module.CheckMode) {
+    $staged = Get-FileFacts $file.source
+    if ($null -eq $staged) {
+        if ($module.CheckMode) { continue }
         $module.FailJson("source file $($file.source) for $($file.name) does not exist; nothing was changed")
     }
-    if ($null -ne $staged -and $staged -ne $file.version) {
-        $module.FailJson("source file $($file.source) is version $staged, expected $($file.version); nothing was changed")
+    if ((Compare-Version $staged.version $file.version) -ne 0 -or $staged.sha256 -ne $file.sha256) {
+        $module.FailJson("source file $($file.source) is version $($staged.version) with SHA-256 $($staged.sha256), " +
+            "expected $($file.version) with $($file.sha256); nothing was changed")
     }
 }
 
-$console = @(Get-CimInstance -ClassName Win32_Process -Filter "Name = 'mmc.exe'" |
-        Where-Object { $_.CommandLine -like '*sms.msc*' })
+# 5. The console (KB step 4), and the plan.
+$console = Get-Console
 if ($console.Count -gt 0 -and $module.Params.admin_console -eq 'refuse') {
     $module.FailJson("the SMS Administrator console is running (PID $($console.ProcessId -join ', ')); " +
         "quit it or set admin_console=close (KB Q317061 step 4); nothing was changed")
 }
-
-$running = @($module.Params.services | Where-Object {
-        $svc = Get-Service -Name $_ -ErrorAction SilentlyContinue
-        $svc -and $svc.Status -eq 'Running'
-    })
-$wmi = Get-Service -Name $module.Params.wmi_service -ErrorAction SilentlyContinue
-$stopOrder = @($running)
-if ($wmi -and $wmi.Status -eq 'Running') {
-    $stopOrder += @($wmi.DependentServices | Where-Object { $_.Status -eq 'Running' -and $stopOrder -notcontains $_.Name } |
+$stopOrder = @($module.Params.services | Where-Object { $s = Get-ServiceNow $_; $s -and $s.Status -ne 'Stopped' })
+$wmi = Get-ServiceNow $module.Params.wmi_service
+if ($wmi -and $wmi.Status -ne 'Stopped') {
+    $stopOrder += @($wmi.DependentServices | Where-Object { $_.Status -ne 'Stopped' -and $stopOrder -notcontains $_.Name } |
             ForEach-Object { $_.Name })
     $stopOrder += $wmi.Name
 }
+$module.Result.changed = $true
+$module.Result.plan = @{ stop = $stopOrder; close_console = ($console.Count -gt 0); files = @($pending | ForEach-Object { $_.name }) }
 $module.Diff.before = $before
 $module.Diff.after = $after
-$module.Result.changed = $true
-$module.Result.plan = @{ stop = $stopOrder; close_console = ($console.Count -gt 0); files = @($pending.name) }
-if ($module.CheckMode) {
-    $module.ExitJson()
+if ($module.CheckMode) { $module.ExitJson() }
+
+foreach ($process in $console) {
+    try { Stop-Process -Id $process.ProcessId -Force } catch [Microsoft.PowerShell.Commands.ProcessCommandException] { }  # already quit
 }
 
-foreach ($process in $console) { Stop-Process -Id $process.ProcessId -Force }
-# undo_dir holds this transaction's "before" copies: the backup itself when replacing,
-# a separate folder when restoring (so a failed restore can put the hotfix back).
-$undoDir = if ($module.Params.state -eq 'replaced') { $backupDir } else { Join-Path $backupDir 'before-restore' }
+# 6. The transaction.
+$undoDir = Join-Path $workDir 'undo'
 $journal = @{
-    phase = 'stopping'; state = $module.Params.state; bin_dir = $binDir; undo_dir = $undoDir
-    stopped = @(); replaced = @(); before = $before; after = $after; error = $null
-    started = [DateTime]::UtcNow.ToString('o')
+    phase = 'stopping'; state = $module.Params.state; bin_dir = $binDir; undo_dir = $undoDir; transport = 'winrm'
+    stopped = @(); replaced = @(); before = $before; after = $after; error = $null; started = [DateTime]::UtcNow.ToString('o')
 }
 Write-Journal $journal
 try {
-    foreach ($name in $stopOrder) { Stop-Recorded -Name $name -Journal $journal }
+    foreach ($name in $stopOrder) { Stop-Journaled -Name $name -Journal $journal }
     $journal.phase = 'backing_up'
     Write-Journal $journal
-    New-Item -Path $undoDir -ItemType Directory -Force | Out-Null
-    $entries = foreach ($file in $pending) {
-        Copy-Item -LiteralPath (Join-Path $binDir $file.name) -Destination (Join-Path $undoDir $file.name) -Force
-        @{ name = $file.name; version = $before[$file.name] }
-    }
-    if ($module.Params.state -eq 'replaced') {
-        ConvertTo-Json -InputObject @{ files = @($entries); taken = $journal.started } -Depth 3 |
-            Set-Content -LiteralPath (Join-Path $backupDir 'manifest.json') -Encoding UTF8
+    $null = New-Item -Path $undoDir -ItemType Directory -Force
+    $null = New-Item -Path $backupDir -ItemType Directory -Force
+    $kept = @(@($manifest.files) | Where-Object { $_ } | ForEach-Object { $_.name })
+    foreach ($file in $pending) {
+        $target = Join-Path $binDir $file.name
+        if (Test-Path -LiteralPath $target) {
+            Copy-Item -LiteralPath $target -Destination (Join-Path $undoDir $file.name) -Force
+            # The first original is kept for ever; later transactions never overwrite it.
+            if ($module.Params.state -eq 'replaced' -and $kept -notcontains $file.name) {
+                Copy-Item -LiteralPath $target -Destination (Join-Path $backupDir $file.name) -Force
+            }
+        }
     }
     $journal.phase = 'replacing'
     Write-Journal $journal
     foreach ($file in $pending) {
-        $journal.replaced += $file.name
+        $journal.replaced = @($journal.replaced) + $file.name
         Write-Journal $journal
         Copy-Item -LiteralPath $file.source -Destination (Join-Path $binDir $file.name) -Force
     }
     $journal.phase = 'verifying'
     Write-Journal $journal
+    $installed = @{}
     foreach ($file in $pending) {
-        $now = Get-FileVersionText (Join-Path $binDir $file.name)
-        if ($now -ne $file.version) { throw "$($file.name) is version $now after the copy, expected $($file.version)" }
+        $now = Get-FileFacts (Join-Path $binDir $file.name)
+        if ($now.sha256 -ne $file.sha256) { throw "$($file.name) is version $($now.version) after the copy, expected $($file.version) ($($file.sha256))" }
+        $installed[$file.name] = $now
+    }
+    if ($module.Params.state -eq 'replaced') {
+        # transaction.manifest_entries: the originals as first seen, and what we installed last.
+        $entries = @{}
+        foreach ($entry in @($manifest.files)) { if ($entry) { $entries[$entry.name] = @{ name = $entry.name; version = $entry.version; sha256 = $entry.sha256 } } }
+        foreach ($name in $installed.Keys) {
+            if (-not $entries.ContainsKey($name)) {
+                $entries[$name] = @{ name = $name; version = $current[$name].version; sha256 = $current[$name].sha256 }
+            }
+            $entries[$name].installed_version = $installed[$name].version
+            $entries[$name].installed_sha256 = $installed[$name].sha256
+        }
+        foreach ($entry in @($manifest.files)) {
+            if ($entry -and -not $installed.ContainsKey($entry.name)) {
+                $entries[$entry.name].installed_version = $entry.installed_version
+                $entries[$entry.name].installed_sha256 = $entry.installed_sha256
+            }
+        }
+        Write-JsonFile -Path $manifestPath -Value @{ files = @($entries.Keys | Sort-Object | ForEach-Object { $entries[$_] }); taken = $journal.started }
     }
     $journal.phase = 'restarting'
     Write-Journal $journal
-    $reverse = @($journal.stopped)
-    [array]::Reverse($reverse)
-    foreach ($name in $reverse) { Start-Service -Name $name -ErrorAction Stop }
-    $journal.phase = 'done'
-    Write-Journal $journal
-    $module.Result.stopped = $journal.stopped
-    $module.Result.restarted = $reverse
 }
 catch {
     $reason = $_.Exception.Message.TrimEnd('.')
-    $problems = Restore-Host -Journal $journal
-    $journal.phase = 'rolled_back'
     $journal.error = $reason
-    Write-Journal $journal
+    $problems = Undo-Transaction $journal
     $module.Result.changed = $false
     $module.Result.after = $before
+    $module.Diff.Clear()  # rolled back: nothing changed
     $tail = if ($problems) { " Rollback problems: $($problems -join '; ')" } else { ' The original DLLs are in place and the services were restarted.' }
     $module.FailJson("$reason.$tail")
 }
 
+# 7. Restart: the new files are verified, so a failure here rolls forward, never back over running services.
+$problems = Start-Reverse $journal
+$module.Result.stopped = @($journal.stopped)
+if ($problems) {
+    $journal.error = $problems -join '; '
+    Write-Journal $journal
+    $module.FailJson("the new DLLs are in place and verified, but not every service started: $($problems -join '; '); " +
+        'the next run starts them (the journal stays in phase restarting)')
+}
+$journal.phase = 'done'
+Write-Journal $journal
 $module.ExitJson()

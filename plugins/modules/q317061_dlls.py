@@ -7,43 +7,47 @@
 DOCUMENTATION = r"""
 ---
 module: q317061_dlls
-short_description: Replace or restore the SMS 2.0 Q317061 DLLs in one on-host transaction
+short_description: Replace, restore or recover the SMS 2.0 Q317061 DLLs in one on-host transaction
 version_added: 0.1.0
 description:
-  - Implements steps 4 to 8 of the manual method of KB Q317061 as one transaction on the site server.
-  - Closes or refuses to run beside the SMS Administrator console (I(admin_console)); stops the running
-    services of I(services) in the given order (Site Component Manager first, KB Q199816), then the running
-    dependents of WMI read at run time, then WMI; copies the current DLLs to I(backup_dir) with a manifest of
-    their versions; copies the new files in; verifies their file versions; starts exactly the services it
-    stopped, in reverse order.
-  - On any failure it copies the previous files back and restarts the services before failing, so the host
-    keeps either the old or the new DLLs, never a mix, and SMS runs as before.
-  - Before every step it writes I(journal). If a previous run's process was killed mid-transaction (host crash,
-    WinRM service restart), the next run finds an unfinished journal, rolls that transaction back, and then
-    does the work asked for.
-  - With I(state=restored) it puts back the files recorded in C(<backup_dir>\manifest.json).
-  - Idempotent; does nothing when the files already have the wanted versions.
+  - Implements steps 4 to 8 of the manual method of KB Q317061 as one transaction on the site server, by the
+    contract in C(plugins/plugin_utils/transaction.py) (docs/remediation.md), which the smb transport follows too.
+  - One transaction per host; a second run while one is under way fails with "the host is busy" and changes nothing.
+  - Closes or refuses to run beside the SMS Administrator console (O(admin_console)); stops the running
+    services of O(services) in the given order (Site Component Manager first, KB Q199816), each after its running
+    dependents, then the running dependents of WMI read at run time, then WMI; copies the current DLLs aside (the
+    first originals are kept in O(backup_dir) for ever, with C(manifest.json)); copies the staged files in after
+    checking their version and SHA-256; verifies them; starts exactly the services it stopped, in reverse order,
+    each with a timeout.
+  - A failure before the restart copies the previous files back and restarts the services before failing, so the
+    host keeps the old or the new DLLs, never a mix. A failure while restarting keeps the verified new DLLs and
+    starts what it can (roll forward).
+  - Before every step it writes O(journal) (durably, through a temporary file). If a previous run was killed
+    mid-transaction (host crash, dropped WinRM shell), the next run recovers it first - C(state=recovered) does
+    only that.
+  - Never downgrades - a file newer than the wanted build is kept. With C(state=restored) it puts back the
+    originals only while the installed files are still what the hotfix installed, and refuses otherwise.
+  - Run it with C(async) so a dropped WinRM connection cannot kill it mid-transaction.
 options:
   state:
     description:
-      - C(replaced) installs I(files); C(restored) restores the backup in I(backup_dir).
+      - C(replaced) installs O(files); C(restored) restores the originals recorded in O(backup_dir);
+        C(recovered) only recovers an unfinished transaction.
     type: str
-    choices: [replaced, restored]
+    choices: [replaced, restored, recovered]
     default: replaced
   bin_dir:
     description:
-      - The folder holding the DLLs, C(<SMS root>\bin\<platform>).
+      - The folder holding the DLLs, C(<SMS root>\bin\<platform>). Required with C(replaced) and C(restored).
     type: path
-    required: true
   files:
     description:
-      - The files to install with I(state=replaced).
+      - The files to install with C(state=replaced) (required then).
     type: list
     elements: dict
-    default: []
     suboptions:
       name:
-        description: File name in I(bin_dir), for example C(Distmgr.dll).
+        description: File name in O(bin_dir), for example C(Distmgr.dll).
         type: str
         required: true
       source:
@@ -51,17 +55,21 @@ options:
         type: path
         required: true
       version:
-        description: The file version the staged file has and I(bin_dir) must have afterwards.
+        description: The file version the staged file has and O(bin_dir) must have afterwards.
+        type: str
+        required: true
+      sha256:
+        description: SHA-256 of the bundle's file; the staged file must match it before anything changes.
         type: str
         required: true
   backup_dir:
     description:
-      - Where the previous DLLs and C(manifest.json) are kept (and restored from).
+      - Where the original DLLs and C(manifest.json) are kept. Required with C(replaced) and C(restored).
     type: path
-    required: true
   journal:
     description:
-      - Path of the transaction journal (JSON).
+      - Path of the transaction journal (JSON). Its folder is the work folder (created for SYSTEM and
+        Administrators only) and holds the lock file.
     type: path
     required: true
   services:
@@ -69,7 +77,7 @@ options:
       - The SMS services, in stop order. Only the ones running are stopped and restarted.
     type: list
     elements: str
-    required: true
+    default: []
   wmi_service:
     description:
       - Name of the WMI service, stopped last together with its running dependents.
@@ -84,11 +92,12 @@ options:
     default: refuse
   stop_timeout:
     description:
-      - Seconds to wait for each service to stop before the transaction is rolled back.
+      - Seconds to wait for each service to stop, and to start, before the step counts as failed.
     type: int
     default: 120
 notes:
-  - Supports check mode (reports the services it would stop and the versions before and after) and diff mode.
+  - Supports check mode (reports the services it would stop, the versions before and after, and a recovery it
+    would do) and diff mode (emptied when the change was rolled back).
 seealso:
   - module: smsfleet.q317061.q317061_facts
   - name: KB Q317061
@@ -106,13 +115,22 @@ EXAMPLES = r"""
       - name: Baseutil.dll
         source: C:\SMSFleet\Q317061\staged\i386\Baseutil.dll
         version: 2.00.1493.3240
+        sha256: 0c3a8d1f5e0f6b2a9d4c7e8f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d
       - name: Distmgr.dll
         source: C:\SMSFleet\Q317061\staged\i386\Distmgr.dll
         version: 2.00.1493.3240
+        sha256: 7d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e
     backup_dir: C:\SMSFleet\Q317061\backup
     journal: C:\SMSFleet\Q317061\journal.json
     services: [SMS_SITE_COMPONENT_MANAGER, SMS_EXECUTIVE, SMS_SQL_MONITOR]
     admin_console: close
+  async: 1800
+  poll: 5
+
+- name: Recover a transaction a crash interrupted, and nothing else
+  smsfleet.q317061.q317061_dlls:
+    state: recovered
+    journal: C:\SMSFleet\Q317061\journal.json
 
 - name: Put the original DLLs back
   smsfleet.q317061.q317061_dlls:
@@ -150,9 +168,14 @@ restarted:
   returned: always
   type: list
   elements: str
-journal:
-  description: Whether an interrupted earlier transaction was found and rolled back, and in which phase.
+recovered:
+  description: The unfinished earlier transaction this run recovered (or would, in check mode), else null.
   returned: always
   type: dict
-  sample: {"recovered": false, "phase": null}
+  sample: {"phase": "replacing", "action": "roll_back"}
+lock:
+  description: The lock file held while the module ran (null in check mode before the work folder exists).
+  returned: always
+  type: str
+  sample: C:\SMSFleet\Q317061\q317061.lock
 """

@@ -7,18 +7,20 @@
 #AnsibleRequires -PowerShell Ansible.ModuleUtils.AddType
 
 # Read-only: gathers, in one round trip, the raw facts Q317061 classification needs.
-# Every read is guarded; a value that cannot be read is reported as $null plus an
-# entry in 'errors', never a failure. Interpretation happens on the controller.
+# The module wrapper sets $ErrorActionPreference = 'Stop', so every read is guarded: a value
+# that cannot be read is reported as $null plus an entry in 'errors', never a failure.
+# Interpretation happens on the controller (plugin_utils/classification.py).
 
 $spec = @{
     options = @{
         services = @{ type = 'list'; elements = 'str'; default = @(
                 'SMS_SITE_COMPONENT_MANAGER', 'SMS_EXECUTIVE', 'SMS_SQL_MONITOR', 'SMS_SITE_BACKUP',
-                'SMS_NT_LOGON_DISCOVERY_AGENT', 'SMS_LICENSE_SERVER', 'Winmgmt', 'EXIFS', 'W3SVC'
+                'SMS_NT_LOGON_DISCOVERY_AGENT', 'SMS_LICENSE_SERVER', 'Winmgmt', 'EXIFS', 'W3SVC', 'MSExchangeIS'
             )
         }
         log_tail_bytes = @{ type = 'int'; default = 262144 }
         max_log_lines = @{ type = 'int'; default = 50 }
+        work_dir = @{ type = 'path'; default = 'C:\SMSFleet\Q317061' }
     }
     supports_check_mode = $true
 }
@@ -29,58 +31,102 @@ $errors = [System.Collections.Generic.List[string]]@()
 Function Get-RegValue($Path, $Name) {
     # Returns @{ present; value } so an empty string and an absent value stay distinct.
     try {
-        $key = Get-Item -LiteralPath $Path -ErrorAction Stop
-        if ($key.GetValueNames() -contains $Name) {
-            return @{ present = $true; value = $key.GetValue($Name, $null, 'DoNotExpandEnvironmentNames') }
+        if (Test-Path -LiteralPath $Path) {
+            $key = Get-Item -LiteralPath $Path
+            if ($key.GetValueNames() -contains $Name) {
+                return @{ present = $true; value = $key.GetValue($Name, $null, 'DoNotExpandEnvironmentNames') }
+            }
         }
     }
-    catch [System.Management.Automation.ItemNotFoundException] { }
     catch { $errors.Add("registry ${Path}\${Name}: $($_.Exception.Message)") }
     return @{ present = $false; value = $null }
 }
 
-Add-CSharpType -AnsibleModule $module -References @'
+Function Get-Guarded($What, [ScriptBlock]$Read) {
+    try { & $Read }
+    catch { $errors.Add("${What}: $($_.Exception.Message)"); $null }
+}
+
+# QueryDosDevice (the IFS drive's target) and the version resource's numeric language ID.
+# If the compile fails the probe still runs: targets and language IDs are then $null.
+$native = $false
+try {
+    Add-CSharpType -AnsibleModule $module -References @'
 using System;
 using System.Runtime.InteropServices;
 using System.Text;
 namespace SmsFleet.Q317061 {
-    public static class DosDevice {
+    public static class Native {
         [DllImport("kernel32.dll", CharSet = CharSet.Unicode, SetLastError = true)]
         private static extern uint QueryDosDeviceW(string lpDeviceName, StringBuilder lpTargetPath, int ucchMax);
+        [DllImport("version.dll", CharSet = CharSet.Unicode, SetLastError = true)]
+        private static extern int GetFileVersionInfoSizeW(string lptstrFilename, out int lpdwHandle);
+        [DllImport("version.dll", CharSet = CharSet.Unicode, SetLastError = true)]
+        private static extern bool GetFileVersionInfoW(string lptstrFilename, int dwHandle, int dwLen, byte[] lpData);
+        [DllImport("version.dll", CharSet = CharSet.Unicode, SetLastError = true)]
+        private static extern bool VerQueryValueW(byte[] pBlock, string lpSubBlock, out IntPtr lplpBuffer, out int puLen);
         public static string Target(string letter) {
             StringBuilder sb = new StringBuilder(1024);
             return QueryDosDeviceW(letter, sb, sb.Capacity) == 0 ? null : sb.ToString();
         }
+        public static int LanguageId(string path) {
+            int handle;
+            int size = GetFileVersionInfoSizeW(path, out handle);
+            if (size <= 0) { return -1; }
+            byte[] data = new byte[size];
+            IntPtr value;
+            int length;
+            if (!GetFileVersionInfoW(path, 0, size, data) ||
+                !VerQueryValueW(data, @"\VarFileInfo\Translation", out value, out length) || length < 4) { return -1; }
+            return Marshal.ReadInt16(value) & 0xFFFF;
+        }
     }
 }
 '@
+    $native = $true
+}
+catch { $errors.Add("native helper (QueryDosDevice, version language): $($_.Exception.Message)") }
 
 $smsId = 'HKLM:\SOFTWARE\Microsoft\SMS\Identification'
-$installDir = (Get-RegValue $smsId 'Installation Directory').value
+$installRaw = (Get-RegValue $smsId 'Installation Directory').value
+$installDir = if ($installRaw) { [Environment]::ExpandEnvironmentVariables([string]$installRaw) } else { $null }
 $siteType = (Get-RegValue $smsId 'Site Type').value
 $fullVersion = Get-RegValue 'HKLM:\SOFTWARE\Microsoft\SMS\Setup' 'Full Version'
-# SMS 2.0 ships Bin\i386 and Bin\Alpha only; anything else is reported as unknown ($null).
-$platform = switch ($env:PROCESSOR_ARCHITECTURE) {
-    'x86' { 'i386' }
-    'ALPHA' { 'Alpha' }
-    default { $null }
+# The platform is the SMS installation's own (bin\i386 or bin\alpha), never the OS's architecture:
+# PROCESSOR_ARCHITECTURE is AMD64 on every Windows that has PowerShell 5.1.
+$platform = $null
+if ($installDir) {
+    foreach ($candidate in 'i386', 'Alpha') {
+        if (Get-Guarded "folder $installDir\bin\$candidate" { Test-Path -LiteralPath ([IO.Path]::Combine($installDir, 'bin', $candidate)) -PathType Container }) {
+            $platform = $candidate
+            break
+        }
+    }
 }
 
 $dlls = [Ordered]@{}
 foreach ($name in 'Baseutil.dll', 'Distmgr.dll') {
-    $info = [Ordered]@{ path = $null; exists = $false; version = $null; size = $null; sha256 = $null; language = $null }
+    $info = [Ordered]@{ path = $null; exists = $false; version = $null; size = $null; sha256 = $null
+        language_id = $null; language = $null; modified = $null
+    }
     if ($installDir -and $platform) {
-        $info.path = [System.IO.Path]::Combine($installDir, 'bin', $platform, $name)
+        $info.path = [IO.Path]::Combine($installDir, 'bin', $platform, $name)
         try {
-            $file = Get-Item -LiteralPath $info.path -ErrorAction Stop
-            $info.exists = $true
-            $info.size = $file.Length
-            $vi = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($file.FullName)
-            $info.version = '{0}.{1:00}.{2}.{3:0000}' -f $vi.FileMajorPart, $vi.FileMinorPart, $vi.FileBuildPart, $vi.FilePrivatePart
-            $info.language = $vi.Language
-            $info.sha256 = (Get-FileHash -LiteralPath $file.FullName -Algorithm SHA256).Hash.ToLowerInvariant()
+            if (Test-Path -LiteralPath $info.path -PathType Leaf) {
+                $file = Get-Item -LiteralPath $info.path
+                $info.exists = $true
+                $info.size = $file.Length
+                $info.modified = $file.LastWriteTimeUtc.ToString('o')
+                $vi = [Diagnostics.FileVersionInfo]::GetVersionInfo($file.FullName)
+                $info.version = '{0}.{1:00}.{2}.{3:0000}' -f $vi.FileMajorPart, $vi.FileMinorPart, $vi.FileBuildPart, $vi.FilePrivatePart
+                $info.language = $vi.Language
+                if ($native) {
+                    $lang = [SmsFleet.Q317061.Native]::LanguageId($file.FullName)
+                    if ($lang -ge 0) { $info.language_id = $lang }
+                }
+                $info.sha256 = (Get-FileHash -LiteralPath $file.FullName -Algorithm SHA256).Hash.ToLowerInvariant()
+            }
         }
-        catch [System.Management.Automation.ItemNotFoundException] { }
         catch { $errors.Add("file $($info.path): $($_.Exception.Message)") }
     }
     $dlls[$name] = $info
@@ -89,54 +135,105 @@ foreach ($name in 'Baseutil.dll', 'Distmgr.dll') {
 $services = @(foreach ($svcName in $module.Params.services) {
         $svc = Get-Service -Name $svcName -ErrorAction SilentlyContinue
         if ($svc) {
-            [Ordered]@{
-                name = $svc.Name
-                state = $svc.Status.ToString().ToLowerInvariant()
-                dependents = @($svc.DependentServices | Where-Object { $_.Status -eq 'Running' } | ForEach-Object { $_.Name })
+            Get-Guarded "service $svcName" {
+                [Ordered]@{
+                    name = $svc.Name
+                    # .NET's names: running, stopped, stoppending, startpending, paused, ...
+                    state = $svc.Status.ToString().ToLowerInvariant()
+                    dependents = @($svc.DependentServices | Where-Object { $_.Status -ne 'Stopped' } | ForEach-Object { $_.Name })
+                }
             }
         }
     })
+
+# One console detection for every module: mmc.exe with the SMS snap-in on its command line
+# (MainWindowTitle is always empty in a WinRM session).
+$console = Get-Guarded 'SMS Administrator console (Win32_Process)' {
+    [bool]@(Get-CimInstance -ClassName Win32_Process -Filter "Name = 'mmc.exe'" | Where-Object { $_.CommandLine -like '*sms.msc*' }).Count
+}
 
 $exifsKey = 'HKLM:\SYSTEM\CurrentControlSet\Services\EXIFS'
 $driveLetter = Get-RegValue "$exifsKey\Parameters" 'DriveLetter'
 $exchangeMajor = (Get-RegValue 'HKLM:\SOFTWARE\Microsoft\Exchange\Setup' 'MsiProductMajor').value
 $exchangeMinor = (Get-RegValue 'HKLM:\SOFTWARE\Microsoft\Exchange\Setup' 'MsiProductMinor').value
 
-$drives = @(foreach ($drive in [System.IO.DriveInfo]::GetDrives()) {
+$drives = @(foreach ($drive in [IO.DriveInfo]::GetDrives()) {
         $letter = $drive.Name.Substring(0, 1)
-        $d = [Ordered]@{
-            letter = $letter; type = $drive.DriveType.ToString().ToLowerInvariant(); file_system = $null
-            label = $null; size = $null; free = $null; target = [SmsFleet.Q317061.DosDevice]::Target("${letter}:")
+        $d = [Ordered]@{ letter = $letter; type = $drive.DriveType.ToString().ToLowerInvariant(); file_system = $null
+            label = $null; size = $null; free = $null; target = $null
         }
-        if ($drive.IsReady) {
-            $d.file_system = $drive.DriveFormat; $d.label = $drive.VolumeLabel
-            $d.size = $drive.TotalSize; $d.free = $drive.AvailableFreeSpace
+        if ($native) { $d.target = Get-Guarded "drive ${letter}: target" { [SmsFleet.Q317061.Native]::Target("${letter}:") } }
+        # EXIFS throws while the store mounts: each property is read on its own.
+        if (Get-Guarded "drive ${letter}: ready" { $drive.IsReady }) {
+            $d.file_system = Get-Guarded "drive ${letter}: file system" { $drive.DriveFormat }
+            $d.label = Get-Guarded "drive ${letter}: label" { $drive.VolumeLabel }
+            $d.size = Get-Guarded "drive ${letter}: size" { $drive.TotalSize }
+            # TotalFreeSpace is what Distribution Manager sees; AvailableFreeSpace is per-user quota.
+            $d.free = Get-Guarded "drive ${letter}: free space" { $drive.TotalFreeSpace }
         }
         $d
     })
 
-$logPath = $null
-$logLines = @()
-if ($installDir) {
-    $logPath = [System.IO.Path]::Combine($installDir, 'Logs', 'distmgr.log')
+Function Read-LogTail($Path) {
+    # The last log_tail_bytes of a log; a line cut by the offset is dropped.
+    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return $null }
+    $stream = [IO.File]::Open($Path, 'Open', 'Read', 'ReadWrite')
     try {
-        if (Test-Path -LiteralPath $logPath) {
-            $stream = [System.IO.File]::Open($logPath, 'Open', 'Read', 'ReadWrite')
-            try {
-                $start = [Math]::Max(0, $stream.Length - $module.Params.log_tail_bytes)
-                $null = $stream.Seek($start, 'Begin')
-                $text = (New-Object System.IO.StreamReader($stream)).ReadToEnd()
-            }
-            finally { $stream.Dispose() }
-            $logLines = @($text -split "`r?`n" | Where-Object { $_ -match 'decompress' } |
-                    Select-Object -Last $module.Params.max_log_lines)
-        }
+        $start = [Math]::Max(0, $stream.Length - $module.Params.log_tail_bytes)
+        $null = $stream.Seek($start, 'Begin')
+        $text = (New-Object IO.StreamReader($stream)).ReadToEnd()
     }
-    catch { $errors.Add("log ${logPath}: $($_.Exception.Message)") }
+    finally { $stream.Dispose() }
+    $lines = @($text -split "`r?`n")
+    if ($start -gt 0) { $lines = @($lines | Select-Object -Skip 1) }
+    , @($lines | Where-Object { $_ -match 'decompress' })
+}
+
+$tracing = 'HKLM:\SOFTWARE\Microsoft\SMS\Tracing\SMS_DISTRIBUTION_MANAGER'
+$traceEnabled = Get-RegValue $tracing 'Enabled'
+$traceFile = (Get-RegValue $tracing 'TraceFilename').value
+$log = [Ordered]@{ path = $null; present = $false; rolled_over_path = $null; rolled_over_present = $false
+    logging_enabled = if ($traceEnabled.present) { [int]$traceEnabled.value -ne 0 } else { $null }; lines = @()
+}
+if ($installDir) {
+    $log.path = if ($traceFile) { [Environment]::ExpandEnvironmentVariables([string]$traceFile) } else { [IO.Path]::Combine($installDir, 'Logs', 'distmgr.log') }
+    $log.rolled_over_path = [IO.Path]::ChangeExtension($log.path, '.lo_')
+    $found = @()
+    foreach ($part in @(@('rolled_over_present', $log.rolled_over_path), @('present', $log.path))) {
+        try {
+            $lines = Read-LogTail $part[1]
+            if ($null -ne $lines) { $log[$part[0]] = $true; $found += $lines }
+        }
+        catch { $errors.Add("log $($part[1]): $($_.Exception.Message)") }
+    }
+    $log.lines = @($found | Select-Object -Last $module.Params.max_log_lines)
+}
+
+# The transaction journal (q317061_dlls): an unfinished one means SMS may be stopped or half-replaced.
+$journalPath = Join-Path $module.Params.work_dir 'journal.json'
+$transaction = [Ordered]@{ journal = $journalPath; present = $false; readable = $null; phase = $null; state = $null
+    started = $null; updated = $null; error = $null; stopped = @(); replaced = @()
+}
+foreach ($candidate in $journalPath, "$journalPath.tmp") {
+    if (-not (Get-Guarded "journal $candidate" { Test-Path -LiteralPath $candidate -PathType Leaf })) { continue }
+    $transaction.present = $true
+    try {
+        $journal = Get-Content -LiteralPath $candidate -Raw | ConvertFrom-Json
+        foreach ($field in 'phase', 'state', 'started', 'updated', 'error', 'stopped', 'replaced') { $transaction[$field] = $journal.$field }
+        $transaction.readable = $true
+        break
+    }
+    catch { $transaction.readable = $false; $transaction.error = "unreadable: $($_.Exception.Message)" }
 }
 
 $module.Result.probe = [Ordered]@{
+    schema = 2
     computer_name = $env:COMPUTERNAME
+    os_version = [Environment]::OSVersion.Version.ToString()
+    boot_time = Get-Guarded 'boot time (Win32_OperatingSystem)' {
+        (Get-CimInstance -ClassName Win32_OperatingSystem).LastBootUpTime.ToUniversalTime().ToString('o')
+    }
+    time_bias_minutes = (Get-RegValue 'HKLM:\SYSTEM\CurrentControlSet\Control\TimeZoneInformation' 'ActiveTimeBias').value
     sms = [Ordered]@{
         installed = [bool]$installDir
         install_dir = $installDir
@@ -150,8 +247,7 @@ $module.Result.probe = [Ordered]@{
         full_version = $fullVersion.value
         full_version_present = $fullVersion.present
         platform = $platform
-        admin_console_running = [bool](Get-Process -Name 'mmc' -ErrorAction SilentlyContinue |
-                Where-Object { $_.MainWindowTitle -like '*Systems Management Server*' })
+        admin_console_running = $console
         dlls = $dlls
     }
     services = $services
@@ -163,7 +259,8 @@ $module.Result.probe = [Ordered]@{
         sharepoint_portal_server = Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\SharePoint Portal Server'
     }
     drives = $drives
-    distmgr_log = [Ordered]@{ path = $logPath; lines = $logLines }
+    distmgr_log = $log
+    transaction = $transaction
     errors = @($errors)
 }
 $module.ExitJson()

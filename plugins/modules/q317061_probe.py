@@ -14,13 +14,21 @@ description:
   - SMS site server identity from C(HKLM\SOFTWARE\Microsoft\SMS\Identification) (C(Installation Directory),
     C(Site Code), C(Site Type), C(Parent Site Code)) and C(Full Version) from C(HKLM\SOFTWARE\Microsoft\SMS\Setup),
     which may be absent on secondary sites (KB Q267258).
-  - File version, language, size and SHA-256 of C(Baseutil.dll) and C(Distmgr.dll) in C(<SMS root>\bin\<platform>).
-  - States of the SMS services, WMI, EXIFS and IIS, with their running dependents.
+  - The platform from the SMS installation itself (C(bin\i386) or C(bin\alpha)), never from the processor
+    architecture of the OS.
+  - File version, numeric language ID (and its name), size, SHA-256 and last write time of C(Baseutil.dll) and
+    C(Distmgr.dll) in C(<SMS root>\bin\<platform>).
+  - States of the SMS services, WMI, EXIFS, IIS and the Exchange Information Store (.NET's names, for example
+    C(stoppending)), with their dependents that are not stopped.
+  - Whether the SMS Administrator console runs (C(mmc.exe) with C(sms.msc) on its command line).
+  - The OS version, the last boot time (UTC) and the time zone bias, so log lines can be dated.
   - The EXIFS service, its C(Parameters\DriveLetter) value (absent, empty or a letter), the Exchange version
     (C(MsiProductMajor.MsiProductMinor)) and whether SharePoint Portal Server is installed.
-  - Every logical drive with type, file system, label, size, free space and DOS device target
-    (the EXIFS drive points at C(\??\BackOfficeStorage)).
-  - Lines of C(<SMS root>\Logs\distmgr.log) that mention decompression.
+  - Every logical drive with type, file system, label, size, total free space (what Distribution Manager sees)
+    and DOS device target (the EXIFS drive points at C(\??\BackOfficeStorage)).
+  - Whether Distribution Manager's tracing is on (off by default in SMS 2.0), and the lines of C(distmgr.log)
+    and its rolled-over C(distmgr.lo_) that mention decompression.
+  - The transaction journal of M(smsfleet.q317061.q317061_dlls) in O(work_dir) (phase, start, state).
   - It changes nothing. A value that cannot be read is returned as C(null) and described in RV(probe.errors).
   - Most users want M(smsfleet.q317061.q317061_facts), which runs this module and classifies the result.
 options:
@@ -30,7 +38,7 @@ options:
     type: list
     elements: str
     default: [SMS_SITE_COMPONENT_MANAGER, SMS_EXECUTIVE, SMS_SQL_MONITOR, SMS_SITE_BACKUP,
-              SMS_NT_LOGON_DISCOVERY_AGENT, SMS_LICENSE_SERVER, Winmgmt, EXIFS, W3SVC]
+              SMS_NT_LOGON_DISCOVERY_AGENT, SMS_LICENSE_SERVER, Winmgmt, EXIFS, W3SVC, MSExchangeIS]
   log_tail_bytes:
     description:
       - How many bytes at the end of C(distmgr.log) are searched for decompression messages.
@@ -38,9 +46,14 @@ options:
     default: 262144
   max_log_lines:
     description:
-      - At most this many matching log lines (the most recent) are returned.
+      - At most this many matching log lines (the most recent) are returned; C(0) returns none.
     type: int
     default: 50
+  work_dir:
+    description:
+      - The remediation work folder, whose C(journal.json) is reported.
+    type: path
+    default: C:\SMSFleet\Q317061
 notes:
   - Supports check mode; the module never changes the host.
 seealso:
@@ -65,10 +78,26 @@ probe:
   returned: always
   type: dict
   contains:
+    schema:
+      description: Version of this dictionary's layout (the smb transport returns the same one).
+      type: int
+      sample: 2
     computer_name:
       description: NetBIOS name of the host.
       type: str
       sample: SITE01
+    os_version:
+      description: Windows version.
+      type: str
+      sample: 5.0.2195.0
+    boot_time:
+      description: Last boot time, UTC, ISO 8601.
+      type: str
+      sample: '2026-11-20T08:00:00.0000000Z'
+    time_bias_minutes:
+      description: ActiveTimeBias of the host (UTC = local time + bias), to date SMS log lines.
+      type: int
+      sample: 300
     sms:
       description: SMS site server identity, version and the two DLLs of the fix.
       type: dict
@@ -84,7 +113,8 @@ probe:
         admin_console_running: false
         dlls:
           Baseutil.dll: {path: D:\SMS\bin\i386\Baseutil.dll, exists: true, version: 2.00.1493.3000,
-                         size: 526272, sha256: 3f0c..., language: English (United States)}
+                         size: 526272, sha256: 3f0c..., language_id: 1033, language: English (United States),
+                         modified: '2001-06-12T10:00:00.0000000Z'}
     services:
       description: Reported services that exist, with state and running dependents.
       type: list
@@ -102,9 +132,19 @@ probe:
       sample: [{letter: M, type: fixed, file_system: NTFS, label: '', size: 1073741824,
                 free: 536870912, target: '\??\BackOfficeStorage'}]
     distmgr_log:
-      description: Path of distmgr.log and its most recent lines that mention decompression.
+      description: Where distmgr.log is, whether it and C(distmgr.lo_) exist, whether tracing is on, and the most
+        recent lines that mention decompression (oldest first, C(distmgr.lo_) before C(distmgr.log)).
       type: dict
-      sample: {path: 'D:\SMS\Logs\distmgr.log', lines: ['Cannot decompress package D:\SMSPKG\P0100007.PCK to M:\_S M4YZ5.TMP, CTool return code = 4']}
+      sample: {path: 'D:\SMS\Logs\distmgr.log', present: true, rolled_over_path: 'D:\SMS\Logs\distmgr.lo_',
+               rolled_over_present: false, logging_enabled: true,
+               lines: ['Cannot decompress package D:\SMSPKG\P0100007.PCK to M:\_S M4YZ5.TMP, CTool return code = 4']}
+    transaction:
+      description: The DLL transaction journal in O(work_dir), if any. An unfinished one (any phase but C(done)
+        or C(rolled_back)) makes the host C(unknown) until remediate.yml or rollback.yml recovers it.
+      type: dict
+      sample: {journal: 'C:\SMSFleet\Q317061\journal.json', present: true, readable: true, phase: done,
+               state: replaced, started: '2026-11-21T09:00:00Z', updated: '2026-11-21T09:00:40Z', error: null,
+               stopped: [SMS_SITE_COMPONENT_MANAGER], replaced: [Baseutil.dll, Distmgr.dll]}
     errors:
       description: Reads that failed, one sentence each.
       type: list

@@ -3,13 +3,17 @@
 Layout (KB Q317061, "Use the Hotfix Installer"): Q317061.exe one folder above
 the platform folders i386/ and Alpha/, each holding Baseutil.dll and Distmgr.dll.
 Every check names the file and the difference, so a wrong or tampered bundle
-is refused before any host is touched. No Ansible import here.
+is refused before any host is touched. The bytes that passed the checks are
+copied into a controller cache named by their SHA-256, and hosts are staged
+from that cache only: a file swapped in the bundle folder after the check can
+never reach a host. No Ansible import here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 
 from .versions import FIX_REVISION_SP3, SmsVersion
 
@@ -61,7 +65,7 @@ def inspect_dll(root: str, platform: str, name: str, pins: dict) -> tuple[dict, 
         return {}, [f"{label}: missing (expected {path})"]
     with open(path, "rb") as handle:
         data = handle.read()
-    facts = {"path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    facts = {"path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "data": data}
     pe = read_pe(data)
     if "error" in pe:
         return facts, [f"{label}: {pe['error']}"]
@@ -83,8 +87,28 @@ def inspect_dll(root: str, platform: str, name: str, pins: dict) -> tuple[dict, 
     return facts, problems
 
 
-def check_bundle(root: str, platforms, method: str = "manual", pins: dict | None = None) -> dict:
-    """Check the bundle for the platforms that need it; returns {platform: {dll: facts}}.
+def default_cache() -> str:
+    return os.path.expanduser(os.path.join("~", ".ansible", "smsfleet.q317061", "bundles"))
+
+
+def cache_file(cache_dir: str, data: bytes, digest: str) -> str:
+    """Store checked bytes under their SHA-256 (private to this user); returns the cached path."""
+    os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(cache_dir, digest)
+    if os.path.isfile(path):
+        with open(path, "rb") as handle:
+            if hashlib.sha256(handle.read()).hexdigest() == digest:
+                return path
+    with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=f".{digest}.", delete=False) as handle:
+        handle.write(data)
+    os.replace(handle.name, path)
+    return path
+
+
+def check_bundle(root: str, platforms, method: str = "manual", pins: dict | None = None,
+                 cache_dir: str | None = None) -> dict:
+    """Check the bundle for the platforms that need it; returns {platform: {dll: facts}} where each
+    `path` is the cached copy of the checked bytes (`bundle_path` the file in the bundle).
 
     Raises BundleError listing every problem (not just the first one).
     """
@@ -107,6 +131,9 @@ def check_bundle(root: str, platforms, method: str = "manual", pins: dict | None
         problems += _check_installer(root, files, pins)
     if problems:
         raise BundleError("hotfix bundle " + root + " refused:\n- " + "\n- ".join(problems))
+    for entry in [f for p in files.values() for f in (p.values() if "data" not in p else [p])]:
+        entry["bundle_path"] = entry["path"]
+        entry["path"] = cache_file(cache_dir or default_cache(), entry.pop("data"), entry["sha256"])
     return files
 
 
@@ -117,7 +144,7 @@ def _check_installer(root: str, files: dict, pins: dict) -> list[str]:
     with open(path, "rb") as handle:
         data = handle.read()
     digest = hashlib.sha256(data).hexdigest()
-    files["installer"] = {"path": path, "size": len(data), "sha256": digest}
+    files["installer"] = {"path": path, "size": len(data), "sha256": digest, "data": data}
     pe = read_pe(data)
     problems = []
     if "error" in pe:

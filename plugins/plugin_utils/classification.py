@@ -9,6 +9,7 @@ No Ansible import here.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
 
 from .versions import FixPolicy, SmsVersion, dll_has_fix, service_pack_name
@@ -21,6 +22,11 @@ REMEDIES = ("hotfix", "workaround", "install_sp4_hrp", "upgrade_to_sp3")
 IFS_TARGET = "BackOfficeStorage"
 # distmgr.log: "Cannot decompress package D:\SMSPKG\P0100007.PCK to M:\_S M4YZ5.TMP, CTool return code = 4"
 _DECOMPRESS_FAILURE = re.compile(r"cannot decompress package .*? to ([A-Za-z]):\\", re.IGNORECASE)
+# Every SMS log line ends with its local time: $$<SMS_DISTRIBUTION_MANAGER><Mon Mar 04 10:00:00.000 2002 Eastern ...>
+_LOG_TIME = re.compile(r"<(\w{3} \w{3} +\d{1,2} \d{1,2}:\d{2}:\d{2})(?:\.\d+)? (\d{4})(?: [^>]*)?>")
+# Services without which Distribution Manager does not run at all (KB Q199816 order), and WMI.
+CORE_SERVICES = ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR", "Winmgmt")
+ENGLISH_PRIMARY_LANGUAGE = 0x09  # low 10 bits of a Windows language ID (0x0409 English, United States)
 
 
 @dataclasses.dataclass
@@ -34,6 +40,10 @@ class Verdict:
     versions: dict[str, str | None] = dataclasses.field(default_factory=dict)
     service_pack: str | None = None
     decompression_failures: dict[str, int] = dataclasses.field(default_factory=dict)
+    decompression_failures_history: dict[str, int] = dataclasses.field(default_factory=dict)
+    log_evidence: str = "none"
+    notes: list[str] = dataclasses.field(default_factory=list)
+    owa_at_risk: bool = False
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -48,6 +58,49 @@ def decompression_failures(lines: list[str]) -> dict[str, int]:
             letter = match.group(1).upper()
             counts[letter] = counts.get(letter, 0) + 1
     return counts
+
+
+def parse_time(text) -> datetime.datetime | None:
+    """An ISO 8601 time from a probe (.NET writes seven fraction digits), as aware UTC; None if unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
+    try:
+        value = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+def line_time(line: str, bias_minutes) -> datetime.datetime | None:
+    """When an SMS log line was written, in UTC (the line carries local time; UTC = local + bias)."""
+    match = _LOG_TIME.search(line or "")
+    if not match:
+        return None
+    try:
+        local = datetime.datetime.strptime(" ".join(match.group(1).split()) + " " + match.group(2), "%a %b %d %H:%M:%S %Y")
+    except ValueError:
+        return None
+    bias = bias_minutes if isinstance(bias_minutes, int) and not isinstance(bias_minutes, bool) else 0
+    return (local + datetime.timedelta(minutes=bias)).replace(tzinfo=datetime.timezone.utc)
+
+
+def dated_failures(lines: list[str], since: datetime.datetime | None, bias_minutes) -> tuple[dict, dict]:
+    """(current, history): failures at or after `since` (the last boot or DLL change) are current; earlier
+    ones are history. Undated lines count as current, so evidence is never discarded on a guess."""
+    current, history = [], []
+    for line in lines or []:
+        when = line_time(line, bias_minutes)
+        (history if since and when and when < since else current).append(line)
+    return decompression_failures(current), decompression_failures(history)
+
+
+def evidence_cutoff(probe: dict) -> datetime.datetime | None:
+    """The later of the last boot and the last DLL change: log lines older than this describe the past."""
+    dlls = ((probe.get("sms") or {}).get("dlls") or {}).values()
+    times = [parse_time(probe.get("boot_time"))] + [parse_time((d or {}).get("modified")) for d in dlls]
+    times = [t for t in times if t]
+    return max(times) if times else None
 
 
 def configured_exifs_letter(exifs: dict) -> str | None:
@@ -131,9 +184,10 @@ def classify(probe: dict, policy: FixPolicy | None = None) -> Verdict:
         return verdict
 
     # 2. unknown
+    if _unsafe_state(probe, verdict):
+        return verdict
     if sms.get("platform") not in HOTFIX_PLATFORMS:
-        verdict.reasons.append(f"The SMS platform could not be determined (got {sms.get('platform')!r}); "
-                               "SMS 2.0 ships bin\\i386 and bin\\Alpha only.")
+        verdict.reasons.append(_no_platform(probe))
         return verdict
     for name in DLLS:
         info = dlls.get(name) or {}
@@ -154,13 +208,22 @@ def classify(probe: dict, policy: FixPolicy | None = None) -> Verdict:
                                "secondary sites, KB Q267258); the DLL file versions were used instead.")
 
     # 3. fixed
+    blank = exifs.get("drive_letter_present") and not (exifs.get("drive_letter") or "").strip()
     if all(fixed.values()):
         verdict.status = "fixed"
         verdict.reasons.append(f"Both DLLs carry the fix ({versions_text}): {_fix_rule(service_pack, policy)}.")
+        if blank and exifs.get("service_present"):
+            verdict.owa_at_risk = True
+            mounted = f"the IFS drive {ifs_letter}: is still mounted but" if ifs_letter else "no IFS drive is mounted and"
+            verdict.notes.append(f"EXIFS DriveLetter is blank although the hotfix makes the workaround unnecessary: "
+                                 f"{mounted} it disappears at the next restart, and Outlook Web Access with it; "
+                                 "restore DriveLetter if OWA is used (rollback.yml restores what the workaround "
+                                 "recorded).")
         return verdict
 
-    failures = decompression_failures((probe.get("distmgr_log") or {}).get("lines"))
-    verdict.decompression_failures = failures
+    log = probe.get("distmgr_log") or {}
+    failures, history = dated_failures(log.get("lines"), evidence_cutoff(probe), probe.get("time_bias_minutes"))
+    verdict.decompression_failures, verdict.decompression_failures_history = failures, history
     predicted = predict_decompression_drive(drives, ifs_letter)
     verdict.predicted_decompression_drive = predicted
 
@@ -172,7 +235,6 @@ def classify(probe: dict, policy: FixPolicy | None = None) -> Verdict:
         verdict.reasons.append(f"Neither DLL carries the fix ({versions_text}): {_not_fixed_rule(service_pack, policy)}.")
 
     # 4. pending_reboot / 5. mitigated
-    blank = exifs.get("drive_letter_present") and not (exifs.get("drive_letter") or "").strip()
     if blank and ifs_letter:
         verdict.status = "pending_reboot"
         verdict.reasons.append(f"EXIFS DriveLetter is blank but the IFS drive is still mounted as {ifs_letter}:; "
@@ -203,9 +265,62 @@ def classify(probe: dict, policy: FixPolicy | None = None) -> Verdict:
         verdict.exposure = "latent"
         verdict.reasons.append(f"Distribution Manager currently picks {predicted or 'no'}: for decompression; "
                                f"it turns to the IFS drive as soon as that has the most free space.")
-
+    _log_evidence(log, failures, history, ifs_letter, verdict)
     verdict.remedies = _remedies(parsed, sms, dlls, verdict)
     return verdict
+
+
+def _log_evidence(log: dict, failures: dict, history: dict, ifs_letter: str | None, verdict: Verdict) -> None:
+    """Say what distmgr.log can and cannot prove (tracing is off by default in SMS 2.0)."""
+    past = history.get(ifs_letter, 0) if ifs_letter else 0
+    if past:
+        verdict.reasons.append(f"distmgr.log also shows {past} decompression failure(s) on {ifs_letter}: from before "
+                               "the last restart or DLL change; they are history, not current exposure.")
+    if failures.get(ifs_letter or "", 0):
+        verdict.log_evidence = "current"
+    elif log.get("logging_enabled") is False:
+        verdict.log_evidence = "logging_off"
+        verdict.reasons.append("Distribution Manager's tracing is off (HKLM\\SOFTWARE\\Microsoft\\SMS\\Tracing\\"
+                               "SMS_DISTRIBUTION_MANAGER Enabled=0, the SMS 2.0 default), so a log without failures "
+                               "proves nothing.")
+    elif not log.get("present") and not log.get("rolled_over_present"):
+        verdict.log_evidence = "no_log"
+        verdict.reasons.append(f"There is no distmgr.log ({log.get('path') or 'no path'}), so the log proves nothing.")
+    else:
+        verdict.log_evidence = "history" if past else "none"
+
+
+def _unsafe_state(probe: dict, verdict: Verdict) -> bool:
+    """An unfinished transaction or stopped SMS services: the DLL versions alone cannot say the host works."""
+    journal = probe.get("transaction") or {}
+    where = journal.get("journal") or "the work folder"
+    if journal.get("present") and journal.get("readable") is False:
+        verdict.reasons.append(f"The DLL transaction journal {where} cannot be read ({journal.get('error')}); "
+                               "check the host by hand before anything changes it.")
+        return True
+    if journal.get("present") and journal.get("phase") not in ("done", "rolled_back"):
+        verdict.reasons.append(f"An unfinished DLL transaction (phase {journal.get('phase')}, started "
+                               f"{journal.get('started')}) is recorded in {where}: SMS services may be stopped or the "
+                               "DLLs half-replaced. remediate.yml and rollback.yml recover it before anything else.")
+        return True
+    down = [f"{s['name']} {s.get('state')}" for s in probe.get("services") or []
+            if s.get("name") in CORE_SERVICES and s.get("state") != "running"]
+    if down:
+        verdict.reasons.append(f"SMS services are not running ({', '.join(down)}): Distribution Manager does not "
+                               "work whatever the DLL versions; start them, or find who stopped them.")
+        return True
+    return False
+
+
+def _no_platform(probe: dict) -> str:
+    sms = probe.get("sms") or {}
+    text = (f"The SMS platform could not be determined: no bin\\i386 or bin\\Alpha folder under "
+            f"{sms.get('install_dir')}; SMS 2.0 ships those two only.")
+    major = str(probe.get("os_version") or "").split(".")[0]
+    if major.isdigit() and int(major) >= 6:
+        text += (f" This computer runs Windows {probe.get('os_version')}, on which SMS 2.0 cannot be a site server "
+                 "(it runs on Windows NT 4.0 and Windows 2000).")
+    return text
 
 
 def _fix_rule(service_pack: int, policy: FixPolicy) -> str:
@@ -229,10 +344,19 @@ def _not_fixed_rule(service_pack: int, policy: FixPolicy) -> str:
 
 
 def _is_english(dlls: dict) -> bool | None:
-    languages = [(dlls.get(n) or {}).get("language") for n in DLLS]
-    if any(lang is None or not str(lang).strip() for lang in languages):
-        return None
-    return all(str(lang).lower().startswith("english") for lang in languages)
+    """From the version resource's numeric language ID (0x0409); the localized name is a fallback only
+    ("Englisch (Vereinigte Staaten)" on a German server)."""
+    answers = []
+    for name in DLLS:
+        info = dlls.get(name) or {}
+        lang_id = info.get("language_id")
+        if isinstance(lang_id, int) and not isinstance(lang_id, bool):
+            answers.append(lang_id & 0x3FF == ENGLISH_PRIMARY_LANGUAGE)
+        elif isinstance(info.get("language"), str) and info["language"].strip():
+            answers.append(info["language"].strip().lower().startswith("english"))
+        else:
+            return None
+    return all(answers)
 
 
 def _remedies(parsed: dict, sms: dict, dlls: dict, verdict: Verdict) -> list[str]:

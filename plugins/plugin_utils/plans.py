@@ -1,7 +1,7 @@
 """What remediation does to one host, from its Q317061 verdict and the policy.
 
-The policy comes from inventory or extra vars (docs/remediation.md); it is
-validated here so a malformed value stops the run with the variable's name
+The policy comes from inventory or extra vars (docs/remediation.md), checked by the
+rules of variables.py, so a malformed value stops the run with the variable's name
 before any host is touched. No Ansible import here.
 """
 
@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
-STRATEGIES = ("auto", "hotfix", "workaround", "audit")
-METHODS = ("manual", "installer")
-CONSOLE_POLICIES = ("refuse", "close")
+from .variables import VariableError, normalise
+
 ACTIONS = ("none", "hotfix", "workaround", "manual")
 UNTOUCHED = ("fixed", "mitigated", "not_applicable")
 # KB Q199816: Site Component Manager restarts the other SMS services, so it stops first.
@@ -19,12 +18,8 @@ UNTOUCHED = ("fixed", "mitigated", "not_applicable")
 SMS_STOP_ORDER = ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR", "SMS_SITE_BACKUP",
                   "SMS_NT_LOGON_DISCOVERY_AGENT", "SMS_LICENSE_SERVER")
 WMI_SERVICE = "Winmgmt"
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
 
-
-class PolicyError(ValueError):
-    """A policy variable has a value we cannot use."""
+PolicyError = VariableError  # a policy variable has a value we cannot use
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,36 +31,13 @@ class Policy:
     admin_console: str = "close"
 
 
-def _bool(name: str, value) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return value.strip().lower() in _TRUE
-    raise PolicyError(f"{name}: must be true or false (got {value!r})")
-
-
-def _choice(name: str, value, choices) -> str:
-    if value not in choices:
-        raise PolicyError(f"{name}: must be one of {', '.join(choices)} (got {value!r})")
-    return value
-
-
 def policy_from_vars(values: dict) -> Policy:
-    """Build the policy from q317061_* variables (missing ones take the defaults)."""
-    default = Policy()
+    """Build the policy from q317061_* variables (missing or empty ones take the defaults)."""
+    def get(name):
+        return normalise(f"q317061_{name}", values.get(f"q317061_{name}"))
 
-    def get(name, fallback):
-        value = values.get(name)
-        return fallback if value is None else value
-
-    return Policy(
-        strategy=_choice("q317061_strategy", get("q317061_strategy", default.strategy), STRATEGIES),
-        allow_workaround=_bool("q317061_allow_workaround", get("q317061_allow_workaround", default.allow_workaround)),
-        reboot=_bool("q317061_reboot", get("q317061_reboot", default.reboot)),
-        method=_choice("q317061_hotfix_method", get("q317061_hotfix_method", default.method), METHODS),
-        admin_console=_choice("q317061_admin_console", get("q317061_admin_console", default.admin_console),
-                              CONSOLE_POLICIES),
-    )
+    return Policy(strategy=get("strategy"), allow_workaround=get("allow_workaround"), reboot=get("reboot"),
+                  method=get("hotfix_method"), admin_console=get("admin_console"))
 
 
 def bin_dir(facts: dict) -> str | None:
@@ -82,6 +54,18 @@ _NEXT_STEP = {
 }
 
 
+def facts_from_result(result: dict | None) -> dict:
+    """A host's facts from its registered q317061_facts result; a host that could not be checked
+    is `unreachable` or `unknown` with the error, so it is planned for a human, never changed."""
+    result = result or {}
+    facts = (result.get("ansible_facts") or {}).get("q317061")
+    if facts and not result.get("failed") and not result.get("unreachable"):
+        return facts
+    status = "unreachable" if result.get("unreachable") else "unknown"
+    what = "Host unreachable" if result.get("unreachable") else "Probe failed"
+    return {"status": status, "reasons": [f"{what}: {result.get('msg') or 'no result'}"]}
+
+
 def plan_host(facts: dict, policy: Policy) -> dict:
     """The remediation of one host: {action, method, reason, manual, platform, bin_dir, status}."""
     status = facts.get("status", "unknown")
@@ -89,10 +73,13 @@ def plan_host(facts: dict, policy: Policy) -> dict:
     plan = {"action": "none", "method": None, "reason": "", "manual": None, "status": status,
             "platform": facts.get("platform"), "bin_dir": bin_dir(facts), "reboot": policy.reboot,
             "services": list(SMS_STOP_ORDER), "wmi_service": WMI_SERVICE,
-            "versions": dict(facts.get("versions") or {}), "exifs_drive": facts.get("exifs_drive")}
+            "versions": dict(facts.get("versions") or {}), "exifs_drive": facts.get("exifs_drive"), "rollback": True}
     if status in UNTOUCHED:
         plan["reason"] = f"left untouched: the host is {status}"
         return plan
+    if status == "unreachable":
+        return _manual(plan, "the host could not be checked (" + " ".join(facts.get("reasons") or []) + ")",
+                       "make it reachable (credentials, network, WinRM or SMB) and run again")
     if status == "unknown":
         return _manual(plan, "the Q317061 status is unknown (" + " ".join(facts.get("reasons") or []) + ")",
                        "inspect the host by hand")
@@ -110,6 +97,13 @@ def plan_host(facts: dict, policy: Policy) -> dict:
         if policy.method == "installer" and facts.get("platform") != "i386":
             plan["method"] = "manual"
             plan["reason"] = "hotfix, manual method: the Hotfix Installer runs on Intel only (KB Q317061)"
+        elif policy.method == "installer" and facts.get("admin_console_running"):
+            return _manual(plan, "the SMS Administrator console is running and the Hotfix Installer cannot close it "
+                                 "(KB Q317061 step 4)", "quit the console, or use q317061_hotfix_method: manual")
+        elif policy.method == "installer":
+            plan["rollback"] = False
+            plan["reason"] = ("hotfix, installer method (no rollback: Q317061.exe keeps no backup this collection "
+                              "can restore; use the manual method for a way back)")
         else:
             plan["reason"] = f"hotfix, {policy.method} method"
     else:
@@ -161,17 +155,24 @@ def _manual(plan: dict, why: str, steps: str) -> dict:
     return plan
 
 
-def change_record(plan: dict, result: dict | None = None, error: str | None = None, attempted: bool = True) -> dict:
+def change_record(plan: dict, result: dict | None = None, error: str | None = None, attempted: bool = True,
+                  refused: str | None = None) -> dict:
     """What remediation did to one host, for the report's `change` column.
 
     outcome: changed, unchanged, failed, manual, or not_attempted (planned, but the
-    rollout stopped before this host's wave).
+    rollout stopped before this host's wave, or the controller's pre-flight refused the
+    hotfix bundle, `refused`, so no host was changed).
     """
     action = plan.get("action", "none")
     record = {"action": action, "changed": False, "outcome": "unchanged", "summary": plan.get("reason", ""),
               "before": None, "after": None}
     if action == "manual":
         record.update(outcome="manual", summary=f"{plan['reason']}; next: {plan.get('manual')}")
+        return record
+    if action != "none" and refused:
+        first = refused.strip().splitlines()[0] if refused.strip() else "refused"
+        record.update(outcome="not_attempted", summary=f"planned ({plan.get('reason')}) but not attempted: the "
+                                                       f"controller's pre-flight refused the run ({first})")
         return record
     if action != "none" and not attempted:
         record.update(outcome="not_attempted", summary=f"planned ({plan.get('reason')}) but not attempted: "

@@ -1,24 +1,35 @@
 """Fleet report for Q317061: one entry per host, a summary, and JSON/CSV/HTML renderings.
 
-Pure Python (no Ansible import). Credentials never appear: entries are built
-from the verdict and a whitelist of evidence fields only.
+Pure Python (no Ansible import; Jinja2 renders the HTML). Credentials never appear: entries
+are built from the verdict and a whitelist of evidence fields only. What hosts report is
+data, never markup or formulas: HTML is autoescaped, CSV cells that a spreadsheet would run
+as a formula are neutralised, and control characters are shown escaped.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime
-import html
 import io
 import json
+import os
+import pathlib
+import re
+import tempfile
 
 STATUS_ORDER = ("vulnerable", "pending_reboot", "unknown", "unreachable", "mitigated", "fixed", "not_applicable")
 EXPOSURE_ORDER = ("affected_now", "latent", "none")
+OUTCOME_LABELS = {"changed": "changed", "recovered": "recovered", "unchanged": "unchanged", "failed": "FAILED",
+                  "manual": "manual action needed", "not_attempted": "not attempted"}
 CSV_FIELDS = ("host", "site", "site_type", "status", "exposure", "remedies", "baseutil_version", "distmgr_version",
-              "service_pack", "exifs_drive", "predicted_decompression_drive", "change", "error", "reasons",
-              "checked_at", "source")
+              "service_pack", "exifs_drive", "predicted_decompression_drive", "change", "error", "reasons", "notes",
+              "checked_at", "source", "run_mode")
 STATUS_COLOURS = {"vulnerable": "#c0392b", "pending_reboot": "#d35400", "unknown": "#7f8c8d",
                   "unreachable": "#2c3e50", "mitigated": "#2980b9", "fixed": "#27ae60", "not_applicable": "#95a5a6"}
+TEMPLATE = pathlib.Path(__file__).with_name("report.html.j2")
+NO_TARGETS = "No host was targeted: nothing was checked."
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def host_entry(host: str, facts: dict | None, error: str | None = None, unreachable: bool = False,
@@ -42,12 +53,15 @@ def host_entry(host: str, facts: dict | None, error: str | None = None, unreacha
         "exposure": facts.get("exposure", "none"),
         "remedies": list(facts.get("remedies") or []),
         "reasons": list(facts.get("reasons") or []),
+        "notes": list(facts.get("notes") or []),
+        "owa_at_risk": bool(facts.get("owa_at_risk")),
         "versions": {"Baseutil.dll": versions.get("Baseutil.dll"), "Distmgr.dll": versions.get("Distmgr.dll")},
         "service_pack": facts.get("service_pack"),
         "platform": facts.get("platform"),
         "exifs_drive": facts.get("exifs_drive"),
         "predicted_decompression_drive": facts.get("predicted_decompression_drive"),
         "decompression_failures": facts.get("decompression_failures") or {},
+        "decompression_failures_history": facts.get("decompression_failures_history") or {},
         "checked_at": facts.get("checked_at"),
         "source": source,
         "error": error,
@@ -55,20 +69,22 @@ def host_entry(host: str, facts: dict | None, error: str | None = None, unreacha
     }
 
 
-def entry_from_hostvars(host: str, registered: dict | None, cached_facts: dict | None,
-                        change: dict | None = None) -> dict:
+def entry_from_hostvars(host: str, registered, cached_facts: dict | None, change: dict | None = None) -> dict:
     """A host's row from what this run registered, else from the fact cache.
 
-    A probe that ran wins; an unreachable host or a failed probe is reported with its
-    error (an old cached verdict would hide that the host cannot be checked now); a
-    host with no result in this run (skipped, or not targeted) falls back to the cache."""
-    registered = registered or {}
-    ran = bool(registered) and not registered.get("skipped")
-    if registered.get("unreachable"):
-        return host_entry(host, None, error=registered.get("msg", "unreachable"), unreachable=True, change=change)
-    if registered.get("failed"):
-        return host_entry(host, None, error=registered.get("msg", "failed"), change=change)
-    facts = (registered.get("ansible_facts") or {}).get("q317061") if ran else None
+    registered: one registered probe result, or a list of them (newest first: the first that ran
+    wins, e.g. the re-audit of a changed host before its first probe). A probe that ran wins; an
+    unreachable host or a failed probe is reported with its error (an old cached verdict would hide
+    that the host cannot be checked now); a host with no result in this run (skipped, or not
+    targeted) falls back to the cache."""
+    candidates = registered if isinstance(registered, list) else [registered]
+    ran = [r for r in candidates if isinstance(r, dict) and r and not r.get("skipped")]
+    result = ran[0] if ran else {}
+    if result.get("unreachable"):
+        return host_entry(host, None, error=result.get("msg", "unreachable"), unreachable=True, change=change)
+    if result.get("failed"):
+        return host_entry(host, None, error=result.get("msg", "failed"), change=change)
+    facts = (result.get("ansible_facts") or {}).get("q317061")
     if facts is not None:
         return host_entry(host, facts, change=change)
     if cached_facts is not None:
@@ -89,7 +105,19 @@ def summarise(entries: list[dict]) -> dict:
     return {"hosts": len(entries), "by_status": by_status, "by_exposure": by_exposure,
             "by_site": dict(sorted(sites.items())),
             "changed": sum(1 for e in entries if (e.get("change") or {}).get("changed")),
-            "by_outcome": _outcomes(entries)}
+            "by_outcome": _outcomes(entries),
+            "unchecked": sorted(e["host"] for e in entries if _unchecked(e)),
+            "failed": sorted(e["host"] for e in entries
+                             if (e.get("change") or {}).get("outcome") in ("failed", "not_attempted")),
+            "manual": sorted(e["host"] for e in entries if (e.get("change") or {}).get("outcome") == "manual"),
+            "owa_at_risk": sorted(e["host"] for e in entries if e.get("owa_at_risk")),
+            "workaround_applied": sorted(e["host"] for e in entries if (e.get("change") or {}).get("action") ==
+                                         "workaround" and (e.get("change") or {}).get("changed"))}
+
+
+def _unchecked(entry: dict) -> bool:
+    """The host could not be checked in this run (unreachable, or its probe failed)."""
+    return entry["source"] == "probe" and entry.get("error") is not None
 
 
 def _outcomes(entries: list[dict]) -> dict:
@@ -102,12 +130,54 @@ def _outcomes(entries: list[dict]) -> dict:
     return counts
 
 
-def build(entries: list[dict], title: str = "KB Q317061 fleet audit", now: datetime.datetime | None = None) -> dict:
+def build(entries: list[dict], title: str = "KB Q317061 fleet audit", now: datetime.datetime | None = None,
+          notes: list[str] | None = None, check_mode: bool = False) -> dict:
     now = now or datetime.datetime.now(datetime.timezone.utc)
     entries = sorted(entries, key=lambda e: (STATUS_ORDER.index(e["status"]) if e["status"] in STATUS_ORDER else 99,
                                              e["site"] or "", e["host"]))
-    return {"title": title, "generated_at": now.isoformat(timespec="seconds"), "summary": summarise(entries),
-            "hosts": entries}
+    summary = summarise(entries)
+    notes = list(notes or [])
+    if summary["owa_at_risk"]:
+        notes.append("Outlook Web Access: the EXIFS DriveLetter is blank on fixed hosts, so their IFS drive (and "
+                      "OWA, which uses it) disappears at the next restart; restore the DriveLetter if OWA is used "
+                      "(rollback.yml restores what the workaround recorded): " + ", ".join(summary["owa_at_risk"]))
+    if summary["workaround_applied"]:
+        notes.append("The workaround was applied (Outlook Web Access may stop working) on: "
+                     + ", ".join(summary["workaround_applied"]))
+    return {"title": title, "generated_at": now.isoformat(timespec="seconds"), "check_mode": check_mode,
+            "notes": notes, "summary": summary, "hosts": entries}
+
+
+def problems(report: dict) -> list[str]:
+    """Why this run is not a success (empty when it is): the exit code follows this list."""
+    s = report["summary"]
+    out = []
+    if s["hosts"] == 0:
+        out.append(NO_TARGETS)
+    elif len(s["unchecked"]) == s["hosts"]:
+        out.append(f"no host could be checked: {', '.join(s['unchecked'])}")
+    elif s["unchecked"]:
+        out.append(f"{len(s['unchecked'])} host(s) could not be checked: {', '.join(s['unchecked'])}")
+    if s["failed"]:
+        out.append(f"{len(s['failed'])} host(s) failed or were not attempted: {', '.join(s['failed'])}")
+    return out
+
+
+def printable(value):
+    """Control characters from hosts are shown escaped (\\x1b), never passed to a terminal or a page."""
+    if isinstance(value, str):
+        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    if isinstance(value, list):
+        return [printable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: printable(v) for k, v in value.items()}
+    return value
+
+
+def cell(value) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading =, +, -, @, tab or CR would start a formula."""
+    text = printable("" if value is None else str(value))
+    return "'" + text if text.startswith(_FORMULA) else text
 
 
 def to_json(report: dict) -> str:
@@ -118,17 +188,20 @@ def to_csv(report: dict) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
+    mode = "check" if report.get("check_mode") else "real"
     for e in report["hosts"]:
         change = e.get("change") or {}
-        writer.writerow({
-            "host": e["host"], "site": e["site"] or "", "site_type": e["site_type"] or "", "status": e["status"],
+        row = {
+            "host": e["host"], "site": e["site"], "site_type": e["site_type"], "status": e["status"],
             "exposure": e["exposure"], "remedies": " ".join(e["remedies"]),
-            "baseutil_version": e["versions"]["Baseutil.dll"] or "", "distmgr_version": e["versions"]["Distmgr.dll"] or "",
-            "service_pack": e["service_pack"] or "", "exifs_drive": e["exifs_drive"] or "",
-            "predicted_decompression_drive": e["predicted_decompression_drive"] or "",
-            "change": change.get("summary", ""), "error": e["error"] or "", "reasons": " ".join(e["reasons"]),
-            "checked_at": e.get("checked_at") or "", "source": e.get("source", "probe"),
-        })
+            "baseutil_version": e["versions"]["Baseutil.dll"], "distmgr_version": e["versions"]["Distmgr.dll"],
+            "service_pack": e["service_pack"], "exifs_drive": e["exifs_drive"],
+            "predicted_decompression_drive": e["predicted_decompression_drive"],
+            "change": change.get("summary"), "error": e["error"], "reasons": " ".join(e["reasons"]),
+            "notes": " ".join(e.get("notes") or []), "checked_at": e.get("checked_at"),
+            "source": e.get("source", "probe"), "run_mode": mode,
+        }
+        writer.writerow({k: cell(v) for k, v in row.items()})
     return out.getvalue()
 
 
@@ -136,73 +209,56 @@ def summary_lines(report: dict) -> list[str]:
     s = report["summary"]
     counts = ", ".join(f"{k} {v}" for k, v in s["by_status"].items() if v)
     exposure = ", ".join(f"{k} {v}" for k, v in s["by_exposure"].items() if v)
-    lines = [f"{s['hosts']} hosts: {counts}", f"exposure: {exposure}"]
+    lines = [("CHECK MODE, nothing was changed: " if report.get("check_mode") else "")
+             + f"{s['hosts']} hosts: {counts or 'none'}", f"exposure: {exposure or 'none'}"]
     outcomes = s.get("by_outcome") or {}
     if outcomes:
-        labels = {"changed": "changed", "unchanged": "unchanged", "failed": "FAILED", "manual": "manual action needed",
-                  "not_attempted": "not attempted"}
-        lines.append("this run: " + ", ".join(f"{labels.get(k, k)} {outcomes[k]}" for k in labels if outcomes.get(k)))
-    return lines
+        lines.append("this run: " + ", ".join(f"{OUTCOME_LABELS.get(k, k)} {outcomes[k]}"
+                                              for k in OUTCOME_LABELS if outcomes.get(k)))
+    return printable(lines + list(report.get("notes") or []))
 
 
-def _e(value) -> str:
-    return html.escape("" if value is None else str(value))
+def to_html(report: dict, template: str | os.PathLike | None = None) -> str:
+    import jinja2  # Ansible's own templating library, always on the controller
+
+    path = pathlib.Path(template) if template else TEMPLATE
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(path.parent)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template(path.name).render(report=printable(report), colours=STATUS_COLOURS,
+                                              statuses=STATUS_ORDER, exposures=EXPOSURE_ORDER,
+                                              outcome_labels=OUTCOME_LABELS)
 
 
-def _checked(entry: dict) -> str:
-    if not entry.get("checked_at"):
-        return ""
-    cached = " (from the fact cache, not probed in this run)" if entry.get("source") == "cache" else ""
-    return f'<p class="meta">checked {_e(entry["checked_at"])}{cached}</p>'
+def basename(name: str, check_mode: bool) -> str:
+    """A check-mode report goes beside a real run's report, never over it."""
+    return f"{name}-check" if check_mode else name
 
 
-def to_html(report: dict) -> str:
-    s = report["summary"]
+def check_destination(folder: str, template: str | None) -> list[str]:
+    """Problems that would stop the report being written, found before any host is touched."""
+    problems = []
+    folder = os.path.abspath(os.path.expanduser(folder))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".q317061-write-test-"):
+            pass
+    except OSError as error:
+        problems.append(f"q317061_report_dir: cannot write reports to {folder}: {error.strerror or error}")
+    if template and not os.path.isfile(os.path.expanduser(template)):
+        problems.append(f"q317061_report_template: {template} is not a file")
+    return problems
 
-    def badge(status):
-        return f'<span class="badge" style="background:{STATUS_COLOURS.get(status, "#555")}">{_e(status)}</span>'
 
-    cards = "".join(f'<div class="card"><div class="n">{v}</div>{badge(k)}</div>' for k, v in s["by_status"].items())
-    exposure = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in s["by_exposure"].items())
-    site_head = "".join(f"<th>{_e(st)}</th>" for st in STATUS_ORDER)
-    site_rows = "".join(
-        f"<tr><th>{_e(code)}</th><td>{row['hosts']}</td>"
-        + "".join(f"<td>{row.get(st, 0) or ''}</td>" for st in STATUS_ORDER)
-        + "</tr>" for code, row in s["by_site"].items())
-    host_rows = []
-    for e in report["hosts"]:
-        change = (e.get("change") or {}).get("summary") or ""
-        reasons = "".join(f"<li>{_e(r)}</li>" for r in e["reasons"])
-        host_rows.append(
-            f'<tr class="host" data-status="{_e(e["status"])}"><td>{_e(e["host"])}</td><td>{_e(e["site"])}</td>'
-            f"<td>{badge(e['status'])}</td><td>{_e(e['exposure'])}</td><td>{_e(', '.join(e['remedies']))}</td>"
-            f"<td>{_e(e['versions']['Baseutil.dll'])}<br>{_e(e['versions']['Distmgr.dll'])}</td>"
-            f"<td>{_e(e['exifs_drive'])}</td><td>{_e(e['predicted_decompression_drive'])}</td><td>{_e(change)}</td></tr>"
-            f'<tr class="evidence"><td colspan="9"><details><summary>Evidence for {_e(e["host"])}</summary>'
-            f"<ul>{reasons}</ul>{'<p class=err>' + _e(e['error']) + '</p>' if e['error'] else ''}"
-            f"{_checked(e)}</details></td></tr>")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{_e(report['title'])}</title>
-<style>
-body{{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em;color:#222}}
-h1{{margin-bottom:0}} .meta{{color:#666}}
-.cards{{display:flex;gap:1em;flex-wrap:wrap;margin:1em 0}}
-.card{{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;text-align:center;min-width:7em}}
-.card .n{{font-size:2em;font-weight:bold}}
-.badge{{color:#fff;border-radius:4px;padding:.1em .5em;font-size:.85em;white-space:nowrap}}
-table{{border-collapse:collapse;margin:1em 0}} th,td{{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}}
-tr.evidence td{{background:#fafafa;font-size:.9em}} .err{{color:#c0392b}}
-</style></head><body>
-<h1>{_e(report['title'])}</h1>
-<p class="meta">Generated {_e(report['generated_at'])} &middot; {s['hosts']} hosts &middot;
-KB Q317061: SMS 2.0 Distribution Manager and the Exchange 2000 IFS drive</p>
-<h2>Status</h2><div class="cards">{cards}</div>
-<h2>Exposure</h2><table>{exposure}</table>
-<h2>Sites</h2><table><tr><th>site</th><th>hosts</th>{site_head}</tr>{site_rows}</table>
-<h2>Hosts</h2>
-<table id="hosts"><tr><th>host</th><th>site</th><th>status</th><th>exposure</th><th>remedies</th>
-<th>Baseutil / Distmgr</th><th>IFS drive</th><th>decompression drive</th><th>change</th></tr>
-{''.join(host_rows)}
-</table>
-</body></html>
-"""
+def write_set(report: dict, folder: str, name: str, template: str | None = None) -> dict:
+    """Write <name>.json, .csv and .html atomically; returns their paths."""
+    os.makedirs(folder, exist_ok=True)
+    paths = {}
+    for ext, text in (("json", to_json(report)), ("csv", to_csv(report)),
+                      ("html", to_html(report, os.path.expanduser(template) if template else None))):
+        path = os.path.join(folder, f"{name}.{ext}")
+        partial = os.path.join(folder, f".{name}.{ext}.{os.getpid()}.tmp")
+        with open(partial, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(partial, path)
+        paths[ext] = path
+    return paths

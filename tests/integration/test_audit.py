@@ -92,7 +92,9 @@ def test_unreachable_and_wrong_credentials_appear_in_the_report(lab_factory, tmp
     lab.set_hostvars("site", "site-02", ansible_password="wrong")
     lab.set_hostvars("site", "site-03", ansible_port=1)  # nothing listens there
     run = lab.playbook("playbooks/audit.yml", "-e", f"q317061_report_dir={tmp_path}")
-    assert run.returncode == 0, run.stdout + run.stderr
+    # The others are still audited and reported; the run fails naming the hosts it could not check.
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "2 host(s) could not be checked: site-02, site-03" in run.stdout
     got = {h["host"]: h for h in json.loads((tmp_path / "q317061-audit.json").read_text())["hosts"]}
     assert got["site-01"]["status"] == "vulnerable"
     assert got["site-02"]["status"] == "unreachable" and "credentials were rejected" in got["site-02"]["error"]
@@ -104,9 +106,9 @@ def test_fact_cache_keeps_verdicts_and_reports_without_contacting_hosts(lab_fact
     lab = lab_factory(fleet_text=_site_fleet(2, "{site-02: {sms: {baseutil: 2.00.1493.3240, distmgr: 2.00.1493.3240}}}"))
     lab.env.update(ANSIBLE_CACHE_PLUGIN="jsonfile", ANSIBLE_CACHE_PLUGIN_CONNECTION=str(tmp_path / "cache"))
 
-    def audit(out, *extra):
+    def audit(out, *extra, rc=0):
         run = lab.playbook("playbooks/audit.yml", "-e", f"q317061_report_dir={tmp_path / out}", *extra)
-        assert run.returncode == 0, run.stdout + run.stderr
+        assert run.returncode == rc, run.stdout + run.stderr
         return {h["host"]: h for h in json.loads((tmp_path / out / "q317061-audit.json").read_text())["hosts"]}
 
     probed = audit("probed")
@@ -125,11 +127,11 @@ def test_fact_cache_keeps_verdicts_and_reports_without_contacting_hosts(lab_fact
 
     # A host that is down now is reported unreachable, not with its old cached verdict.
     lab.down()
-    down = audit("down")
+    down = audit("down", rc=2)
     assert {h["status"] for h in down.values()} == {"unreachable"}
     # A host the cache has never seen has no verdict to fall back to.
     lab.set_hostvars("site", "site-03", ansible_port=1)
-    unseen = audit("unseen", "-e", "q317061_report_from_cache=true")
+    unseen = audit("unseen", "-e", "q317061_report_from_cache=true", rc=2)  # a host without a verdict fails the run
     assert unseen["site-03"]["status"] == "unknown" and "none in the fact cache" in unseen["site-03"]["reasons"][0]
     assert unseen["site-01"]["status"] == "vulnerable"
 

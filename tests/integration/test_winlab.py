@@ -101,11 +101,15 @@ def test_state_survives_down_and_up(lab_factory):
 
 
 def test_distribute_reports_failures_on_the_ifs_drive(lab_factory):
-    lab = lab_factory(SMALL)
+    """Distribution Manager writes distmgr.log only while its tracing is on (SMS 2.0's default is off)."""
+    lab = lab_factory(SMALL.replace("{sms: {site_code: P01}}", "{sms: {site_code: P01, logging: true}, "
+                                    "time_bias_minutes: 300}") + "    overrides: {h-02: {sms: {logging: false}}}\n")
     out = lab.winlab("distribute").stdout
     assert "arrived on 0/2 site servers" in out and "decompression failed on IFS drive M:" in out
     log = lab.host_state("h-01")["files"]["c:\\sms\\logs\\distmgr.log"]["text"]
-    assert any("Cannot decompress package" in line and "to M:\\" in line for line in log)
+    failures = [line for line in log if "Cannot decompress package" in line and "to M:\\" in line]
+    assert failures and "Eastern Standard Time><thread=" in failures[0]  # local time, with the zone's name
+    assert lab.host_state("h-02")["files"]["c:\\sms\\logs\\distmgr.log"]["text"] == []
 
 
 @pytest.mark.parametrize("spec, message", [

@@ -1,12 +1,19 @@
 """Controller pre-flight of the hotfix bundle: every mismatch named, nothing accepted by accident."""
 
 import hashlib
+import pathlib
 
 import pytest
 from winlab.bundle import write_bundle  # lab bundles: genuine PE files pefile can read
 from winlab.pe import build_dll
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.bundle import BundleError, check_bundle
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """The default cache lives in the home folder; tests keep theirs in tmp_path."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
 def test_good_bundle_reports_versions_and_hashes(tmp_path):
@@ -16,7 +23,26 @@ def test_good_bundle_reports_versions_and_hashes(tmp_path):
     assert files["Alpha"]["Distmgr.dll"]["size"] == 359184
     data = (tmp_path / "i386" / "Distmgr.dll").read_bytes()
     assert files["i386"]["Distmgr.dll"]["sha256"] == hashlib.sha256(data).hexdigest()
-    assert files["installer"]["path"].endswith("Q317061.exe")
+    assert files["installer"]["bundle_path"].endswith("Q317061.exe")
+    assert "data" not in files["installer"] and "data" not in files["i386"]["Distmgr.dll"]
+
+
+def test_hosts_are_staged_from_the_checked_bytes_only(tmp_path):
+    """A file swapped in the bundle after the pre-flight never reaches a host: staging reads the cache."""
+    write_bundle(tmp_path / "b")
+    files = check_bundle(str(tmp_path / "b"), ["i386"], cache_dir=str(tmp_path / "cache"))
+    entry = files["i386"]["Distmgr.dll"]
+    cached = pathlib.Path(entry["path"])
+    assert cached.parent == tmp_path / "cache" and cached.name == entry["sha256"]
+    assert entry["bundle_path"] == str(tmp_path / "b" / "i386" / "Distmgr.dll")
+    original = (tmp_path / "b" / "i386" / "Distmgr.dll").read_bytes()
+    (tmp_path / "b" / "i386" / "Distmgr.dll").write_bytes(original[:-1] + b"X")  # same size, same version
+    assert cached.read_bytes() == original and hashlib.sha256(cached.read_bytes()).hexdigest() == entry["sha256"]
+    assert (tmp_path / "cache").stat().st_mode & 0o077 == 0
+    cached.write_bytes(b"tampered in the cache")  # a damaged cache entry is rewritten, never trusted
+    write_bundle(tmp_path / "b")
+    check_bundle(str(tmp_path / "b"), ["i386"], cache_dir=str(tmp_path / "cache"))
+    assert cached.read_bytes() == original
 
 
 @pytest.mark.parametrize("variant, platforms, message", [

@@ -4,15 +4,24 @@ import pytest
 from probe_factory import drive, probe
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import (
-    classify, configured_exifs_letter, decompression_failures, predict_decompression_drive)
+    classify, configured_exifs_letter, dated_failures, decompression_failures, line_time, parse_time,
+    predict_decompression_drive)
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.versions import FixPolicy
 
 M = "\\??\\BackOfficeStorage"
 SMALL_M = [drive("C", free=2 * 2**30), drive("D", free=6 * 2**30), drive("M", free=2**30, target=M)]
 M_IS_CDROM = [drive("C", 2**30), drive("M", 2**31, type="cdrom", fs="CDFS"), drive("N", 2**34, target=M)]
 NO_M = [drive("C", free=2 * 2**30), drive("D", free=6 * 2**30)]
-LOG_FAIL_M = ["Cannot decompress package D:\\SMSPKG\\P0100007.PCK to M:\\_S M4YZ5.TMP, CTool return code = 4 "
-              "$$<SMS_DISTRIBUTION_MANAGER><Mon Mar 04 10:00:00.000 2002 Eastern Standard Time><thread=225 (0xE1)>"]
+FAILURE = "Cannot decompress package D:\\SMSPKG\\P0100007.PCK to M:\\_S M4YZ5.TMP, CTool return code = 4 "
+# The probe's host booted 2026-11-20 08:00 UTC: a failure after that is current, one from 2002 is history.
+LOG_FAIL_M = [FAILURE + "$$<SMS_DISTRIBUTION_MANAGER><Sat Nov 21 10:00:00.000 2026 Eastern Standard Time>"
+              "<thread=225 (0xE1)>"]
+LOG_OLD_M = [FAILURE + "$$<SMS_DISTRIBUTION_MANAGER><Mon Mar 04 10:00:00.000 2002 Eastern Standard Time>"
+             "<thread=225 (0xE1)>"]
+RUNNING = [{"name": n, "state": "running", "dependents": []} for n in
+           ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR", "Winmgmt")]
+UNFINISHED = {"journal": "C:\\SMSFleet\\Q317061\\journal.json", "present": True, "readable": True,
+              "phase": "restarting", "started": "2026-11-21T09:00:00Z", "stopped": ["SMS_EXECUTIVE"], "replaced": []}
 
 CASES = [
     # id, probe overrides, policy, status, exposure, remedies
@@ -44,6 +53,21 @@ CASES = [
     ("IFS small: latent", dict(drives=SMALL_M), None, "vulnerable", "latent", ["hotfix", "workaround"]),
     ("IFS small but log failures", dict(drives=SMALL_M, distmgr_log__lines=LOG_FAIL_M), None, "vulnerable",
      "affected_now", ["hotfix", "workaround"]),
+    ("IFS small, failures only before the last boot", dict(drives=SMALL_M, distmgr_log__lines=LOG_OLD_M), None,
+     "vulnerable", "latent", ["hotfix", "workaround"]),
+    ("unfinished transaction, fixed DLLs: never fixed", dict(dll_version="2.00.1493.3240", transaction=UNFINISHED),
+     None, "unknown", "none", []),
+    ("unreadable journal", dict(transaction=dict(UNFINISHED, readable=False, phase=None, error="unreadable: x")),
+     None, "unknown", "none", []),
+    ("finished transaction", dict(dll_version="2.00.1493.3240", transaction=dict(UNFINISHED, phase="done")),
+     None, "fixed", "none", []),
+    ("SMS services stopped, fixed DLLs: never fixed", dict(dll_version="2.00.1493.3240", services=[
+        dict(RUNNING[0], state="stopped")] + RUNNING[1:]), None, "unknown", "none", []),
+    ("WMI stop pending", dict(services=RUNNING[:3] + [dict(RUNNING[3], state="stoppending")]), None, "unknown",
+     "none", []),
+    ("all SMS services running", dict(services=RUNNING), None, "vulnerable", "affected_now", ["hotfix", "workaround"]),
+    ("English by language ID on a German server", dict(dll_language="Englisch (Vereinigte Staaten)"), None,
+     "vulnerable", "affected_now", ["hotfix", "workaround"]),
     ("letter N (M taken)", dict(exifs__drive_letter="N", drives=M_IS_CDROM),
      None, "vulnerable", "affected_now", ["hotfix", "workaround"]),
     ("SharePoint Portal Server EXIFS", dict(exifs__exchange_version=None, exifs__sharepoint_portal_server=True),
@@ -73,7 +97,8 @@ def _apply_none_dll(overrides):
         out.pop("sms__dlls__Distmgr_dll")
         p = probe(**out)
         p["sms"]["dlls"]["Distmgr.dll"] = {"path": "D:\\SMS\\bin\\i386\\Distmgr.dll", "exists": False,
-                                           "version": None, "size": None, "sha256": None, "language": None}
+                                           "version": None, "size": None, "sha256": None, "language": None,
+                                           "language_id": None, "modified": None}
         return p
     return probe(**out)
 
@@ -137,3 +162,79 @@ def test_log_parsing_counts_per_drive():
     lines = LOG_FAIL_M * 3 + ["Cannot decompress package D:\\SMSPKG\\X.PCK to d:\\_S 1.TMP, CTool return code = 4",
                               "Successfully decompressed package"]
     assert decompression_failures(lines) == {"M": 3, "D": 1}
+
+
+def test_an_unfinished_transaction_is_explained():
+    v = classify(probe(dll_version="2.00.1493.3240", transaction=UNFINISHED))
+    assert "unfinished DLL transaction (phase restarting" in v.reasons[0] and "recover" in v.reasons[0]
+
+
+def test_stopped_services_are_named():
+    v = classify(probe(services=[dict(RUNNING[1], state="stopped")]))
+    assert v.reasons == ["SMS services are not running (SMS_EXECUTIVE stopped): Distribution Manager does not work "
+                         "whatever the DLL versions; start them, or find who stopped them."]
+
+
+def test_platform_reason_says_when_the_os_cannot_run_sms20():
+    v = classify(probe(sms__platform=None, os_version="10.0.17763.0"))
+    assert v.status == "unknown" and "Windows 10.0.17763.0, on which SMS 2.0 cannot be a site server" in v.reasons[0]
+    assert "bin\\i386 or bin\\Alpha folder under D:\\SMS" in v.reasons[0]
+
+
+@pytest.mark.parametrize("language_id, language, english", [
+    (0x0409, "Englisch (Vereinigte Staaten)", True),   # the ID decides, not the localized name
+    (0x0809, "English (United Kingdom)", True),
+    (0x0407, "English (United States)", False),
+    (None, "English (United States)", True),            # no ID: the name is the fallback
+    (None, None, None),
+])
+def test_language_comes_from_the_numeric_id(language_id, language, english):
+    raw = probe()
+    for dll in raw["sms"]["dlls"].values():
+        dll.update(language_id=language_id, language=language)
+    remedies = classify(raw).remedies
+    assert ("hotfix" in remedies) is bool(english)
+
+
+def test_history_failures_are_reported_as_history():
+    v = classify(probe(drives=SMALL_M, distmgr_log__lines=LOG_OLD_M))
+    assert v.decompression_failures == {} and v.decompression_failures_history == {"M": 1}
+    assert v.log_evidence == "history" and any("history, not current exposure" in r for r in v.reasons)
+
+
+def test_logging_off_means_the_log_proves_nothing():
+    v = classify(probe(drives=SMALL_M, distmgr_log__logging_enabled=False))
+    assert v.log_evidence == "logging_off" and any("proves nothing" in r and "Enabled=0" in r for r in v.reasons)
+    v = classify(probe(drives=SMALL_M, distmgr_log__present=False))
+    assert v.log_evidence == "no_log"
+
+
+def test_a_fixed_host_with_a_blank_drive_letter_warns_about_owa():
+    v = classify(probe(dll_version="2.00.1493.3240", exifs__drive_letter=""))
+    assert v.status == "fixed" and v.owa_at_risk
+    assert "Outlook Web Access" in v.notes[0] and "next restart" in v.notes[0]
+    assert not classify(probe(dll_version="2.00.1493.3240")).owa_at_risk
+
+
+@pytest.mark.parametrize("line, bias, utc", [
+    ("x $$<SMS_DISTRIBUTION_MANAGER><Mon Mar 04 10:00:00.000 2002 Eastern Standard Time><thread=1>", 300,
+     "2002-03-04T15:00:00+00:00"),
+    ("x $$<SMS_DISTRIBUTION_MANAGER><Fri Oct 15 17:09:46.507 1999 Pacific Daylight Time><thread=225 (0xE1)>", 420,
+     "1999-10-16T00:09:46+00:00"),
+    ("x $$<SMS_DISTRIBUTION_MANAGER><Sat Nov  1 01:02:03.000 2026 Coordinated Universal Time><thread=1>", 0,
+     "2026-11-01T01:02:03+00:00"),
+    ("no time here", 0, None),
+])
+def test_log_line_times(line, bias, utc):
+    when = line_time(line, bias)
+    assert (when.isoformat() if when else None) == utc
+
+
+def test_undated_failures_count_as_current():
+    current, history = dated_failures([FAILURE], parse_time("2026-11-20T08:00:00Z"), 0)
+    assert current == {"M": 1} and history == {}
+
+
+def test_dotnet_round_trip_times_parse():
+    assert parse_time("2026-11-20T08:00:00.1234567Z").isoformat() == "2026-11-20T08:00:00.123456+00:00"
+    assert parse_time("nonsense") is None and parse_time(None) is None

@@ -68,22 +68,16 @@ def test_plan_carries_what_the_roles_need():
     assert plan["versions"] == {"Baseutil.dll": "2.00.1493.3000", "Distmgr.dll": "2.00.1493.3000"}
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"q317061_strategy": "yolo"}, "q317061_strategy: must be one of auto, hotfix, workaround, audit (got 'yolo')"),
-    ({"q317061_allow_workaround": "maybe"}, "q317061_allow_workaround: must be true or false (got 'maybe')"),
-    ({"q317061_reboot": 2}, "q317061_reboot: must be true or false (got 2)"),
-    ({"q317061_hotfix_method": "msi"}, "q317061_hotfix_method: must be one of manual, installer"),
-    ({"q317061_admin_console": "kill"}, "q317061_admin_console: must be one of refuse, close"),
-])
-def test_malformed_policy_names_the_variable(values, message):
-    with pytest.raises(PolicyError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        policy_from_vars(values)
+def test_malformed_policy_names_the_variable():
+    with pytest.raises(PolicyError, match=r"q317061_strategy: must be one of auto, hotfix, workaround, audit \(got 'yolo'\)"):
+        policy_from_vars({"q317061_strategy": "yolo"})
 
 
 def test_policy_defaults_and_string_booleans():
     assert policy_from_vars({}) == Policy(strategy="auto", allow_workaround=False, reboot=False, method="manual",
                                           admin_console="close")
     assert policy_from_vars({"q317061_allow_workaround": "yes", "q317061_reboot": "False"}).allow_workaround is True
+    assert policy_from_vars({"q317061_strategy": "", "q317061_reboot": ""}) == Policy()  # unanswered survey fields
 
 
 @pytest.mark.parametrize("plan, result, error, attempted, outcome, summary", [

@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import pathlib
 
 import pytest
 
@@ -42,8 +43,9 @@ def test_csv_has_one_row_per_host_and_json_round_trips():
 
 def test_html_is_self_contained_and_escaped():
     page = rpt.to_html(rpt.build(_entries()))
-    assert "<script>" not in page and "b&lt;script&gt;" in page
-    assert "http://" not in page and "https://" not in page and "<link" not in page
+    assert "b<script>" not in page and "b&lt;script&gt;" in page
+    assert page.count("<script") == 1  # the report's own filter script, inline
+    assert "http://" not in page and "https://" not in page and "<link" not in page and " src=" not in page
     assert page.count('class="host"') == 4
 
 
@@ -68,3 +70,71 @@ def test_entry_from_this_run_or_the_fact_cache(registered, cached, status, sourc
     if source == "cache":
         assert entry["checked_at"] == "2026-11-01T08:00:00+00:00"
         assert "from the fact cache" in rpt.to_html(rpt.build([entry]))
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"),
+    ("+1+1", "'+1+1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
+    ("p01-01", "p01-01"), ("2.00.1493.3240", "2.00.1493.3240"), (None, ""),
+])
+def test_csv_cells_never_start_a_formula(value, shown):
+    assert rpt.cell(value) == shown
+
+
+def test_hostile_host_data_is_text_in_every_format():
+    hostile = classify(probe(computer_name="X")).as_dict() | {
+        "site": {"code": "=cmd|' /C calc'!A0", "type": "primary"},
+        "reasons": ["evil \x1b[31mred\x1b[0m <img src=x onerror=alert(1)>"]}
+    report = rpt.build([rpt.host_entry("+host\x07", hostile)])
+    rows = list(csv.DictReader(io.StringIO(rpt.to_csv(report))))
+    assert rows[0]["host"] == "'+host\\x07" and rows[0]["site"].startswith("'=cmd")
+    assert "\x1b" not in rpt.to_csv(report) and "\\x1b[31mred" in rows[0]["reasons"]
+    page = rpt.to_html(report)
+    assert "\x1b" not in page and "\x07" not in page and "<img" not in page and "&lt;img src=x" in page
+    assert "\x1b" not in " ".join(rpt.summary_lines(report))
+    assert json.loads(rpt.to_json(report))["hosts"][0]["host"] == "+host\x07"  # JSON keeps the data, escaped
+
+
+def test_check_mode_is_labelled_in_every_format_and_named_apart():
+    report = rpt.build(_entries(), title="KB Q317061 remediation (check mode: nothing was changed)", check_mode=True)
+    assert json.loads(rpt.to_json(report))["check_mode"] is True
+    assert {r["run_mode"] for r in csv.DictReader(io.StringIO(rpt.to_csv(report)))} == {"check"}
+    assert "Check mode: this is a prediction; nothing was changed on any host." in rpt.to_html(report)
+    assert rpt.summary_lines(report)[0].startswith("CHECK MODE, nothing was changed")
+    assert rpt.basename("q317061-remediation", True) == "q317061-remediation-check"
+    assert rpt.basename("q317061-remediation", False) == "q317061-remediation"
+
+
+def test_problems_decide_the_exit_code():
+    assert rpt.problems(rpt.build([])) == [rpt.NO_TARGETS]
+    entries = _entries()
+    assert rpt.problems(rpt.build(entries)) == ["2 host(s) could not be checked: c, d"]
+    down = [rpt.host_entry(h, None, error="timed out", unreachable=True) for h in ("x", "y")]
+    assert rpt.problems(rpt.build(down)) == ["no host could be checked: x, y"]
+    failed = rpt.host_entry("z", classify(probe()).as_dict(), change={"outcome": "failed", "summary": "boom"})
+    assert rpt.problems(rpt.build([failed])) == ["1 host(s) failed or were not attempted: z"]
+    assert rpt.problems(rpt.build([rpt.host_entry("ok", classify(probe()).as_dict())])) == []
+
+
+def test_owa_warning_names_the_hosts():
+    fixed_blank = classify(probe(dll_version="2.00.1493.3240", exifs__drive_letter="")).as_dict()
+    report = rpt.build([rpt.host_entry("p04-01", fixed_blank), rpt.host_entry("p02-01", classify(probe()).as_dict())])
+    assert report["summary"]["owa_at_risk"] == ["p04-01"]
+    assert any("Outlook Web Access" in n and n.endswith(": p04-01") for n in report["notes"])
+    assert any("p04-01" in line for line in rpt.summary_lines(report))
+
+
+def test_a_replacement_template_is_used(tmp_path):
+    (tmp_path / "mine.html.j2").write_text("<p>{{ report.summary.hosts }} hosts {{ report.hosts[0].host }}</p>")
+    assert rpt.to_html(rpt.build(_entries()), tmp_path / "mine.html.j2") == "<p>4 hosts a</p>"
+
+
+def test_write_set_writes_three_files_and_destination_checks(tmp_path):
+    paths = rpt.write_set(rpt.build(_entries()), str(tmp_path / "r"), "x")
+    assert sorted(paths) == ["csv", "html", "json"] and all(pathlib.Path(p).is_file() for p in paths.values())
+    assert not [p for p in (tmp_path / "r").iterdir() if p.name.startswith(".")]
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert "cannot write reports to" in rpt.check_destination(str(blocker / "sub"), None)[0]
+    assert "is not a file" in rpt.check_destination(str(tmp_path), str(tmp_path / "none.j2"))[0]
+    assert rpt.check_destination(str(tmp_path / "new"), None) == []

@@ -10,10 +10,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import pathlib
+import re
 
 import yaml
 
-from .host import EXIFS_PARAMS, IFS_TARGET, SMS_SERVICES, Host
+from .host import EXIFS_PARAMS, IFS_TARGET, SMS_SERVICES, TIME_ZONE_KEY, TRACING_KEY, Host, iso, sms_log_time
+from .pe import LANGUAGES
 
 KB_SIZES = {  # (platform, dll) -> size of the 2.00.1493.3240 build (KB Q317061)
     ("i386", "Baseutil.dll"): 526272, ("i386", "Distmgr.dll"): 230800,
@@ -27,10 +29,13 @@ DEFAULT_HOST = {
     "username": "Administrator",
     "password": "Lab-Passw0rd!",
     "restart_seconds": 3,
+    "uptime_minutes": 4320,  # booted three days before the lab starts
+    "time_bias_minutes": 0,  # UTC = local time + bias (the registry's ActiveTimeBias)
     "sms": {
         "installed": True, "install_dir": "C:\\SMS", "site_code": "LAB", "site_type": "primary", "parent": None,
         "full_version": "2.00.1493.3000", "platform": "i386", "language": "English (United States)",
         "baseutil": "2.00.1493.3000", "distmgr": "2.00.1493.3000", "console_running": False, "services": {},
+        "logging": False,  # Distribution Manager's tracing: off by default in SMS 2.0
     },
     "exchange": "2000",
     "sharepoint": False,
@@ -131,6 +136,16 @@ def validate(host: dict, where: str) -> None:
     for field in ("username", "password"):
         if not isinstance(host.get(field), str) or not host[field]:
             bad(field, "must be a non-empty string")
+    for field, low, high in (("uptime_minutes", 0, 10**7), ("time_bias_minutes", -840, 720), ("restart_seconds", 0, 3600)):
+        value = host.get(field)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            bad(field, f"must be a number from {low} to {high} (got {value!r})")
+    for i, line in enumerate(host.get("distmgr_log") or []):
+        if not isinstance(line, str):
+            bad(f"distmgr_log[{i}]", "must be a string")
+        for token in re.findall(r"\{[^}]*\}", line):
+            if not _AGO.fullmatch(token):
+                bad(f"distmgr_log[{i}]", f"unknown token {token}; use {{ago:30m}}, {{ago:2h}} or {{ago:40d}}")
     sms = host["sms"]
     if not isinstance(sms.get("installed"), bool):
         bad("sms.installed", "must be true or false")
@@ -139,6 +154,8 @@ def validate(host: dict, where: str) -> None:
             bad("sms.site_type", f"must be primary or secondary (got {sms.get('site_type')!r})")
         if sms.get("platform") not in ("i386", "Alpha"):
             bad("sms.platform", f"must be i386 or Alpha (got {sms.get('platform')!r})")
+        if not isinstance(sms.get("logging"), bool):
+            bad("sms.logging", "must be true or false")
         if not isinstance(sms.get("install_dir"), str) or sms["install_dir"][1:3] != ":\\":
             bad("sms.install_dir", f"must be an absolute Windows path like D:\\SMS (got {sms.get('install_dir')!r})")
         if not isinstance(sms.get("site_code"), str) or len(sms["site_code"]) != 3:
@@ -210,13 +227,25 @@ def validate_faults(faults: dict, bad) -> None:
             bad(f"faults.{kind}", f"must be one of {', '.join(TRANSACTION_PHASES)} (got {value!r})")
 
 
-def dll_meta(platform: str, name: str, version: str, language: str) -> dict:
+_AGO = re.compile(r"\{ago:(\d+)([mhd])\}")
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def log_lines(lines: list[str], now: float, bias_minutes: int) -> list[str]:
+    """Spec log lines with {ago:30m} tokens turned into SMS timestamps that long before the lab started."""
+    return [_AGO.sub(lambda m: sms_log_time(now - int(m.group(1)) * _UNITS[m.group(2)], bias_minutes), line)
+            for line in lines]
+
+
+def dll_meta(platform: str, name: str, version: str, language: str, modified: float) -> dict:
     """Metadata of an emulated DLL build: KB size for the 3240 build, a stable synthetic size otherwise."""
     base = KB_SIZES[(platform, name)]
     revision = int(version.split(".")[-1]) if version.split(".")[-1].isdigit() else 0
     size = base if revision == 3240 else base - 4096 + (revision % 997) * 16
     digest = hashlib.sha256(f"{platform}|{name}|{version}|{language}".encode()).hexdigest()
-    return {"size": size, "version": version, "language": language, "machine": platform, "sha256": digest}
+    language_id = next((k for k, v in LANGUAGES.items() if v == language), None)
+    return {"size": size, "version": version, "language": language, "language_id": language_id,
+            "machine": platform, "sha256": digest, "modified": iso(modified)}
 
 
 def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
@@ -228,6 +257,10 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
         "Winmgmt": {"state": "running", "start_mode": "auto", "depends_on": []},
         "WinRM": {"state": "running", "start_mode": "auto", "depends_on": []},
     }
+    boot = now - float(spec.get("uptime_minutes", 0)) * 60
+    bias = int(spec.get("time_bias_minutes", 0))
+    registry[TIME_ZONE_KEY] = {"ActiveTimeBias": bias}
+    dirs: list[str] = []
     if sms["installed"]:
         ident = "HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification"
         registry[ident] = {"Installation Directory": sms["install_dir"], "Site Code": sms["site_code"],
@@ -237,12 +270,16 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
         registry["HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup"] = (
             {"Full Version": sms["full_version"]} if sms.get("full_version") is not None else {})
         bin_dir = f"{sms['install_dir']}\\bin\\{sms['platform']}"
+        dirs.append(bin_dir)
         for name, key in (("Baseutil.dll", "baseutil"), ("Distmgr.dll", "distmgr")):
             if sms.get(key):
-                meta = dll_meta(sms["platform"], name, sms[key], sms["language"])
+                meta = dll_meta(sms["platform"], name, sms[key], sms["language"], boot - 86400)
                 files[f"{bin_dir}\\{name}".lower()] = dict(meta, path=f"{bin_dir}\\{name}")
         log = f"{sms['install_dir']}\\Logs\\distmgr.log"
-        files[log.lower()] = {"path": log, "text": list(spec.get("distmgr_log") or [])}
+        text = log_lines(list(spec.get("distmgr_log") or []), now, bias)
+        files[log.lower()] = {"path": log, "text": text, "size": sum(len(line) + 2 for line in text)}
+        registry[TRACING_KEY] = {"Enabled": 1 if sms.get("logging") else 0, "TraceFilename": log,
+                                 "MaxFileSize": 256000}
         states = {n: "running" for n in SITE_SERVICES[sms["site_type"]]}
         states.update(sms.get("services") or {})
         for svc, state in states.items():
@@ -269,13 +306,14 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
         "name": spec["name"], "group": spec.get("group"), "computer_name": spec.get("computer_name"),
         "username": spec["username"], "password": spec["password"], "address": address, "port": port,
         "platform": sms.get("platform") if sms["installed"] else "i386", "system_drive": "C",
-        "registry": registry, "files": files, "services": services, "drives": copy.deepcopy(spec["drives"]),
+        "registry": registry, "files": files, "dirs": dirs, "services": services,
+        "drives": copy.deepcopy(spec["drives"]),
         "exifs": exifs, "processes": [], "faults": copy.deepcopy(spec.get("faults") or {}),
         "restart_seconds": spec.get("restart_seconds", 3), "restart_at": None, "down_until": None,
         "expect": copy.deepcopy(spec.get("expect") or {}),
     }
     host = Host(state)
-    host.boot(now)
+    host.boot(boot)
     if spec.get("exifs_boot_letter") and exifs:  # DriveLetter changed since the last boot (restart pending)
         state["drives"] = [d for d in state["drives"] if d.get("target") != IFS_TARGET] + [
             {"letter": spec["exifs_boot_letter"], "type": "fixed", "file_system": "NTFS", "label": "",

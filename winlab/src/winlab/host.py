@@ -20,6 +20,11 @@ SMS_SERVICES = ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR"
 IFS_TARGET = "\\??\\BackOfficeStorage"
 LOGON_UI_KEY = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\AutoLogonChecked"
 EXIFS_PARAMS = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EXIFS\\Parameters"
+TRACING_KEY = "HKLM\\SOFTWARE\\Microsoft\\SMS\\Tracing\\SMS_DISTRIBUTION_MANAGER"
+TIME_ZONE_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\TimeZoneInformation"
+IDENT_KEY = "HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification"
+ZONE_NAMES = {0: "Coordinated Universal Time", 300: "Eastern Standard Time", 360: "Central Standard Time",
+              420: "Mountain Standard Time", 480: "Pacific Standard Time", -60: "W. Europe Standard Time"}
 FILETIME_EPOCH = 116444736000000000  # 1601-01-01 to 1970-01-01 in 100 ns ticks
 
 
@@ -33,6 +38,17 @@ class ConnectionLost(Exception):
 
 def filetime(epoch: float) -> int:
     return FILETIME_EPOCH + int(epoch * 10_000_000)
+
+
+def iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def sms_log_time(epoch: float, bias_minutes: int) -> str:
+    """An SMS log line's time: local time (UTC - bias) and the zone's name, as SMS 2.0 writes it."""
+    local = time.gmtime(epoch - bias_minutes * 60)
+    zone = ZONE_NAMES.get(bias_minutes, f"GMT{-bias_minutes // 60:+03d}:{abs(bias_minutes) % 60:02d}")
+    return time.strftime("%a %b %d %H:%M:%S.000 %Y ", local) + zone
 
 
 class Host:
@@ -72,6 +88,12 @@ class Host:
                 self.state["down_until"] = now + float(self.state.get("restart_seconds", 3))
             self.boot(now + float(self.state.get("restart_seconds", 3)))
         self._site_component_manager_poll()
+
+    def crash(self, now: float | None = None) -> None:
+        """A host crash (blue screen, power loss): down at once, back after restart_seconds with its
+        auto-start services running again, whatever a killed process left half done."""
+        self.schedule_restart(0, now)
+        self.tick(now)
 
     def schedule_restart(self, delay: float, now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -153,6 +175,12 @@ class Host:
         return any(d.rstrip("\\").lower() == lowered for d in self.state.get("dirs", [])) or any(
             key.startswith(lowered + "\\") for key in self.state["files"])
 
+    def make_private_dir(self, path: str) -> None:
+        """A folder for SYSTEM and Administrators only, without inherited permissions (made if missing)."""
+        if not self.is_dir(path):
+            self.state.setdefault("dirs", []).append(path)
+        self.state.setdefault("acls", {})[path.lower()] = "SYSTEM, Administrators (inheritance off)"
+
     def locked_by(self, path: str) -> str | None:
         """Who holds the file open, or None. SMS binaries are in use while SMS, WMI or the console run."""
         lowered = path.lower()
@@ -176,6 +204,7 @@ class Host:
         if free is not None and path[:1].upper() == self.state.get("system_drive", "C") and free < meta.get("size", 0):
             raise HostError(f"There is not enough space on the disk. ({path})")
         entry = dict(meta, path=path)
+        entry.setdefault("modified", iso(time.time()))  # a copy keeps its source's, as CopyFile does
         self.state["files"][path.lower()] = entry
 
     def delete_file(self, path: str) -> None:
@@ -207,7 +236,7 @@ class Host:
         return None
 
     def sms_bin_dir(self) -> str | None:
-        root = self.reg_get("HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification", "Installation Directory")
+        root = self.reg_get(IDENT_KEY, "Installation Directory")
         platform = self.state.get("platform")
         return f"{root}\\bin\\{platform}" if root and platform in ("i386", "Alpha") else None
 
@@ -239,6 +268,9 @@ class Host:
             raise HostError(f"Cannot find any service with service name '{name}'.")
         if svc["state"] == "stopped":
             return
+        if svc["state"] == "stoppending":
+            raise HostError(f"Service '{name}' cannot be stopped: a stop is already pending and the service does "
+                            "not respond.")
         running = self.dependents(name)
         if running and not force:
             raise HostError(f"Cannot stop service '{name}' because it has dependent services: {', '.join(running)}. "
@@ -246,7 +278,7 @@ class Host:
         for dep in running:
             self.stop_service(dep, force=True)
         if name in self.state.get("faults", {}).get("hang_on_stop", []):
-            svc["state"] = "stop_pending"
+            svc["state"] = "stoppending"  # .NET's ServiceControllerStatus name
             raise HostError(f"Service '{name}' cannot be stopped: the service did not respond to the stop request "
                             "in a timely fashion.")
         svc["state"] = "stopped"
@@ -255,6 +287,8 @@ class Host:
         svc = self._service(name)
         if svc is None:
             raise HostError(f"Cannot find any service with service name '{name}'.")
+        if svc["state"] == "stoppending":
+            raise HostError(f"Service '{name}' cannot be started: it is stopping (StopPending) and does not respond.")
         for dep in svc.get("depends_on", []):
             if self.service_state(dep) != "running":
                 self.start_service(dep)
@@ -292,9 +326,8 @@ class Host:
         if not candidates:
             return {"arrived": False, "drive": None, "reason": "no fixed NTFS drive"}
         drive = max(candidates, key=lambda d: (d.get("free", 0), d["letter"]))
-        stamp = time.strftime("%a %b %d %H:%M:%S.000 %Y Coordinated Universal Time", time.gmtime(now))
-        tail = f"  $$<SMS_DISTRIBUTION_MANAGER><{stamp}><thread=225 (0xE1)>"
-        root = self.reg_get("HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification", "Installation Directory")
+        tail = f"  $$<SMS_DISTRIBUTION_MANAGER><{self.log_time(now)}><thread=225 (0xE1)>"
+        root = self.reg_get(IDENT_KEY, "Installation Directory")
         lines = [f"Start adding package {package_id}...{tail}"]
         if drive.get("target") == IFS_TARGET:
             tmp = f"{drive['letter']}:\\_S {hashlib.sha1(package_id.encode()).hexdigest()[:5].upper()}.TMP"
@@ -312,17 +345,35 @@ class Host:
         return result
 
     def site_code(self) -> str:
-        return self.reg_get("HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification", "Site Code") or "???"
+        return self.reg_get(IDENT_KEY, "Site Code") or "???"
 
     def log_path(self) -> str | None:
-        root = self.reg_get("HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification", "Installation Directory")
+        configured = self.reg_get(TRACING_KEY, "TraceFilename")
+        if configured:
+            return configured
+        root = self.reg_get(IDENT_KEY, "Installation Directory")
         return f"{root}\\Logs\\distmgr.log" if root else None
 
+    def logging_enabled(self) -> bool:
+        return bool(self.reg_get(TRACING_KEY, "Enabled", 0))
+
+    def bias_minutes(self) -> int:
+        return int(self.reg_get(TIME_ZONE_KEY, "ActiveTimeBias", 0) or 0)
+
+    def log_time(self, epoch: float) -> str:
+        return sms_log_time(epoch, self.bias_minutes())
+
     def append_log(self, lines: list[str]) -> None:
+        """Distribution Manager's lines reach distmgr.log only while its tracing is on (off by default in
+        SMS 2.0); past MaxFileSize the log rolls over to distmgr.lo_."""
         path = self.log_path()
-        if not path:
+        if not path or not self.logging_enabled():
             return
         entry = self.state["files"].setdefault(path.lower(), {"path": path, "text": []})
         entry.setdefault("text", []).extend(lines)
-        del entry["text"][:-2000]  # distmgr.log rolls over; keep the tail
         entry["size"] = sum(len(line) + 2 for line in entry["text"])
+        limit = int(self.reg_get(TRACING_KEY, "MaxFileSize", 256000) or 256000)
+        if entry["size"] > limit:
+            rolled = path.rsplit(".", 1)[0] + ".lo_"
+            self.state["files"][rolled.lower()] = dict(entry, path=rolled)
+            self.state["files"][path.lower()] = {"path": path, "text": [], "size": 0}

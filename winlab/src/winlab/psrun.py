@@ -18,10 +18,11 @@ import shlex
 
 from . import twins
 from .twins.registry import host_path
-from .host import Host, HostError, filetime
+from .host import ConnectionLost, Host, HostError, filetime
 
 SEPARATOR = b"\n\0\0\0\0\n"
 BOOTSTRAP_MARK = "$codeJson | ConvertFrom-Json"
+ASYNC_ACTIONS = ("async_wrapper.ps1", "async_watchdog.ps1")
 
 
 class Unsupported(Exception):
@@ -65,12 +66,14 @@ def _bootstrap(host: Host, stdin: bytes) -> tuple[int, bytes, bytes]:
     extra = parts[2] if len(parts) > 2 else b""
     actions = manifest.get("actions") or []
     names = [a.get("name") for a in actions]
-    unsupported = [n for n in names[:-1] if n not in ("coverage_wrapper.ps1",)]
+    unsupported = [n for n in names[:-1] if n not in ("coverage_wrapper.ps1",) + ASYNC_ACTIONS]
     if unsupported or not actions:
-        raise Unsupported(f"winlab does not emulate exec wrapper actions {names} (become and async are not emulated)")
+        raise Unsupported(f"winlab does not emulate exec wrapper actions {names} (become is not emulated)")
     action = actions[-1]
     params = action.get("params") or {}
     name = action["name"]
+    if name == "module_wrapper.ps1" and "async_wrapper.ps1" in names:
+        return _async_module(host, params, actions[names.index("async_wrapper.ps1")].get("params") or {})
     if name == "module_wrapper.ps1":
         return _module(host, params)
     if name == "winrm_put_file.ps1":
@@ -89,20 +92,47 @@ def _bootstrap(host: Host, stdin: bytes) -> tuple[int, bytes, bytes]:
     raise Unsupported(f"winlab does not emulate exec wrapper action {name!r}")
 
 
-def _expand(path: str) -> str:
-    return path.replace("%TEMP%", "C:\\Windows\\TEMP").replace("%TMP%", "C:\\Windows\\TEMP")
+def _expand(path: str, host: Host | None = None) -> str:
+    home = f"C:\\Users\\{host.state['username']}" if host else "C:\\Users\\Administrator"
+    return (path.replace("%TEMP%", "C:\\Windows\\TEMP").replace("%TMP%", "C:\\Windows\\TEMP")
+            .replace("%USERPROFILE%", home))
 
 
-def _module(host: Host, params: dict) -> tuple[int, bytes, bytes]:
+def _module_call(params: dict) -> tuple[str, dict]:
     script = params.get("Script", "")
     name = script[:-4] if script.lower().endswith(".ps1") else script
     # ansible-core names collection modules by import path: ansible_collections.<ns>.<coll>.plugins.modules.<name>
     match = re.match(r"^ansible_collections\.(\w+)\.(\w+)\.plugins\.modules\.(\w+)$", name)
     fqcn = ".".join(match.groups()) if match else name
     variables = {v["Name"]: v["Value"] for v in params.get("Variables") or []}
-    args = variables.get("complex_args") or {}
+    return fqcn, variables.get("complex_args") or {}
+
+
+def _module(host: Host, params: dict) -> tuple[int, bytes, bytes]:
+    fqcn, args = _module_call(params)
     result = twins.run(fqcn, host, args)
     return (1 if result.get("failed") else 0), json.dumps(result).encode(), b""
+
+
+def _async_module(host: Host, params: dict, wrapper: dict) -> tuple[int, bytes, bytes]:
+    """async_wrapper.ps1: the module runs in its own process, detached from the WinRM shell; the
+    reply says it started, and async_status reads its result file later. A host crash leaves the
+    file saying 'started, not finished'; a dropped connection loses only the reply."""
+    fqcn, args = _module_call(params)
+    jid = f"{wrapper.get('AsyncJid', 'j0')}.{4000 + len(host.state.get('async_jobs', {}))}"
+    results = f"{_expand(wrapper.get('AsyncDir') or '%USERPROFILE%\\.ansible_async', host)}\\{jid}"
+    started = {"started": True, "finished": False, "results_file": results, "ansible_job_id": jid,
+               "_ansible_suppress_tmpdir_delete": True, "ansible_async_watchdog_pid": 4321}
+    host.state.setdefault("async_jobs", {})[jid] = results
+    host.write_json(results, {k: v for k, v in started.items() if not k.startswith("_")})
+    try:
+        result = twins.run(fqcn, host, args, is_async=True)
+    except ConnectionLost:
+        if host.is_up():
+            raise  # the connection dropped: the job finished (twins.run ran it to its end), its reply is lost
+        return 0, json.dumps(started).encode(), b""  # the host crashed under the job: the file stays unfinished
+    host.write_json(results, dict(result, ansible_job_id=jid, started=1, finished=1))
+    return 0, json.dumps(started).encode(), b""
 
 
 def _put_file(host: Host, path: str, data: bytes) -> tuple[int, bytes, bytes]:

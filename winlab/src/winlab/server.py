@@ -159,6 +159,10 @@ class Fleet:
             h.host.state["faults"] = faults
             if req.get("clear") and kind == "restart_never_returns" and h.host.state.get("down_until") == float("inf"):
                 h.host.state["down_until"] = time.time() + float(h.host.state.get("restart_seconds", 3))
+            if req.get("clear") and kind == "hang_on_stop":  # the hung service's process finally ends
+                for svc in h.host.state["services"].values():
+                    if svc["state"] == "stoppending":
+                        svc["state"] = "stopped"
             h.apply_link_faults()
             self.store.save_host(h.host.state)
         return {"host": req["host"], "faults": faults}

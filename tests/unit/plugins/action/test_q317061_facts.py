@@ -5,22 +5,28 @@ from unittest import mock
 import pytest
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.smsfleet.q317061.plugins.action.q317061_facts import PROBE, ActionModule
+from ansible_collections.smsfleet.q317061.plugins.action.q317061_facts import DLLS, PROBE, ActionModule
 from probe_factory import probe
 
 
-def _action(args, probe_result):
-    task = mock.MagicMock(args=args, async_val=0, check_mode=False, action="smsfleet.q317061.q317061_facts")
+def _action(args, probe_result, check_mode=False):
+    task = mock.MagicMock(args=args, async_val=0, check_mode=check_mode, action="smsfleet.q317061.q317061_facts")
     action = ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
-    action._execute_module = mock.MagicMock(return_value=probe_result)
+    action._execute_module = mock.MagicMock(
+        side_effect=probe_result if isinstance(probe_result, list) else lambda **kw: probe_result)
     return action
+
+
+UNFINISHED = {"journal": "C:\\SMSFleet\\Q317061\\journal.json", "present": True, "readable": True,
+              "phase": "replacing", "started": "2026-11-21T09:00:00Z", "stopped": ["SMS_EXECUTIVE"],
+              "replaced": ["Baseutil.dll"]}
 
 
 def test_runs_the_probe_once_and_returns_classified_facts():
     action = _action({}, {"changed": False, "probe": probe()})
     result = action.run(task_vars={})
-    action._execute_module.assert_called_once_with(module_name=PROBE, module_args={"log_tail_bytes": 262144},
-                                                   task_vars={})
+    action._execute_module.assert_called_once_with(
+        module_name=PROBE, module_args={"log_tail_bytes": 262144, "work_dir": "C:\\SMSFleet\\Q317061"}, task_vars={})
     facts = result["ansible_facts"]["q317061"]
     assert result["changed"] is False and not result.get("failed")
     assert facts["status"] == "vulnerable" and facts["exposure"] == "affected_now"
@@ -35,6 +41,8 @@ def test_runs_the_probe_once_and_returns_classified_facts():
     ({}, {"sp4_hrp_revision": None, "later_service_packs_fixed": True}),
     ({"sp4_hrp_revision": "4200", "later_service_packs_fixed": "no"},
      {"sp4_hrp_revision": 4200, "later_service_packs_fixed": False}),
+    ({"sp4_hrp_revision": "", "later_service_packs_fixed": ""},  # unanswered AWX survey fields are unset
+     {"sp4_hrp_revision": None, "later_service_packs_fixed": True}),
 ])
 def test_policy_arguments_are_coerced_and_recorded(args, policy):
     facts = _action(args, {"probe": probe()}).run(task_vars={})["ansible_facts"]["q317061"]
@@ -49,7 +57,9 @@ def test_sp4_hrp_revision_changes_the_verdict_for_sp4_builds():
 
 
 @pytest.mark.parametrize("args, words", [
-    ({"sp4_hrp_revision": "soon"}, "sp4_hrp_revision"),
+    ({"sp4_hrp_revision": "soon"}, "q317061_sp4_hrp_revision: must be an SP4 revision from 4001 to 4999"),
+    ({"sp4_hrp_revision": 0}, "q317061_sp4_hrp_revision"),
+    ({"work_dir": "..\\x"}, "q317061_work_dir: must be an absolute Windows folder"),
     ({"nonsense": 1}, "Invalid options"),
 ])
 def test_bad_arguments_fail_before_the_probe_runs(args, words):
@@ -76,3 +86,34 @@ def test_what_the_probe_could_not_read_becomes_a_warning():
     result = _action({}, {"probe": raw}).run(task_vars={})
     assert result["warnings"] == ["q317061 probe could not read: distmgr.log: Access is denied"]
     assert result["ansible_facts"]["q317061"]["status"] == "vulnerable"
+
+
+def test_recover_recovers_an_unfinished_transaction_then_probes_again():
+    first = {"probe": probe(dll_version="2.00.1493.3240", transaction=UNFINISHED)}
+    recovered = {"changed": True, "recovered": {"phase": "replacing", "action": "roll_back"},
+                 "warnings": ["recovered a transaction interrupted during phase 'replacing' (roll back)"]}
+    after = {"probe": probe()}
+    action = _action({"recover": True}, [first, recovered, after])
+    result = action.run(task_vars={})
+    calls = action._execute_module.call_args_list
+    assert [c.kwargs["module_name"] for c in calls] == [PROBE, DLLS, PROBE]
+    assert calls[1].kwargs["module_args"] == {"state": "recovered", "journal": UNFINISHED["journal"]}
+    assert result["changed"] is True and result["recovered"]["action"] == "roll_back"
+    assert result["ansible_facts"]["q317061"]["status"] == "vulnerable"  # classified from the second probe
+    assert "recovered a transaction" in result["warnings"][0]
+
+
+def test_without_recover_or_in_check_mode_an_unfinished_transaction_is_only_reported():
+    raw = {"probe": probe(dll_version="2.00.1493.3240", transaction=UNFINISHED)}
+    for action in (_action({}, raw), _action({"recover": True}, raw, check_mode=True)):
+        result = action.run(task_vars={})
+        assert action._execute_module.call_count == 1 and result["changed"] is False
+        assert result["ansible_facts"]["q317061"]["status"] == "unknown"
+
+
+def test_a_failed_recovery_fails_the_host_with_the_reason():
+    raw = {"probe": probe(transaction=UNFINISHED)}
+    action = _action({"recover": True}, [raw, {"failed": True, "msg": "start SMS_EXECUTIVE: timed out"}])
+    result = action.run(task_vars={})
+    assert result["failed"] and "could not be recovered: start SMS_EXECUTIVE: timed out" in result["msg"]
+    assert "ansible_facts" not in result

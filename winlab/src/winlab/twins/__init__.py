@@ -19,7 +19,8 @@ from ..host import ConnectionLost, Host, HostError
 
 TWINS: dict = {}
 ALIASES = {"ansible.legacy.setup": "ansible.windows.setup", "ansible.builtin.setup": "ansible.windows.setup",
-           "ansible.legacy.win_ping": "ansible.windows.win_ping"}
+           "ansible.legacy.win_ping": "ansible.windows.win_ping", "ansible.legacy.async_status": "ansible.windows.async_status",
+           "ansible.builtin.async_status": "ansible.windows.async_status"}
 
 
 def twin(fqcn: str, check_mode: bool = True, private: tuple = ()):
@@ -105,11 +106,20 @@ def check_arguments(fqcn: str, args: dict, private: frozenset = frozenset()) -> 
     return params
 
 
-def run(fqcn: str, host: Host, args: dict) -> dict:
+# The one twin whose process a dropped shell can kill mid-work (the others finish in one step).
+KILLED_WITH_THE_SHELL = {"smsfleet.q317061.q317061_dlls": "replacing"}
+
+
+def run(fqcn: str, host: Host, args: dict, is_async: bool = False) -> dict:
     fqcn = ALIASES.get(fqcn, fqcn)
     func = TWINS.get(fqcn)
     if func is None:
         return {"failed": True, "msg": f"winlab does not emulate {fqcn}", "changed": False}
+    faults = host.state.get("faults") or {}
+    dropping = faults.get("drop_on_module") == fqcn
+    if dropping and not is_async and fqcn in KILLED_WITH_THE_SHELL:
+        # WinRM deletes the shell when the connection drops, and the module's process with it.
+        host.state["kill_module_at"] = KILLED_WITH_THE_SHELL[fqcn]
     try:
         params = check_arguments(fqcn, args, func.private)
         internal = params.pop("_internal")
@@ -123,9 +133,13 @@ def run(fqcn: str, host: Host, args: dict) -> dict:
         result.setdefault("changed", False)
     except HostError as error:
         result = {"failed": True, "changed": False, "msg": str(error)}
+    except ConnectionLost:
+        faults.pop("drop_on_module", None) if dropping else None
+        raise
+    finally:
+        host.state.pop("kill_module_at", None)
     result.setdefault("changed", False)
-    faults = host.state.get("faults") or {}
-    if faults.get("drop_on_module") == fqcn:  # the module ran; its reply never reaches the controller
+    if dropping:  # the module ran to its end (async, or nothing to kill); its reply never arrives
         faults.pop("drop_on_module")
         raise ConnectionLost(f"connection dropped after {fqcn} ran")
     result["invocation"] = {"module_args": {k: v for k, v in args.items() if not k.startswith("_ansible_")}}
@@ -160,4 +174,4 @@ def file_bytes(host: Host, entry: dict) -> bytes:
                      entry.get("language") or "English (United States)")
 
 
-from . import dlls, installer, ping, registry, setup, stock_info, q317061, win_copy  # noqa: E402,F401  (register the twins)
+from . import async_status, dlls, installer, ping, registry, setup, stock_info, q317061, win_copy  # noqa: E402,F401  (register the twins)

@@ -1,96 +1,304 @@
-"""Twin of smsfleet.q317061.q317061_dlls: the same transaction, step for step, on the host model.
+"""Twin of smsfleet.q317061.q317061_dlls: the ps1's transaction, step for step, on the host model.
 
-Fault `interrupt_transaction_at: <phase>` kills the module's process when it reaches
-that phase (as a host crash would): the host keeps whatever state it was in, the
-connection drops, and only the journal tells the next run what happened.
+It follows the contract of plugins/plugin_utils/transaction.py through its own code (it stands
+in for the PowerShell module, which cannot import the controller's Python), so a difference
+between them shows up as a failing test, not as a shared bug.
+
+Faults: `interrupt_transaction_at: <phase>` crashes the host when the journal reaches that phase:
+the module's process dies, the host restarts and auto-starts its services, and only the journal
+tells the next run. `drop_on_module` on a run that is not async kills the module's process when
+WinRM deletes the shell (the twin dies as its journal reaches `replacing`); an async run goes on.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
+import re
 
 from ..host import ConnectionLost, HostError
-from . import ModuleFail, twin, win_join
+from . import ModuleFail, file_bytes, twin, win_join
+
+PHASES = ("stopping", "backing_up", "replacing", "verifying", "restarting", "done", "rolling_back", "rolled_back",
+          "rollback_failed")
 
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
-def _write_journal(host, path: str, journal: dict) -> None:
-    journal["updated"] = _now()
-    host.write_json(path, journal)
-    if host.state.get("faults", {}).get("interrupt_transaction_at") == journal["phase"]:
-        host.state["faults"].pop("interrupt_transaction_at")
-        raise ConnectionLost(f"module process killed during phase {journal['phase']}")
+def _version_key(text):
+    try:
+        return tuple(int(p) for p in str(text).split("."))
+    except ValueError:
+        return None
 
 
-def _restore(host, journal: dict) -> list[str]:
-    problems = []
-    for name in journal["replaced"]:
+def _compare(left, right):
+    a, b = _version_key(left), _version_key(right)
+    return None if a is None or b is None else (a > b) - (a < b)
+
+
+def _facts(host, path):
+    entry = host.file(path)
+    return None if entry is None else {"version": entry.get("version"), "sha256": entry.get("sha256")}
+
+
+def _write_json(host, path, value):
+    """Written through a temporary file and moved over the old one (as the ps1 does)."""
+    host.write_json(path + ".tmp", value)
+    host.copy_file(path + ".tmp", path)
+    host.delete_file(path + ".tmp")
+
+
+def _read_json(host, path):
+    entry = host.file(path)
+    if entry is None:
+        return None
+    return json.loads(file_bytes(host, entry).decode("utf-8-sig"))
+
+
+class Transaction:
+    def __init__(self, host, params, result):
+        self.host, self.params, self.result = host, params, result
+        self.journal_path = params["journal"]
+        self.work_dir = self.journal_path.rsplit("\\", 1)[0]
+        self.timeout = params["stop_timeout"]
+
+    # -- journal ----------------------------------------------------------
+    def write_journal(self, journal):
+        journal["updated"] = _now()
+        _write_json(self.host, self.journal_path, journal)
+        faults = self.host.state.get("faults", {})
+        if faults.get("interrupt_transaction_at") == journal["phase"]:
+            faults.pop("interrupt_transaction_at")
+            self.host.crash()
+            raise ConnectionLost(f"host crashed during phase {journal['phase']}")
+        if self.host.state.get("kill_module_at") == journal["phase"]:
+            self.host.state.pop("kill_module_at")
+            raise ConnectionLost(f"module process killed with its WinRM shell during phase {journal['phase']}")
+
+    def read_journal(self):
+        problems = []
+        for candidate in (self.journal_path, self.journal_path + ".tmp"):
+            try:
+                value = _read_json(self.host, candidate)
+            except ValueError as error:
+                problems.append(f"{candidate}: {error}")
+                continue
+            if value is not None:
+                return value
+        if problems:
+            raise ModuleFail(f"the transaction journal cannot be read ({'; '.join(problems)}); nothing was changed: "
+                             "check the host by hand, then move the journal aside", **self.result)
+        return None
+
+    def check_journal(self, journal):
+        for field in ("phase", "bin_dir", "undo_dir", "stopped", "replaced"):
+            if not isinstance(journal, dict) or field not in journal:
+                raise ModuleFail(f"the transaction journal {self.journal_path} lacks '{field}'; nothing was changed: "
+                                 "check the host by hand", **self.result)
+        if journal["phase"] not in PHASES:
+            raise ModuleFail(f"the transaction journal {self.journal_path} has an unknown phase "
+                             f"'{journal['phase']}'; nothing was changed", **self.result)
+        undo_ok = journal["undo_dir"].lower().startswith(self.work_dir.lower() + "\\")
+        bin_ok = re.search(r"\\bin\\(i386|alpha)\\?$", journal["bin_dir"], re.IGNORECASE) and (
+            not self.params.get("bin_dir") or journal["bin_dir"].rstrip("\\").lower() ==
+            self.params["bin_dir"].rstrip("\\").lower())
+        if not (undo_ok and bin_ok):
+            raise ModuleFail(f"the transaction journal {self.journal_path} names folders ({journal['bin_dir']}, "
+                             f"{journal['undo_dir']}) that differ from this run's; nothing was changed", **self.result)
+
+    # -- services (ServiceController with a timeout) --------------------------
+    def stop(self, name, journal):
+        host = self.host
+        state = host.service_state(name)
+        if state in (None, "stopped"):
+            return
+        for dependent in host.dependents(name, running_only=False):
+            self.stop(dependent, journal)
+        if host.service_state(name) == "stopped":
+            return
+        real = host.service_name(name)
+        if real not in journal["stopped"]:
+            journal["stopped"].append(real)
+            self.write_journal(journal)
         try:
-            host.copy_file(win_join(journal["undo_dir"], name), win_join(journal["bin_dir"], name))
-        except HostError as error:
-            problems.append(f"restore {name}: {error}")
-    for name in reversed(journal["stopped"]):
+            host.stop_service(real)
+        except HostError:
+            raise HostError(f"Service '{name}' did not stop within {self.timeout} seconds "
+                            f"(it is {host.service_state(real)})") from None
+        host.tick()  # time passes: Site Component Manager, if still running, restarts what stopped
+
+    def start(self, name):
+        host = self.host
+        if host.service_name(name) is None:
+            raise HostError(f"Service '{name}' does not exist")
+        if host.service_state(name) == "running":
+            return
         try:
             host.start_service(name)
+        except HostError:
+            raise HostError(f"Service '{name}' did not start within {self.timeout} seconds "
+                            f"(it is {host.service_state(name)})") from None
+
+    def start_reverse(self, journal):
+        problems = []
+        for name in reversed(journal["stopped"]):
+            try:
+                self.start(name)
+                self.result["restarted"].append(name)
+            except HostError as error:
+                problems.append(f"start {name}: {error}")
+        return problems
+
+    def undo(self, journal):
+        journal["phase"] = "rolling_back"
+        self.write_journal(journal)
+        problems = []
+        for name in list(journal["stopped"]) if journal["replaced"] else []:  # only to copy files back
+            try:
+                self.stop(name, journal)
+            except HostError as error:
+                problems.append(f"stop {name}: {error}")
+        if not problems:
+            for name in journal["replaced"]:
+                try:
+                    original, target = win_join(journal["undo_dir"], name), win_join(journal["bin_dir"], name)
+                    if _facts(self.host, target) == _facts(self.host, original):
+                        continue  # journaled before its copy, never copied (or already restored)
+                    self.host.copy_file(original, target)
+                    if _facts(self.host, target) != _facts(self.host, original):
+                        raise HostError(f"{name} differs from its backup after the copy")
+                except HostError as error:
+                    problems.append(f"restore {name}: {error}")
+        problems += self.start_reverse(journal)
+        journal["phase"] = "rollback_failed" if problems else "rolled_back"
+        if problems:
+            journal["error"] = "; ".join(problems)
+        try:
+            self.write_journal(journal)
         except HostError as error:
-            problems.append(f"start {name}: {error}")
-    return problems
+            problems.append(f"journal: {error}")
+        return problems
 
+    # -- the module ----------------------------------------------------------
+    def lock(self):
+        path = win_join(self.work_dir, "q317061.lock")
+        if self.host.locked_by(path):
+            raise ModuleFail(f"the host is busy: another Q317061 transaction holds {path}; nothing was changed",
+                             **self.result)
+        self.result["lock"] = path
 
-def _version(host, path: str) -> str | None:
-    entry = host.file(path)
-    return entry.get("version") if entry else None
+    def recover(self, check_mode):
+        previous = self.read_journal()
+        if previous is not None:
+            self.check_journal(previous)
+        if previous is None or previous["phase"] in ("done", "rolled_back"):
+            return
+        action = "roll_forward" if previous["phase"] == "restarting" else "roll_back"
+        self.result.update(recovered={"phase": previous["phase"], "action": action}, changed=True)
+        if check_mode:
+            return
+        journal = dict(previous, stopped=list(previous["stopped"]), replaced=list(previous["replaced"]))
+        if action == "roll_forward":
+            problems = self.start_reverse(journal)
+            journal["phase"] = "restarting" if problems else "done"
+            self.write_journal(journal)
+        else:
+            problems = self.undo(journal)
+        if problems:
+            raise ModuleFail(f"an interrupted transaction (phase {previous['phase']}) could not be recovered: "
+                             f"{'; '.join(problems)}", **self.result)
+        self.result.setdefault("warnings", []).append(
+            f"recovered a transaction interrupted during phase '{previous['phase']}' ({action.replace('_', ' ')})")
 
 
 @twin("smsfleet.q317061.q317061_dlls")
 def dlls(host, params, check_mode, diff):
-    bin_dir, backup_dir, journal_path = params["bin_dir"], params["backup_dir"], params["journal"]
-    result = {"changed": False, "journal": {"recovered": False, "phase": None}, "stopped": [], "restarted": []}
-    previous = host.read_json(journal_path)
-    if previous and previous.get("phase") not in ("done", "rolled_back"):
-        result["journal"] = {"recovered": True, "phase": previous["phase"]}
-        if not check_mode:
-            problems = _restore(host, previous)
-            previous.update(phase="rolled_back", error=f"interrupted during phase '{result['journal']['phase']}'; "
-                                                       "rolled back by the next run")
-            host.write_json(journal_path, previous)
-            if problems:
-                raise ModuleFail(f"an interrupted transaction could not be rolled back: {'; '.join(problems)}")
-            result["warnings"] = [f"rolled back a transaction interrupted during phase '{result['journal']['phase']}'"]
+    required = {"replaced": ("bin_dir", "backup_dir", "files"), "restored": ("bin_dir", "backup_dir")}
+    missing = [k for k in required.get(params["state"], ()) if not params.get(k)]
+    if missing:
+        raise ModuleFail(f"state is {params['state']} but all of the following are missing: {', '.join(missing)}")
+    result = {"changed": False, "recovered": None, "stopped": [], "restarted": [], "lock": None}
+    tx = Transaction(host, params, result)
+    if not check_mode:
+        host.make_private_dir(tx.work_dir)  # applied every run, as the ps1's Set-WorkFolder
+    if host.is_dir(tx.work_dir):
+        tx.lock()
+    tx.recover(check_mode)
+    if params["state"] == "recovered":
+        return result
 
+    bin_dir, backup_dir = params["bin_dir"], params["backup_dir"]
+    manifest_path = win_join(backup_dir, "manifest.json")
+    try:
+        manifest = _read_json(host, manifest_path)
+    except ValueError as error:
+        raise ModuleFail(f"the backup manifest {manifest_path} cannot be read ({error}); nothing was changed",
+                         **result) from None
+    manifest_files = (manifest or {}).get("files") or []
     if params["state"] == "replaced":
-        wanted = [dict(f) for f in params["files"] or []]
+        wanted = [dict(f, sha256=f["sha256"].lower()) for f in params["files"]]
     else:
-        manifest = host.read_json(win_join(backup_dir, "manifest.json")) or {"files": []}
-        wanted = [{"name": f["name"], "source": win_join(backup_dir, f["name"]), "version": f["version"]}
-                  for f in manifest["files"]]
-    before = {f["name"]: _version(host, win_join(bin_dir, f["name"])) for f in wanted}
-    after = {f["name"]: f["version"] for f in wanted}
-    result.update(before=before, after=after)
-    pending = [f for f in wanted if before[f["name"]] != f["version"]]
+        wanted = [dict(e, source=win_join(backup_dir, e["name"])) for e in manifest_files]
+    before, after, current, pending, refused = {}, {}, {}, [], []
+    for f in wanted:
+        now = _facts(host, win_join(bin_dir, f["name"]))
+        current[f["name"]] = now
+        before[f["name"]] = after[f["name"]] = now and now["version"]
+        if params["state"] == "replaced":
+            if now is None:
+                pending.append(f)
+                continue
+            order = _compare(now["version"], f["version"])
+            if order is None:
+                refused.append(f"{f['name']}: its version {now['version']} cannot be read")
+            elif order < 0 or (order == 0 and now["sha256"] != f["sha256"]):
+                pending.append(f)
+        else:
+            original = now and _compare(now["version"], f["version"]) == 0 and now["sha256"] == f.get("sha256")
+            ours = now and f.get("installed_version") and _compare(now["version"], f["installed_version"]) == 0 and (
+                not f.get("installed_sha256") or now["sha256"] == f["installed_sha256"])
+            if original:
+                continue
+            if ours:
+                pending.append(f)
+            else:
+                refused.append(f"{f['name']}: it is {now['version'] if now else 'missing'} now, not the "
+                               f"{f.get('installed_version')} the hotfix installed: something was installed since "
+                               f"(an SMS service pack or hotfix), so putting the {f['version']} backup back would "
+                               "downgrade it")
+    result["before"] = before
+    if refused:
+        word = "rollback refused" if params["state"] == "restored" else "refused"
+        raise ModuleFail(f"{word}: {'; '.join(refused)}; nothing was changed", **dict(result, after=after))
+    for f in pending:
+        after[f["name"]] = f["version"]
+    result["after"] = after
     if not pending:
         return result
 
     for f in pending:
-        staged = _version(host, f["source"])
-        if staged is None and not check_mode:
+        staged = _facts(host, f["source"])
+        if staged is None:
+            if check_mode:
+                continue
             raise ModuleFail(f"source file {f['source']} for {f['name']} does not exist; nothing was changed", **result)
-        if staged is not None and staged != f["version"]:
-            raise ModuleFail(f"source file {f['source']} is version {staged}, expected {f['version']}; "
-                             "nothing was changed", **result)
+        if _compare(staged["version"], f["version"]) != 0 or staged["sha256"] != f["sha256"]:
+            raise ModuleFail(f"source file {f['source']} is version {staged['version']} with SHA-256 "
+                             f"{staged['sha256']}, expected {f['version']} with {f['sha256']}; nothing was changed",
+                             **result)
     console = "sms_admin_console" in host.state.get("processes", [])
     if console and params["admin_console"] == "refuse":
         raise ModuleFail("the SMS Administrator console is running (PID 1234); quit it or set admin_console=close "
                          "(KB Q317061 step 4); nothing was changed", **result)
 
-    running = [host.service_name(n) for n in params["services"] if host.service_state(n) == "running"]
-    stop_order = list(running)
+    stop_order = [host.service_name(n) for n in params["services"] if host.service_state(n) not in (None, "stopped")]
     wmi = host.service_name(params["wmi_service"])
-    if wmi and host.service_state(wmi) == "running":
-        stop_order += [d for d in host.dependents(wmi) if d not in stop_order] + [wmi]
+    if wmi and host.service_state(wmi) != "stopped":
+        stop_order += [d for d in host.dependents(wmi, running_only=False)
+                       if host.service_state(d) != "stopped" and d not in stop_order] + [wmi]
     result.update(changed=True, plan={"stop": stop_order, "close_console": console, "files": [f["name"] for f in pending]})
     if diff:
         result["diff"] = {"before": before, "after": after}
@@ -99,51 +307,63 @@ def dlls(host, params, check_mode, diff):
 
     if console:
         host.state["processes"].remove("sms_admin_console")
-    undo_dir = backup_dir if params["state"] == "replaced" else win_join(backup_dir, "before-restore")
+    undo_dir = win_join(tx.work_dir, "undo")
     journal = {"phase": "stopping", "state": params["state"], "bin_dir": bin_dir, "undo_dir": undo_dir,
-               "stopped": [], "replaced": [], "before": before, "after": after, "error": None, "started": _now()}
-    _write_journal(host, journal_path, journal)
+               "transport": "winrm", "stopped": [], "replaced": [], "before": before, "after": after, "error": None,
+               "started": _now()}
+    tx.write_journal(journal)
     try:
         for name in stop_order:
-            journal["stopped"].append(name)
-            _write_journal(host, journal_path, journal)
-            host.stop_service(name)
-            host.tick()  # time passes: Site Component Manager, if still running, restarts what stopped
+            tx.stop(name, journal)
         journal["phase"] = "backing_up"
-        _write_journal(host, journal_path, journal)
-        entries = []
+        tx.write_journal(journal)
+        kept = {e["name"] for e in manifest_files}
         for f in pending:
-            host.copy_file(win_join(bin_dir, f["name"]), win_join(undo_dir, f["name"]))
-            entries.append({"name": f["name"], "version": before[f["name"]]})
-        if params["state"] == "replaced":
-            host.write_json(win_join(backup_dir, "manifest.json"), {"files": entries, "taken": journal["started"]})
+            target = win_join(bin_dir, f["name"])
+            if host.file(target):
+                host.copy_file(target, win_join(undo_dir, f["name"]))
+                if params["state"] == "replaced" and f["name"] not in kept:  # the first original, kept for ever
+                    host.copy_file(target, win_join(backup_dir, f["name"]))
         journal["phase"] = "replacing"
-        _write_journal(host, journal_path, journal)
+        tx.write_journal(journal)
         for f in pending:
             journal["replaced"].append(f["name"])
-            _write_journal(host, journal_path, journal)
+            tx.write_journal(journal)
             host.copy_file(f["source"], win_join(bin_dir, f["name"]))
         journal["phase"] = "verifying"
-        _write_journal(host, journal_path, journal)
+        tx.write_journal(journal)
+        installed = {}
         for f in pending:
-            now = _version(host, win_join(bin_dir, f["name"]))
-            if now != f["version"]:
-                raise HostError(f"{f['name']} is version {now} after the copy, expected {f['version']}")
+            now = _facts(host, win_join(bin_dir, f["name"]))
+            if not now or now["sha256"] != f["sha256"]:
+                raise HostError(f"{f['name']} is version {now and now['version']} after the copy, expected "
+                                f"{f['version']} ({f['sha256']})")
+            installed[f["name"]] = now
+        if params["state"] == "replaced":
+            entries = {e["name"]: dict(e) for e in manifest_files}
+            for name, now in installed.items():
+                entries.setdefault(name, {"name": name, "version": current[name]["version"] if current[name] else None,
+                                          "sha256": current[name]["sha256"] if current[name] else None})
+                entries[name].update(installed_version=now["version"], installed_sha256=now["sha256"])
+            _write_json(host, manifest_path, {"files": [entries[n] for n in sorted(entries)], "taken": journal["started"]})
         journal["phase"] = "restarting"
-        _write_journal(host, journal_path, journal)
-        for name in reversed(journal["stopped"]):
-            host.start_service(name)
-        journal["phase"] = "done"
-        _write_journal(host, journal_path, journal)
+        tx.write_journal(journal)
     except HostError as error:
-        problems = _restore(host, journal)
-        journal.update(phase="rolled_back", error=str(error))
-        try:
-            host.write_json(journal_path, journal)
-        except HostError as journal_error:
-            problems.append(f"journal: {journal_error}")
+        journal["error"] = str(error)
+        problems = tx.undo(journal)
         tail = (f" Rollback problems: {'; '.join(problems)}" if problems
                 else " The original DLLs are in place and the services were restarted.")
-        raise ModuleFail(f"{str(error).rstrip('.')}.{tail}", **dict(result, changed=False, after=before)) from None
-    result.update(stopped=journal["stopped"], restarted=list(reversed(journal["stopped"])))
+        failed = dict(result, changed=False, after=before)
+        failed.pop("diff", None)  # rolled back: nothing changed
+        raise ModuleFail(f"{str(error).rstrip('.')}.{tail}", **failed) from None
+
+    problems = tx.start_reverse(journal)
+    result["stopped"] = list(journal["stopped"])
+    if problems:
+        journal["error"] = "; ".join(problems)
+        tx.write_journal(journal)
+        raise ModuleFail(f"the new DLLs are in place and verified, but not every service started: {'; '.join(problems)};"
+                         " the next run starts them (the journal stays in phase restarting)", **result)
+    journal["phase"] = "done"
+    tx.write_journal(journal)
     return result

@@ -1,54 +1,104 @@
-"""Twin of smsfleet.q317061.q317061_probe: the same raw facts the ps1 reads."""
+"""Twin of smsfleet.q317061.q317061_probe: the same raw facts the ps1 reads, read the same way."""
 
-from ..host import EXIFS_PARAMS
-from . import twin
+import json
 
-IDENT = "HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification"
+from ..host import EXIFS_PARAMS, IDENT_KEY, TIME_ZONE_KEY, TRACING_KEY, iso
+from . import file_bytes, twin, win_join
+
+
+def platform_of(host, install_dir):
+    """The SMS installation's platform: bin\\i386 or bin\\alpha, as the ps1 tests the folders."""
+    for candidate in ("i386", "Alpha"):
+        if install_dir and host.is_dir(f"{install_dir}\\bin\\{candidate}"):
+            return candidate
+    return None
+
+
+def log_tail(host, path, tail_bytes):
+    """Decompression lines in the last tail_bytes of a log; a line cut by the offset is dropped (as the ps1)."""
+    entry = host.file(path) if path else None
+    if entry is None:
+        return None
+    data = file_bytes(host, entry)
+    start = max(0, len(data) - tail_bytes)
+    lines = data[start:].decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
+    if start > 0:
+        lines = lines[1:]
+    return [line for line in lines if "decompress" in line.lower()]
+
+
+def transaction(host, work_dir):
+    journal = win_join(work_dir, "journal.json")
+    out = {"journal": journal, "present": False, "readable": None, "phase": None, "state": None, "started": None,
+           "updated": None, "error": None, "stopped": [], "replaced": []}
+    for candidate in (journal, journal + ".tmp"):
+        entry = host.file(candidate)
+        if entry is None:
+            continue
+        out["present"] = True
+        try:
+            data = json.loads(file_bytes(host, entry).decode("utf-8-sig"))
+            out.update({k: data.get(k) for k in ("phase", "state", "started", "updated", "error", "stopped",
+                                                 "replaced")}, readable=True)
+            break
+        except (ValueError, AttributeError) as error:
+            out.update(readable=False, error=f"unreadable: {error}")
+    return out
 
 
 @twin("smsfleet.q317061.q317061_probe")
 def probe(host, params, check_mode, diff):
-    install_dir = host.reg_get(IDENT, "Installation Directory")
-    platform = host.state.get("platform") if host.state.get("platform") in ("i386", "Alpha") else None
+    install_dir = host.reg_get(IDENT_KEY, "Installation Directory")
+    platform = platform_of(host, install_dir)
     dlls = {}
     for name in ("Baseutil.dll", "Distmgr.dll"):
-        info = {"path": None, "exists": False, "version": None, "size": None, "sha256": None, "language": None}
+        info = {"path": None, "exists": False, "version": None, "size": None, "sha256": None, "language_id": None,
+                "language": None, "modified": None}
         if install_dir and platform:
             info["path"] = f"{install_dir}\\bin\\{platform}\\{name}"
             entry = host.file(info["path"])
             if entry:
                 info.update(exists=True, version=entry.get("version"), size=entry.get("size"),
-                            sha256=entry.get("sha256"), language=entry.get("language"))
+                            sha256=entry.get("sha256"), language=entry.get("language"),
+                            language_id=entry.get("language_id"), modified=entry.get("modified"))
         dlls[name] = info
     services = []
     for name in params["services"]:
         real = host.service_name(name)
         if real:
-            services.append({"name": real, "state": host.service_state(real), "dependents": host.dependents(real)})
-    site_type = host.reg_get(IDENT, "Site Type")
+            services.append({"name": real, "state": host.service_state(real),
+                             "dependents": [d for d in host.dependents(real, running_only=False)
+                                            if host.service_state(d) != "stopped"]})
+    site_type = host.reg_get(IDENT_KEY, "Site Type")
     major = host.reg_get("HKLM\\SOFTWARE\\Microsoft\\Exchange\\Setup", "MsiProductMajor")
     minor = host.reg_get("HKLM\\SOFTWARE\\Microsoft\\Exchange\\Setup", "MsiProductMinor")
-    log_path = host.log_path()
-    lines = []
-    if log_path and host.file(log_path):
-        text = host.file(log_path).get("text") or []
-        tail, size = [], 0
-        for line in reversed(text):
-            size += len(line) + 2
-            if size > params["log_tail_bytes"]:
-                break
-            tail.append(line)
-        lines = [line for line in reversed(tail) if "decompress" in line.lower()][-params["max_log_lines"]:]
+    log = {"path": None, "present": False, "rolled_over_path": None, "rolled_over_present": False,
+           "logging_enabled": bool(host.reg_get(TRACING_KEY, "Enabled")) if host.reg_has(TRACING_KEY, "Enabled")
+           else None, "lines": []}
+    if install_dir:
+        log["path"] = host.log_path()
+        log["rolled_over_path"] = log["path"].rsplit(".", 1)[0] + ".lo_"
+        found = []
+        for key, path in (("rolled_over_present", log["rolled_over_path"]), ("present", log["path"])):
+            lines = log_tail(host, path, params["log_tail_bytes"])
+            if lines is not None:
+                log[key] = True
+                found += lines
+        log["lines"] = found[-params["max_log_lines"]:] if params["max_log_lines"] > 0 else []
     drives = [{"letter": d["letter"], "type": d["type"], "file_system": d.get("file_system"),
                "label": d.get("label", ""), "size": d.get("size"), "free": d.get("free"),
                "target": d.get("target") or f"\\Device\\HarddiskVolume{ord(d['letter']) - 64}"}
               for d in host.state["drives"]]
     probe = {
+        "schema": 2,
         "computer_name": host.computer_name,
+        "os_version": host.state.get("os_version", "5.0.2195.0"),
+        "boot_time": iso(host.state["boot_time"]),
+        "time_bias_minutes": host.reg_get(TIME_ZONE_KEY, "ActiveTimeBias"),
         "sms": {
-            "installed": bool(install_dir), "install_dir": install_dir, "site_code": host.reg_get(IDENT, "Site Code"),
+            "installed": bool(install_dir), "install_dir": install_dir, "site_code": host.reg_get(IDENT_KEY, "Site Code"),
             "site_type": {1: "primary", 2: "secondary"}.get(site_type),
-            "parent_site_code": host.reg_get(IDENT, "Parent Site Code"),
+            "parent_site_code": host.reg_get(IDENT_KEY, "Parent Site Code"),
             "full_version": host.reg_get("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup", "Full Version"),
             "full_version_present": host.reg_has("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup", "Full Version"),
             "platform": platform,
@@ -64,7 +114,8 @@ def probe(host, params, check_mode, diff):
             "sharepoint_portal_server": host.reg_key_exists("HKLM\\SOFTWARE\\Microsoft\\SharePoint Portal Server"),
         },
         "drives": drives,
-        "distmgr_log": {"path": log_path, "lines": lines},
+        "distmgr_log": log,
+        "transaction": transaction(host, params["work_dir"]),
         "errors": [],
     }
     return {"changed": False, "probe": probe}
