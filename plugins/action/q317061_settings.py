@@ -45,10 +45,10 @@ class ActionModule(ActionBase):
 
         # The audit reads only, so --check does not make it a prediction: its report is a real audit.
         check_mode = bool(self._task.check_mode) and playbook != "audit"
-        run["basename"] = rpt.basename(run.pop("report_basename") or BASENAMES[playbook], check_mode)
-        run.update(check_mode=check_mode, title=TITLES[playbook] + (" (check mode: nothing was changed)"
-                                                                     if check_mode else ""))
-        if not errors:
+        run["basename"] = rpt.basename(run.pop("report_basename", None) or BASENAMES[playbook], check_mode)
+        suffix = " (check mode: nothing was changed)" if check_mode else ""
+        run.update(check_mode=check_mode, title=TITLES[playbook] + suffix)
+        if not errors:  # (a refused value leaves its setting out of `run`)
             errors += rpt.check_destination(run["report_dir"], run["report_template"])
         if errors:
             result.update(failed=True, msg="invalid settings; no host was touched:\n- " + "\n- ".join(dict.fromkeys(errors)))

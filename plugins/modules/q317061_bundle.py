@@ -18,6 +18,10 @@ description:
     (for 2.00.1493.3240; later builds must be pinned by SHA-256), and that any SHA-256 pin matches.
   - With I(method=installer) it also checks C(Q317061.exe) (present, an Intel PE image, pin).
   - Any mismatch fails with a message naming each file and the difference.
+  - The bytes that passed are copied into a controller cache named by their SHA-256
+    (C(~/.ansible/smsfleet.q317061/bundles), private to the user), and the returned C(path) of each file is the
+    cached copy (C(bundle_path) the file in the bundle). Staging reads the cache only, so a file changed in the
+    bundle after the check never reaches a host.
 options:
   source:
     description: The bundle folder on the controller.

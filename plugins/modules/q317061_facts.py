@@ -16,7 +16,8 @@ description:
     could not be read), C(fixed) (both DLLs carry the fix), C(pending_reboot) (DriveLetter blank but the IFS drive
     still mounted), C(mitigated) (no IFS drive letter configured or mounted), C(vulnerable).
   - SP4 builds are fixed only at or above O(sp4_hrp_revision), because SP4 reverts SP3 hotfixes (KB Q313839).
-  - Changes nothing on the host; safe in check mode.
+  - An unfinished DLL transaction in O(work_dir) or stopped SMS services make the host C(unknown), never C(fixed).
+  - Changes nothing on the host unless O(recover) is true; safe in check mode (no recovery then).
   - This is an action plugin; the documentation lives here.
 options:
   sp4_hrp_revision:
@@ -24,6 +25,7 @@ options:
       - Revision (last part of 2.00.1493.xxxx) of the SMS 2.0 SP4 Hotfix Rollup Package (KB Q323206) build of
         C(Baseutil.dll) and C(Distmgr.dll). SP4 builds at or above it count as fixed.
       - No value is published in the KB articles, so by default no SP4 build counts as fixed.
+      - 4001 to 4999, or a full version like C(2.00.1493.4200); an empty string is unset.
     type: int
   later_service_packs_fixed:
     description:
@@ -35,6 +37,17 @@ options:
       - How many bytes at the end of C(distmgr.log) are searched for decompression failures.
     type: int
     default: 262144
+  work_dir:
+    description:
+      - The remediation work folder whose C(journal.json) the probe reads.
+    type: path
+    default: C:\SMSFleet\Q317061
+  recover:
+    description:
+      - Recover an unfinished DLL transaction found by the probe (M(smsfleet.q317061.q317061_dlls) with
+        C(state=recovered)), then probe again. Reports C(changed) when it recovered something.
+    type: bool
+    default: false
 notes:
   - Supports check mode.
 seealso:

@@ -18,9 +18,13 @@ description:
   - Warns that Outlook Web Access may stop working when it picks the workaround.
 options:
   facts:
-    description: The host's Q317061 facts (C(ansible_facts.q317061)).
+    description: The host's Q317061 facts (C(ansible_facts.q317061)). Exclusive with O(result).
     type: dict
-    required: true
+  result:
+    description:
+      - The host's registered M(smsfleet.q317061.q317061_facts) result. A host that could not be probed
+        (unreachable, failed) is planned C(manual) with the error, never changed. Exclusive with O(facts).
+    type: dict
   strategy:
     description:
       - C(auto) applies the hotfix where it applies and the workaround only where allowed; C(hotfix) and

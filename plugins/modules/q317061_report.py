@@ -11,9 +11,16 @@ short_description: Write the KB Q317061 fleet report (JSON, CSV, HTML) on the co
 version_added: 0.1.0
 description:
   - Reads each host's registered M(smsfleet.q317061.q317061_facts) result (or its cached C(ansible_facts.q317061))
-    and writes C(<basename>.json), C(<basename>.csv) and a self-contained C(<basename>.html) into O(dest).
+    and writes C(<basename>.json), C(<basename>.csv) and a self-contained C(<basename>.html) into O(dest),
+    each atomically.
   - Unreachable hosts appear with status C(unreachable), failed probes with status C(unknown); both carry the error.
-  - Runs on the controller only (action plugin); no credentials or raw probe data are written.
+  - What hosts report is data - the HTML is autoescaped (Jinja2), CSV cells that would start a spreadsheet formula
+    are neutralised, control characters are shown escaped.
+  - Returns RV(problems), the reasons the run is not a success (hosts not checked, failed or not attempted, or
+    none targeted); the playbooks fail on them after the report is written.
+  - Runs on the controller only (action plugin); no credentials or raw probe data are written. It writes in
+    check mode too - a check-mode run passes O(check_mode) and its own O(basename) so the report is labelled
+    and never replaces a real run's.
 options:
   hosts:
     description: Inventory hostnames to report on.
@@ -25,9 +32,12 @@ options:
     type: path
     required: true
   result_var:
-    description: Name of the variable each host registered the q317061_facts result in.
-    type: str
-    default: q317061_audit
+    description:
+      - Names of the variables each host registered q317061_facts results in, newest first; the first that ran
+        wins (the re-audit of a changed host, then its first probe).
+    type: list
+    elements: str
+    default: [q317061_audit]
   change_var:
     description: Name of a per-host variable describing what remediation changed (a dict with C(changed) and C(summary)).
     type: str
@@ -39,8 +49,13 @@ options:
     description: Report title.
     type: str
     default: KB Q317061 fleet audit
-notes:
-  - In check mode nothing is written unless the task sets C(check_mode=false).
+  template:
+    description: A Jinja2 template file replacing the built-in HTML template (C(plugins/plugin_utils/report.html.j2)).
+    type: path
+  check_mode:
+    description: The run was in check mode - label every format as a prediction.
+    type: bool
+    default: false
 author:
   - smsfleet maintainers (@smsfleet)
 """
@@ -57,7 +72,7 @@ EXAMPLES = r"""
 RETURN = r"""
 paths:
   description: The files written, by extension.
-  returned: changed
+  returned: success
   type: dict
   sample: {json: reports/q317061-audit.json, csv: reports/q317061-audit.csv, html: reports/q317061-audit.html}
 summary:
@@ -71,4 +86,10 @@ lines:
   type: list
   elements: str
   sample: ["42 hosts: vulnerable 12, fixed 10", "exposure: affected_now 8, latent 4, none 30"]
+problems:
+  description: Why the run is not a success; empty when it is.
+  returned: always
+  type: list
+  elements: str
+  sample: ["1 host(s) could not be checked: p01-03"]
 """

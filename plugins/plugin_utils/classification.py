@@ -316,7 +316,7 @@ def _no_platform(probe: dict) -> str:
     sms = probe.get("sms") or {}
     text = (f"The SMS platform could not be determined: no bin\\i386 or bin\\Alpha folder under "
             f"{sms.get('install_dir')}; SMS 2.0 ships those two only.")
-    major = str(probe.get("os_version") or "").split(".")[0]
+    major = str(probe.get("os_version") or "").split(".", maxsplit=1)[0]
     if major.isdigit() and int(major) >= 6:
         text += (f" This computer runs Windows {probe.get('os_version')}, on which SMS 2.0 cannot be a site server "
                  "(it runs on Windows NT 4.0 and Windows 2000).")

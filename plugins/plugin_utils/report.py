@@ -28,6 +28,9 @@ STATUS_COLOURS = {"vulnerable": "#c0392b", "pending_reboot": "#d35400", "unknown
                   "unreachable": "#2c3e50", "mitigated": "#2980b9", "fixed": "#27ae60", "not_applicable": "#95a5a6"}
 TEMPLATE = pathlib.Path(__file__).with_name("report.html.j2")
 NO_TARGETS = "No host was targeted: nothing was checked."
+OWA_NOTE = ("Outlook Web Access: the EXIFS DriveLetter is blank on fixed hosts, so their IFS drive (and OWA, which "
+            "uses it) disappears at the next restart; restore the DriveLetter if OWA is used (rollback.yml restores "
+            "what the workaround recorded): ")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -138,9 +141,7 @@ def build(entries: list[dict], title: str = "KB Q317061 fleet audit", now: datet
     summary = summarise(entries)
     notes = list(notes or [])
     if summary["owa_at_risk"]:
-        notes.append("Outlook Web Access: the EXIFS DriveLetter is blank on fixed hosts, so their IFS drive (and "
-                      "OWA, which uses it) disappears at the next restart; restore the DriveLetter if OWA is used "
-                      "(rollback.yml restores what the workaround recorded): " + ", ".join(summary["owa_at_risk"]))
+        notes.append(OWA_NOTE + ", ".join(summary["owa_at_risk"]))
     if summary["workaround_applied"]:
         notes.append("The workaround was applied (Outlook Web Access may stop working) on: "
                      + ", ".join(summary["workaround_applied"]))
@@ -213,8 +214,8 @@ def summary_lines(report: dict) -> list[str]:
              + f"{s['hosts']} hosts: {counts or 'none'}", f"exposure: {exposure or 'none'}"]
     outcomes = s.get("by_outcome") or {}
     if outcomes:
-        lines.append("this run: " + ", ".join(f"{OUTCOME_LABELS.get(k, k)} {outcomes[k]}"
-                                              for k in OUTCOME_LABELS if outcomes.get(k)))
+        done = [f"{label} {outcomes[key]}" for key, label in OUTCOME_LABELS.items() if outcomes.get(key)]
+        lines.append("this run: " + ", ".join(done))
     return printable(lines + list(report.get("notes") or []))
 
 

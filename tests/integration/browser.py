@@ -1,13 +1,18 @@
-"""Headless Chromium (Debian's `chromium`) for looking at reports the way a person does."""
+"""Debian's headless Chromium, driven by Playwright, for looking at reports the way a person does.
 
-import html.parser
+Playwright's own browser download cannot reach this closed network, so it drives the system's
+`chromium` (installed by `make setup`). Without the background-networking flags Chromium keeps
+calling Google, which this network refuses.
+"""
+
+import contextlib
 import pathlib
 import shutil
-import subprocess
 
-# Without the background-networking flags Chromium keeps calling Google, which this closed network refuses.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+from playwright.sync_api import sync_playwright
+
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
 
 
 def chromium() -> str:
@@ -16,35 +21,34 @@ def chromium() -> str:
     return path
 
 
-def _run(*args, profile: pathlib.Path) -> subprocess.CompletedProcess:
-    return subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
-                          check=True, timeout=120)
+@contextlib.contextmanager
+def page(path: pathlib.Path, width: int = 1280, height: int = 1600):
+    """A rendered report page; every request it makes (there should be none) is recorded in page.requests."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=FLAGS)
+        try:
+            tab = browser.new_page(viewport={"width": width, "height": height})
+            tab.requests = []
+            tab.on("request", lambda request: tab.requests.append(request.url))
+            tab.goto(path.as_uri())
+            yield tab
+        finally:
+            browser.close()
 
 
-def screenshot(page: pathlib.Path, out: pathlib.Path, width: int, height: int, profile: pathlib.Path) -> None:
-    _run(f"--window-size={width},{height}", f"--screenshot={out}", page.as_uri(), profile=profile)
+def visible_hosts(tab) -> list[str]:
+    """Host names of the host rows a person can see now."""
+    return tab.eval_on_selector_all("#hosts tr.host", "rows => rows.filter(r => !r.hidden).map(r => r.cells[0].innerText)")
 
 
-class _Text(html.parser.HTMLParser):
-    """Visible text of a rendered DOM, one string per text node (script and style skipped)."""
-
-    def __init__(self):
-        super().__init__()
-        self.parts, self._skip = [], 0
-
-    def handle_starttag(self, tag, attrs):
-        self._skip += tag in ("script", "style")
-
-    def handle_endtag(self, tag):
-        self._skip -= tag in ("script", "style")
-
-    def handle_data(self, data):
-        if not self._skip and data.strip():
-            self.parts.append(" ".join(data.split()))
-
-
-def rendered_text(page: pathlib.Path, profile: pathlib.Path) -> list[str]:
-    """The page's text after Chromium has parsed and laid it out (--dump-dom)."""
-    parser = _Text()
-    parser.feed(_run("--dump-dom", page.as_uri(), profile=profile).stdout)
-    return parser.parts
+def text_nodes(tab) -> list[str]:
+    """The page's visible text, one string per text node (script and style skipped), in document order."""
+    return tab.evaluate("""() => {
+        const out = [], walker = document.createTreeWalker(document, NodeFilter.SHOW_TEXT);
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+            const tag = n.parentElement && n.parentElement.tagName;
+            const text = n.textContent.split(/\\s+/).join(' ').trim();
+            if (text && tag !== 'SCRIPT' && tag !== 'STYLE') out.push(text);
+        }
+        return out;
+    }""")

@@ -251,8 +251,24 @@ def test_restart_rereads_the_exifs_letter_only_at_boot(lab_factory):
     assert "rebooted: true" in reboot.stdout and time.monotonic() - start >= 4
     state = lab.host_state("h-01")
     assert state["boot_time"] > booted and "M" not in [d["letter"] for d in state["drives"]]
+    assert state["services"]["MSExchangeIS"]["state"] in ("startpending", "running")
     assert all(s["state"] == "running" for n, s in state["services"].items() if n.startswith("SMS_"))
     assert json.loads(lab.winlab("distribute", "--json").stdout)["hosts"]["h-01"]["arrived"] is True
+
+
+def test_the_ifs_drive_comes_back_only_when_the_information_store_runs(lab_factory):
+    """After a boot, EXIFS mounts its letter only once the Exchange Information Store has started: a check made
+    before that sees no IFS drive whatever DriveLetter says."""
+    lab = lab_factory(SMALL.replace("{sms: {site_code: P01}}", "{sms: {site_code: P01}, restart_seconds: 1, "
+                                    "store_start_seconds: 4}"))
+    lab.ansible("h-01", "-m", "ansible.windows.win_reboot", check=True)
+    state = lab.host_state("h-01")
+    assert state["services"]["MSExchangeIS"]["state"] == "startpending"
+    assert "M" not in [d["letter"] for d in state["drives"]]  # DriveLetter is still M
+    time.sleep(4.5)
+    info = lab.ansible("h-01", "-m", "ansible.windows.win_service_info", "-a", "name=MSExchangeIS", check=True)
+    assert "state: running" in info.stdout
+    assert "M" in [d["letter"] for d in lab.host_state("h-01")["drives"]]
 
 
 def test_restart_keeps_the_host_unreachable_for_its_restart_time(lab_factory):
@@ -323,3 +339,49 @@ def test_what_winlab_does_not_understand_gets_a_wsman_fault(lab_factory, body, s
     for word in words:
         assert word in reply.text
     assert lab.stats()["h-01"]["commands"] == 0
+
+
+def _model_host(spec_text):
+    from winlab import fleet
+    from winlab.host import Host
+    spec = fleet.expand(yaml.safe_load(spec_text))[0]
+    return Host(fleet.initial_state(spec, "127.0.0.1", 0, time.time()))
+
+
+DLLS_ARGS = {"state": "replaced", "bin_dir": "C:\\SMS\\bin\\i386", "backup_dir": "C:\\W\\backup", "journal": "C:\\W\\journal.json",
+             "services": ["SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR"], "admin_console": "close",
+             "files": [{"name": "Distmgr.dll", "source": "C:\\SMS\\bin\\i386\\Distmgr.dll", "version": "2.00.1493.3240",
+                        "sha256": "0" * 64}]}
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_a_dropped_shell_kills_the_module_unless_it_runs_async(is_async):
+    """WinRM deletes the shell when the connection drops and kills what runs in it; an async job runs on."""
+    from winlab import twins
+    from winlab.host import ConnectionLost
+    host = _model_host("hosts: [{name: a}]")
+    entry = host.file("C:\\SMS\\bin\\i386\\Distmgr.dll")
+    host.write_file("C:\\W\\new.dll", dict(entry, version="2.00.1493.3240", sha256="0" * 64))
+    host.state["faults"]["drop_on_module"] = "smsfleet.q317061.q317061_dlls"
+    args = dict(DLLS_ARGS, files=[dict(DLLS_ARGS["files"][0], source="C:\\W\\new.dll")])
+    with pytest.raises(ConnectionLost):
+        twins.run("smsfleet.q317061.q317061_dlls", host, args, is_async=is_async)
+    journal = host.read_json("C:\\W\\journal.json")
+    if is_async:  # the job finished; only its reply was lost
+        assert journal["phase"] == "done" and host.service_state("SMS_EXECUTIVE") == "running"
+    else:  # killed with the shell, SMS stopped, the journal unfinished for the next run
+        assert journal["phase"] == "replacing" and host.service_state("SMS_EXECUTIVE") == "stopped"
+
+
+def test_a_stop_cascades_to_running_dependents_only_through_the_journal():
+    """ServiceController.Stop() would stop dependents unjournaled: the twin stops and journals each one first."""
+    from winlab import twins
+    host = _model_host("hosts: [{name: a}]")
+    entry = host.file("C:\\SMS\\bin\\i386\\Distmgr.dll")
+    host.write_file("C:\\W\\new.dll", dict(entry, version="2.00.1493.3240", sha256="0" * 64))
+    args = dict(DLLS_ARGS, services=[], files=[dict(DLLS_ARGS["files"][0], source="C:\\W\\new.dll")])
+    result = twins.run("smsfleet.q317061.q317061_dlls", host, args)
+    assert not result.get("failed"), result
+    # Only WMI was asked for; its running dependents (the SMS services) were stopped first, each journaled.
+    assert result["stopped"][-1] == "Winmgmt" and set(result["stopped"][:-1]) >= {"SMS_EXECUTIVE"}
+    assert host.service_state("SMS_EXECUTIVE") == "running"

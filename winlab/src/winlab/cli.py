@@ -1,4 +1,4 @@
-"""winlab command line: up, down, status, stats, reset, distribute, fault, hotfix-bundle."""
+"""winlab command line: up, down, status, stats, reset, distribute, fault, upgrade, hotfix-bundle."""
 
 from __future__ import annotations
 
@@ -209,6 +209,12 @@ def cmd_fault(args) -> int:
     return 0
 
 
+def cmd_upgrade(args) -> int:
+    reply = control(args.state_dir, "upgrade", host=args.host, version=args.version)
+    print(f"winlab: {reply['host']}: SMS files now {args.version}: {', '.join(reply['files'])}")
+    return 0
+
+
 def cmd_hotfix_bundle(args) -> int:
     from .bundle import write_bundle
     paths = write_bundle(pathlib.Path(args.dir), variant=args.variant)
@@ -246,6 +252,10 @@ def main(argv=None) -> int:
     p.add_argument("value", nargs="?")
     p.add_argument("--clear", action="store_true")
     p.set_defaults(func=cmd_fault)
+    p = sub.add_parser("upgrade", help="install an SMS build on a host as SMS Setup would (a later SP or hotfix)")
+    p.add_argument("host")
+    p.add_argument("version", help="e.g. 2.00.1493.4000")
+    p.set_defaults(func=cmd_upgrade)
     p = sub.add_parser("hotfix-bundle", help="write a Q317061 hotfix bundle (KB layout, synthetic PE DLLs)")
     p.add_argument("dir")
     p.add_argument("--variant", default="good",

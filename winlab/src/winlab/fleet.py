@@ -29,6 +29,7 @@ DEFAULT_HOST = {
     "username": "Administrator",
     "password": "Lab-Passw0rd!",
     "restart_seconds": 3,
+    "store_start_seconds": 2,  # the Exchange Information Store's start after a boot; it mounts the IFS drive
     "uptime_minutes": 4320,  # booted three days before the lab starts
     "time_bias_minutes": 0,  # UTC = local time + bias (the registry's ActiveTimeBias)
     "sms": {
@@ -136,7 +137,8 @@ def validate(host: dict, where: str) -> None:
     for field in ("username", "password"):
         if not isinstance(host.get(field), str) or not host[field]:
             bad(field, "must be a non-empty string")
-    for field, low, high in (("uptime_minutes", 0, 10**7), ("time_bias_minutes", -840, 720), ("restart_seconds", 0, 3600)):
+    for field, low, high in (("uptime_minutes", 0, 10**7), ("time_bias_minutes", -840, 720), ("restart_seconds", 0, 3600),
+                             ("store_start_seconds", 0, 600)):
         value = host.get(field)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
             bad(field, f"must be a number from {low} to {high} (got {value!r})")
@@ -298,6 +300,7 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
         if exchange in ("2000", "2003"):
             registry["HKLM\\SOFTWARE\\Microsoft\\Exchange\\Setup"] = {
                 "MsiProductMajor": 6, "MsiProductMinor": 0 if exchange == "2000" else 5}
+            services["MSExchangeIS"] = {"state": "running", "start_mode": "auto", "depends_on": []}
         if spec.get("sharepoint"):
             registry["HKLM\\SOFTWARE\\Microsoft\\SharePoint Portal Server"] = {}
         services["W3SVC"] = {"state": "running" if spec.get("owa") else "stopped", "start_mode": "auto",
@@ -310,10 +313,12 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
         "drives": copy.deepcopy(spec["drives"]),
         "exifs": exifs, "processes": [], "faults": copy.deepcopy(spec.get("faults") or {}),
         "restart_seconds": spec.get("restart_seconds", 3), "restart_at": None, "down_until": None,
+        "store_start_seconds": spec.get("store_start_seconds", 2), "store_ready_at": None,
         "expect": copy.deepcopy(spec.get("expect") or {}),
     }
     host = Host(state)
     host.boot(boot)
+    host.tick(now)  # three days of uptime: the Information Store has long mounted the IFS drive
     if spec.get("exifs_boot_letter") and exifs:  # DriveLetter changed since the last boot (restart pending)
         state["drives"] = [d for d in state["drives"] if d.get("target") != IFS_TARGET] + [
             {"letter": spec["exifs_boot_letter"], "type": "fixed", "file_system": "NTFS", "label": "",

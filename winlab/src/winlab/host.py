@@ -87,6 +87,9 @@ class Host:
             else:
                 self.state["down_until"] = now + float(self.state.get("restart_seconds", 3))
             self.boot(now + float(self.state.get("restart_seconds", 3)))
+        ready = self.state.get("store_ready_at")
+        if ready is not None and now >= ready:
+            self._store_started()
         self._site_component_manager_poll()
 
     def crash(self, now: float | None = None) -> None:
@@ -104,8 +107,22 @@ class Host:
         self.state["processes"] = []
         for svc in self.state["services"].values():
             svc["state"] = "running" if svc.get("start_mode", "auto") == "auto" else "stopped"
-        self._mount_exifs()
+        self.state["drives"] = [d for d in self.state["drives"] if d.get("target") != IFS_TARGET]
+        store = self._service("MSExchangeIS")
+        if store and store["state"] == "running":
+            # The Information Store takes a while to start, and mounts the IFS drive only then.
+            store["state"] = "startpending"
+            self.state["store_ready_at"] = when + float(self.state.get("store_start_seconds", 2))
+        else:
+            self._mount_exifs()
         self.state["registry"][LOGON_UI_KEY] = {}  # LogonUI creates it when the logon prompt shows
+
+    def _store_started(self) -> None:
+        self.state["store_ready_at"] = None
+        store = self._service("MSExchangeIS")
+        if store and store["state"] == "startpending":
+            store["state"] = "running"
+        self._mount_exifs()
 
     def _mount_exifs(self) -> None:
         drives = [d for d in self.state["drives"] if d.get("target") != IFS_TARGET]
@@ -303,6 +320,27 @@ class Host:
             if svc and svc["state"] == "stopped" and svc.get("start_mode", "auto") == "auto":
                 if all(self.service_state(d) == "running" for d in svc.get("depends_on", [])):
                     svc["state"] = "running"
+
+    def install_sms_build(self, version: str) -> list[str]:
+        """SMS Setup (a service pack, the SP4 HRP) stops SMS, replaces both DLLs and Full Version, starts SMS."""
+        from .fleet import dll_meta
+        bin_dir = self.sms_bin_dir()
+        if not bin_dir:
+            raise HostError("no SMS site server here")
+        running = [n for n in SMS_SERVICES if self.service_state(n) == "running"]
+        for name in running:
+            self._service(name)["state"] = "stopped"
+        changed = []
+        for name in ("Baseutil.dll", "Distmgr.dll"):
+            old = self.file(f"{bin_dir}\\{name}") or {}
+            meta = dll_meta(self.state["platform"], name, version, old.get("language") or "English (United States)",
+                            time.time())
+            self.state["files"][f"{bin_dir}\\{name}".lower()] = dict(meta, path=f"{bin_dir}\\{name}")
+            changed.append(f"{bin_dir}\\{name}")
+        self.reg_set("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup", "Full Version", version)
+        for name in running:
+            self._service(name)["state"] = "running"
+        return changed
 
     # -- Distribution Manager ------------------------------------------
     def dlls_fixed(self) -> bool:

@@ -179,6 +179,14 @@ class Fleet:
                 self.store.save_host(h.host.state)
         return {"package": package, "hosts": results}
 
+    def op_upgrade(self, req):
+        """An SMS service pack or hotfix installed outside this collection (SMS Setup replaces both DLLs)."""
+        h = self._host(req["host"])
+        with h.lock:
+            changed = h.host.install_sms_build(req["version"])
+            self.store.save_host(h.host.state)
+        return {"host": req["host"], "files": changed}
+
     def op_host(self, req):
         h = self._host(req["host"])
         with h.lock:
@@ -242,7 +250,8 @@ async def serve(state_dir: str) -> None:
         while not fleet.stopping.is_set():
             await asyncio.sleep(0.5)
             for h in fleet.hosts.values():
-                if h.host.state.get("restart_at") is not None or h.host.state.get("down_until") is not None:
+                state = h.host.state
+                if any(state.get(k) is not None for k in ("restart_at", "down_until", "store_ready_at")):
                     with h.lock:
                         h.host.tick()
                         fleet.store.save_host(h.host.state)
