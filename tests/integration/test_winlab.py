@@ -260,12 +260,16 @@ def test_the_ifs_drive_comes_back_only_when_the_information_store_runs(lab_facto
     """After a boot, EXIFS mounts its letter only once the Exchange Information Store has started: a check made
     before that sees no IFS drive whatever DriveLetter says."""
     lab = lab_factory(SMALL.replace("{sms: {site_code: P01}}", "{sms: {site_code: P01}, restart_seconds: 1, "
-                                    "store_start_seconds: 4}"))
-    lab.ansible("h-01", "-m", "ansible.windows.win_reboot", check=True)
+                                    "store_start_seconds: 6}"))
+    url, user, password = _endpoint(lab, "h-01")
+    protocol = winrm.Protocol(url, transport="basic", username=user, password=password)
+    assert _powershell(protocol, protocol.open_shell(), "shutdown.exe /r /t 0")[2] == 0
+    time.sleep(1.5)
+    lab.wait_up()
     state = lab.host_state("h-01")
     assert state["services"]["MSExchangeIS"]["state"] == "startpending"
     assert "M" not in [d["letter"] for d in state["drives"]]  # DriveLetter is still M
-    time.sleep(4.5)
+    time.sleep(6)
     info = lab.ansible("h-01", "-m", "ansible.windows.win_service_info", "-a", "name=MSExchangeIS", check=True)
     assert "state: running" in info.stdout
     assert "M" in [d["letter"] for d in lab.host_state("h-01")["drives"]]

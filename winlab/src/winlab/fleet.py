@@ -51,12 +51,14 @@ DEFAULT_HOST = {
     "faults": {},
     "expect": {},
 }
-FAULT_KINDS = {"drop_after_commands": int, "hang_on_stop": list, "locked_files": list, "system_drive_full": bool,
+FAULT_KINDS = {"drop_after_commands": int, "hang_on_stop": list, "start_fails": list, "locked_files": list,
+               "unreadable_files": list,
+               "system_drive_full": bool,
                "restart_never_returns": bool, "latency_ms": int, "bandwidth_kbps": int,
                "drop_on_module": str, "interrupt_transaction_at": str}
 TRANSACTION_PHASES = ("stopping", "backing_up", "replacing", "verifying", "restarting")
 # Fields a host may carry besides DEFAULT_HOST's; anything else is a misspelling and is refused.
-EXTRA_HOST_FIELDS = ("name", "group", "computer_name", "exifs_boot_letter")
+EXTRA_HOST_FIELDS = ("name", "group", "computer_name", "exifs_boot_letter", "processes")
 DRIVE_FIELDS = ("letter", "type", "file_system", "label", "size", "free")
 EXPECT_FIELDS = ("status", "exposure", "remedies")
 
@@ -328,5 +330,11 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
             if s == "stopped":
                 state["services"][svc]["state"] = "stopped"
     if sms.get("console_running"):
-        state["processes"].append("sms_admin_console")
+        bin_dir = f"{sms['install_dir']}\\bin\\{sms['platform']}"
+        state["processes"].append({"name": "mmc.exe", "pid": 1234,
+                                   "command_line": f'"C:\\WINNT\\system32\\mmc.exe" "{bin_dir}\\sms.msc"'})
+    for i, command_line in enumerate(spec.get("processes") or []):  # other programs, e.g. another MMC snap-in
+        state["processes"].append({"name": command_line.split('"')[1].rsplit("\\", 1)[-1].lower()
+                                   if command_line.startswith('"') else command_line.split()[0].rsplit("\\", 1)[-1].lower(),
+                                   "pid": 2000 + i, "command_line": command_line})
     return state

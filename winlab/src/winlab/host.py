@@ -192,24 +192,40 @@ class Host:
         return any(d.rstrip("\\").lower() == lowered for d in self.state.get("dirs", [])) or any(
             key.startswith(lowered + "\\") for key in self.state["files"])
 
+    # -- processes --------------------------------------------------------
+    def console_pids(self) -> list[int]:
+        """The SMS Administrator console, told as the modules tell it: mmc.exe with sms.msc on its command line
+        (another MMC snap-in is not the console)."""
+        return [p["pid"] for p in self.state.get("processes", []) if p.get("name", "").lower() == "mmc.exe"
+                and "sms.msc" in p.get("command_line", "").lower()]
+
+    def kill(self, pid: int) -> None:
+        """Stop-Process: a process that already quit is not an error for the caller to stumble on."""
+        self.state["processes"] = [p for p in self.state.get("processes", []) if p["pid"] != pid]
+
     def make_private_dir(self, path: str) -> None:
         """A folder for SYSTEM and Administrators only, without inherited permissions (made if missing)."""
         if not self.is_dir(path):
             self.state.setdefault("dirs", []).append(path)
         self.state.setdefault("acls", {})[path.lower()] = "SYSTEM, Administrators (inheritance off)"
 
+    def held_exclusively(self, path: str) -> bool:
+        """Another process holds the file open with no sharing at all (fault unreadable_files): not even readable."""
+        return path.lower() in (p.lower() for p in self.state.get("faults", {}).get("unreadable_files", []))
+
     def locked_by(self, path: str) -> str | None:
-        """Who holds the file open, or None. SMS binaries are in use while SMS, WMI or the console run."""
+        """Who holds the file open, or None. SMS binaries are in use while SMS, WMI or the console run.
+        Fault locked_files: another process (a scanner, a backup agent) shares reading but not writing."""
         lowered = path.lower()
-        for locked in self.state.get("faults", {}).get("locked_files", []):
-            if locked.lower() == lowered:
-                return "another process (fault)"
+        if self.held_exclusively(path) or lowered in (p.lower() for p in self.state.get("faults", {}).get(
+                "locked_files", [])):
+            return "another process (fault)"
         bin_dir = self.sms_bin_dir()
         if bin_dir and lowered.startswith(bin_dir.lower() + "\\"):
             running = [n for n in SMS_SERVICES + ("Winmgmt",) if self.service_state(n) == "running"]
             if running:
                 return f"service {running[0]}"
-            if "sms_admin_console" in self.state.get("processes", []):
+            if self.console_pids():
                 return "the SMS Administrator console (mmc.exe)"
         return None
 
@@ -280,6 +296,8 @@ class Host:
                 and (not running_only or s["state"] == "running")]
 
     def stop_service(self, name: str, force: bool = False) -> None:
+        """force=False is the SCM's control stop (RControlService): refused while dependents run (1051).
+        force=True is .NET's ServiceController.Stop(): it stops the running dependents first, itself."""
         svc = self._service(name)
         if svc is None:
             raise HostError(f"Cannot find any service with service name '{name}'.")
@@ -306,6 +324,10 @@ class Host:
             raise HostError(f"Cannot find any service with service name '{name}'.")
         if svc["state"] == "stoppending":
             raise HostError(f"Service '{name}' cannot be started: it is stopping (StopPending) and does not respond.")
+        if name.lower() in (n.lower() for n in self.state.get("faults", {}).get("start_fails", [])):
+            svc["state"] = "stopped"
+            raise HostError(f"Service '{name}' started and then stopped (error 1067: the process terminated "
+                            "unexpectedly).")
         for dep in svc.get("depends_on", []):
             if self.service_state(dep) != "running":
                 self.start_service(dep)
@@ -317,7 +339,8 @@ class Host:
             return
         for name in ("SMS_EXECUTIVE", "SMS_SQL_MONITOR"):
             svc = self._service(name)
-            if svc and svc["state"] == "stopped" and svc.get("start_mode", "auto") == "auto":
+            fails = [n.lower() for n in self.state.get("faults", {}).get("start_fails", [])]
+            if svc and svc["state"] == "stopped" and svc.get("start_mode", "auto") == "auto" and name.lower() not in fails:
                 if all(self.service_state(d) == "running" for d in svc.get("depends_on", [])):
                     svc["state"] = "running"
 

@@ -59,49 +59,97 @@ def documented_options(fqcn: str) -> dict:
     return doc.get("options") or {}
 
 
-_TYPES = {"str": str, "path": str, "int": int, "bool": bool, "list": list, "dict": dict, "raw": object,
-          "float": (int, float)}
+BOOLEANS_TRUE = ("y", "yes", "on", "1", "true", "t", "1.0")  # Ansible.Basic's ParseBool
+BOOLEANS_FALSE = ("n", "no", "off", "0", "false", "f", "0.0")
 
 
-def check_arguments(fqcn: str, args: dict, private: frozenset = frozenset()) -> dict:
-    """Apply the documented defaults and reject what the real module would reject.
+def _convert(name: str, value, kind: str):
+    """Ansible.Basic's conversions (ParseBool, ParseInt, ParseList, ParseStr...): what they accept, they convert;
+    what they refuse fails the module as it does."""
+    def refuse(detail=""):
+        raise ModuleFail(f"argument for {name} is of type {type(value).__name__} and we were unable to convert to "
+                         f"{kind}{': ' + detail if detail else ''}")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in BOOLEANS_TRUE or text in BOOLEANS_FALSE:
+            return text in BOOLEANS_TRUE
+        refuse(f"The value '{text}' is not a valid boolean. Valid booleans include: "
+               f"{', '.join(BOOLEANS_TRUE + BOOLEANS_FALSE)}")
+    if kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+        refuse()
+    if kind == "float":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            refuse()
+    if kind == "list":
+        if isinstance(value, list):
+            return value
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",")]  # "a, b" is the list [a, b]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return [value]
+        refuse()
+    if kind == "dict":
+        if isinstance(value, dict):
+            return value
+        refuse()
+    if kind in ("str", "path"):
+        if isinstance(value, (dict, list)):
+            refuse()
+        return value if isinstance(value, str) else str(value)
+    return value
 
-    Keys starting with '_' (ansible internals, action-plugin modes) and `private`
-    names are passed through in params['_internal'] unchecked."""
-    options = documented_options(fqcn)
+
+def _check(fqcn: str, options: dict, args: dict, where: str = "") -> dict:
     names = {}
     for opt, spec in options.items():
         names[opt] = opt
         for alias in spec.get("aliases") or []:
             names[alias] = opt
+    found = f" found in {where}" if where else ""
     params = {}
-    internal = {}
     for key, value in args.items():
-        if key.startswith("_") or key in private:
-            internal[key] = value
-            continue
         if key not in names:
-            raise ModuleFail(f"Unsupported parameters for ({fqcn}) module: {key}. "
-                             f"Supported parameters include: {', '.join(sorted(options))}.")
+            raise ModuleFail(f"Unsupported parameters for ({fqcn}) module: {key}{found}. "
+                             f"Supported parameters include: {', '.join(sorted(options))}")
         params[names[key]] = value
     for opt, spec in options.items():
         if opt not in params or params[opt] is None:
             if spec.get("required"):
-                raise ModuleFail(f"missing required arguments: {opt}")
+                raise ModuleFail(f"missing required arguments: {opt}{found}")
             params[opt] = spec.get("default")
             continue
-        value = params[opt]
         kind = spec.get("type", "str")
-        if kind == "bool" and isinstance(value, str):
-            value = params[opt] = value.lower() in ("yes", "true", "1", "on")
-        if kind == "int" and isinstance(value, str) and value.lstrip("-").isdigit():
-            value = params[opt] = int(value)
-        if kind == "list" and not isinstance(value, list):
-            value = params[opt] = [value]
-        if not isinstance(value, _TYPES.get(kind, object)) or (kind == "int" and isinstance(value, bool)):
-            raise ModuleFail(f"argument '{opt}' is of type {type(value).__name__} and we were unable to convert to {kind}")
-        if spec.get("choices") and value not in spec["choices"]:
-            raise ModuleFail(f"value of {opt} must be one of: {', '.join(map(str, spec['choices']))}, got: {value}")
+        value = params[opt] = _convert(f"{where}.{opt}" if where else opt, params[opt], kind)
+        if kind == "list" and spec.get("elements"):
+            value = params[opt] = [_convert(opt, item, spec["elements"]) for item in value]
+            if spec["elements"] == "dict" and spec.get("suboptions"):
+                value = params[opt] = [_check(fqcn, spec["suboptions"], item, f"{where + '.' if where else ''}{opt}")
+                                       for item in value]
+        elif kind == "dict" and spec.get("suboptions"):
+            value = params[opt] = _check(fqcn, spec["suboptions"], value, opt)
+        if spec.get("choices") and (value if isinstance(value, list) else [value]) and any(
+                v not in spec["choices"] for v in (value if isinstance(value, list) else [value])):
+            raise ModuleFail(f"value of {opt} must be one of: {', '.join(map(str, spec['choices']))}, got: {value}"
+                             f"{found}")
+    return params
+
+
+def check_arguments(fqcn: str, args: dict, private: frozenset = frozenset()) -> dict:
+    """Apply the documented defaults and reject what the real module would reject, by Ansible.Basic's rules
+    (sub-options of list elements, comma-separated lists split, bad booleans refused).
+
+    Keys starting with '_' (ansible internals, action-plugin modes) and `private`
+    names are passed through in params['_internal'] unchecked."""
+    internal = {k: v for k, v in args.items() if k.startswith("_") or k in private}
+    params = _check(fqcn, documented_options(fqcn), {k: v for k, v in args.items() if k not in internal})
     params["_internal"] = internal
     return params
 

@@ -289,24 +289,25 @@ def dlls(host, params, check_mode, diff):
             raise ModuleFail(f"source file {f['source']} is version {staged['version']} with SHA-256 "
                              f"{staged['sha256']}, expected {f['version']} with {f['sha256']}; nothing was changed",
                              **result)
-    console = "sms_admin_console" in host.state.get("processes", [])
+    console = host.console_pids()
     if console and params["admin_console"] == "refuse":
-        raise ModuleFail("the SMS Administrator console is running (PID 1234); quit it or set admin_console=close "
-                         "(KB Q317061 step 4); nothing was changed", **result)
+        raise ModuleFail(f"the SMS Administrator console is running (PID {', '.join(map(str, console))}); quit it or "
+                         "set admin_console=close (KB Q317061 step 4); nothing was changed", **result)
 
     stop_order = [host.service_name(n) for n in params["services"] if host.service_state(n) not in (None, "stopped")]
     wmi = host.service_name(params["wmi_service"])
     if wmi and host.service_state(wmi) != "stopped":
         stop_order += [d for d in host.dependents(wmi, running_only=False)
                        if host.service_state(d) != "stopped" and d not in stop_order] + [wmi]
-    result.update(changed=True, plan={"stop": stop_order, "close_console": console, "files": [f["name"] for f in pending]})
+    result.update(changed=True, plan={"stop": stop_order, "close_console": bool(console),
+                                      "files": [f["name"] for f in pending]})
     if diff:
         result["diff"] = {"before": before, "after": after}
     if check_mode:
         return result
 
-    if console:
-        host.state["processes"].remove("sms_admin_console")
+    for pid in console:
+        host.kill(pid)
     undo_dir = win_join(tx.work_dir, "undo")
     journal = {"phase": "stopping", "state": params["state"], "bin_dir": bin_dir, "undo_dir": undo_dir,
                "transport": "winrm", "stopped": [], "replaced": [], "before": before, "after": after, "error": None,

@@ -39,7 +39,7 @@ def win_command(host, params, check_mode, diff):
         fail(1, "Q317061.exe: this update is for Intel-based computers only.")
     if not any(a.lower() in QUIET for a in argv[1:]):
         fail(1, "Q317061.exe: the installer wizard is waiting for input; pass unattended arguments (/q).")
-    if "sms_admin_console" in host.state.get("processes", []):
+    if host.console_pids():
         fail(1, "Q317061.exe: quit the SMS Administrator console and run the installer again.")
     bin_dir = host.sms_bin_dir()
     folder = exe.rsplit("\\", 1)[0] + "\\i386"

@@ -50,14 +50,18 @@ def transaction(host, work_dir):
 def probe(host, params, check_mode, diff):
     install_dir = host.reg_get(IDENT_KEY, "Installation Directory")
     platform = platform_of(host, install_dir)
-    dlls = {}
+    dlls, errors = {}, []
     for name in ("Baseutil.dll", "Distmgr.dll"):
         info = {"path": None, "exists": False, "version": None, "size": None, "sha256": None, "language_id": None,
                 "language": None, "modified": None}
         if install_dir and platform:
             info["path"] = f"{install_dir}\\bin\\{platform}\\{name}"
             entry = host.file(info["path"])
-            if entry:
+            if entry and host.held_exclusively(info["path"]):  # the read fails; the probe says so and goes on
+                info.update(exists=True, size=entry.get("size"), modified=entry.get("modified"))
+                errors.append(f"file {info['path']}: The process cannot access the file '{info['path']}' because it "
+                              "is being used by another process.")
+            elif entry:
                 info.update(exists=True, version=entry.get("version"), size=entry.get("size"),
                             sha256=entry.get("sha256"), language=entry.get("language"),
                             language_id=entry.get("language_id"), modified=entry.get("modified"))
@@ -102,7 +106,7 @@ def probe(host, params, check_mode, diff):
             "full_version": host.reg_get("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup", "Full Version"),
             "full_version_present": host.reg_has("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup", "Full Version"),
             "platform": platform,
-            "admin_console_running": "sms_admin_console" in host.state.get("processes", []),
+            "admin_console_running": bool(host.console_pids()),
             "dlls": dlls,
         },
         "services": services,
@@ -116,6 +120,6 @@ def probe(host, params, check_mode, diff):
         "drives": drives,
         "distmgr_log": log,
         "transaction": transaction(host, params["work_dir"]),
-        "errors": [],
+        "errors": errors,
     }
     return {"changed": False, "probe": probe}

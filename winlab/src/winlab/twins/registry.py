@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 from . import ModuleFail, twin
 
-_HIVES = {"HKEY_LOCAL_MACHINE": "HKLM", "HKLM:": "HKLM", "HKEY_CURRENT_USER": "HKCU", "HKCU:": "HKCU"}
+_HIVES = {"HKLM:": "HKLM", "HKCU:": "HKCU"}
+_PSDRIVE = re.compile(r"^HK(CC|CR|CU|LM|U):\\")  # the modules' own check: PSDrive form only
 
 
 def host_path(path: str) -> str:
-    """'HKLM:\\SOFTWARE\\x' (Ansible's form) -> 'HKLM\\SOFTWARE\\x' (the host model's)."""
-    hive, _, rest = path.replace("/", "\\").partition("\\")
-    hive = _HIVES.get(hive.upper(), hive.upper().rstrip(":"))
-    if hive not in ("HKLM", "HKCU"):
+    """'HKLM:\\SOFTWARE\\x' (the modules' PSDrive form) -> 'HKLM\\SOFTWARE\\x' (the host model's).
+
+    Like win_reg_stat and win_regedit, anything else (HKEY_LOCAL_MACHINE\\..., HKLM\\...) is refused."""
+    if not _PSDRIVE.match(path):
         raise ModuleFail(f"path: {path} is not a valid registry path, see module documentation for examples.")
-    return f"{hive}\\{rest}".rstrip("\\")
+    hive, _, rest = path.partition("\\")
+    if hive.upper() not in _HIVES:
+        raise ModuleFail(f"winlab emulates the HKLM: and HKCU: hives only (got {hive})")
+    return f"{_HIVES[hive.upper()]}\\{rest}".rstrip("\\")
+
+
+def _stat_value(value):
+    """win_reg_stat returns a REG_DWORD as UInt32 (-60 reads back as 4294967236)."""
+    return value + 2**32 if isinstance(value, int) and not isinstance(value, bool) and value < 0 else value
 
 
 def _type_name(value) -> str:
@@ -29,12 +40,14 @@ def win_reg_stat(host, params, check_mode, diff):
         key = host._key(path)
         children = sorted({k[len(key) + 1:].split("\\")[0] for k in host.state["registry"]
                            if k.lower().startswith(key.lower() + "\\")})
-        props = {n: {"value": v, "raw_value": v, "type": _type_name(v)} for n, v in host.state["registry"][key].items()}
+        props = {n: {"value": _stat_value(v), "raw_value": _stat_value(v), "type": _type_name(v)}
+                 for n, v in host.state["registry"][key].items()}
         return {"changed": False, "exists": True, "properties": props, "sub_keys": children}
     if not host.reg_has(path, params["name"]):
         return {"changed": False, "exists": False}
     value = host.reg_get(path, params["name"])
-    return {"changed": False, "exists": True, "value": value, "raw_value": value, "type": _type_name(value)}
+    return {"changed": False, "exists": True, "value": _stat_value(value), "raw_value": _stat_value(value),
+            "type": _type_name(value)}
 
 
 @twin("ansible.windows.win_regedit")
