@@ -64,6 +64,17 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# winlab's SMB side is checked with an independent client: Samba's smbclient, rpcclient and net (Debian).
+if ! command -v smbclient >/dev/null 2>&1 || ! command -v rpcclient >/dev/null 2>&1 || ! command -v net >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's smbclient and samba-common-bin for the SMB tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq smbclient samba-common-bin >/dev/null
+  else
+    echo "setup: smbclient/rpcclient/net are missing and cannot be installed here; the Samba tests will fail" >&2
+  fi
+fi
+
 # ansible-test fetches a pip bootstrap script it cannot reach here; give it a local stand-in.
 pipver=$("$venv/bin/python" tools/ansible_test_pip_version.py)
 mkdir -p "$HOME/.ansible/test/cache"

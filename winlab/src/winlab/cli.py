@@ -60,10 +60,13 @@ def write_inventory(state_dir: str, path: pathlib.Path) -> None:
     meta = store.read_meta()
     groups: dict[str, dict] = {}
     single: dict[str, dict] = {}  # the spec's top-level hosts: members of site_servers itself
+    default_transport = meta.get("transport", "winrm")
     for entry in status:
         state = json.loads((store.hosts_dir / f"{entry['name']}.json").read_text())
         hostvars = {"ansible_host": entry["address"], "ansible_port": entry["port"],
                     "ansible_user": state["username"], "ansible_password": state["password"]}
+        if (state.get("transport") or default_transport) == "smb":  # SMB and RPC, as a Windows 2000 server is reached
+            hostvars.update(ansible_connection="smsfleet.q317061.smb", ansible_port=entry["smb_port"])
         if state.get("expect"):
             hostvars["winlab_expect"] = state["expect"]
         (groups.setdefault(entry["group"], {}) if entry.get("group") else single)[entry["name"]] = hostvars
@@ -101,6 +104,8 @@ def cmd_up(args) -> int:
     meta.update(fleet=fleet_path, bind=args.bind)
     if args.https is not None:
         meta["https"] = args.https
+    if args.transport is not None:
+        meta["transport"] = args.transport
     if meta.get("https"):
         LabCA(store.root).ensure(args.bind)
     store.write_meta(meta)
@@ -118,9 +123,10 @@ def cmd_up(args) -> int:
         proc.terminate()
         raise CliError(f"winlab did not start within {args.timeout}s")
     status = control(state_dir, "status")["hosts"]
-    for entry in status:  # every endpoint answers before we return
-        with socket.create_connection((entry["address"], entry["port"]), timeout=10):
-            pass
+    for entry in status:  # every endpoint, WinRM and SMB, answers before we return
+        for port in (entry["port"], entry["smb_port"]):
+            with socket.create_connection((entry["address"], port), timeout=10):
+                pass
     inventory = pathlib.Path(args.inventory or store.root / "inventory.yml")
     write_inventory(state_dir, inventory)
     print(f"winlab: {len(status)} hosts up (pid {proc.pid}); inventory {inventory}")
@@ -152,7 +158,8 @@ def cmd_status(args) -> int:
         return 0
     for h in hosts:
         faults = ",".join(f"{k}={v}" for k, v in h["faults"].items()) or "-"
-        print(f"{h['name']:<24} {h['address']}:{h['port']:<6} {'up' if h['up'] else 'DOWN':<5} {faults}")
+        print(f"{h['name']:<24} {h['address']}:{h['port']:<6} smb {h.get('smb_port') or '-':<6} "
+              f"{'up' if h['up'] else 'DOWN':<5} {faults}")
     print(f"{sum(h['up'] for h in hosts)}/{len(hosts)} up")
     return 0
 
@@ -233,6 +240,8 @@ def main(argv=None) -> int:
     p.add_argument("--bind", default="127.0.0.1")
     p.add_argument("--https", action=argparse.BooleanOptionalAction, default=None,
                    help="serve WinRM over HTTPS with a lab CA in <state dir>/tls (remembered; --no-https turns it off)")
+    p.add_argument("--transport", choices=["winrm", "smb"], default=None,
+                   help="how the inventory reaches hosts whose spec names no transport (remembered; default winrm)")
     p.add_argument("--timeout", type=float, default=120)
     p.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop the fleet (state is kept)").set_defaults(func=cmd_down)

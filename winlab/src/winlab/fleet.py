@@ -8,14 +8,13 @@ Schema (documented in docs/winlab.md): `defaults` (host fields for every host),
 from __future__ import annotations
 
 import copy
-import hashlib
 import pathlib
 import re
 
 import yaml
 
 from .host import EXIFS_PARAMS, IFS_TARGET, SMS_SERVICES, TIME_ZONE_KEY, TRACING_KEY, Host, iso, sms_log_time
-from .pe import LANGUAGES
+from .content import spec_dll
 
 KB_SIZES = {  # (platform, dll) -> size of the 2.00.1493.3240 build (KB Q317061)
     ("i386", "Baseutil.dll"): 526272, ("i386", "Distmgr.dll"): 230800,
@@ -50,7 +49,16 @@ DEFAULT_HOST = {
     "distmgr_log": [],
     "faults": {},
     "expect": {},
+    "os": "windows2000",  # windows2000 and windows2003: SMB1 only; windows2016: SMB1 and SMB 2.002
+    "transport": None,  # how the inventory reaches it: winrm or smb (default: winlab up --transport)
+    "workgroup": "LAB",
+    "exifs_admin_share": False,  # whether the IFS drive has an administrative share (M$): undocumented
+    "exifs_in_disk_enum": True,  # whether NetrServerDiskEnum lists the IFS drive: undocumented
+    "smb_signing_required": False,
 }
+OS_VERSIONS = {"windows2000": ("5.0.2195.0", "C:\\WINNT"), "windows2003": ("5.2.3790.0", "C:\\WINDOWS"),
+               "windows2016": ("10.0.14393.0", "C:\\Windows")}
+TRANSPORTS = ("winrm", "smb")
 FAULT_KINDS = {"drop_after_commands": int, "hang_on_stop": list, "start_fails": list, "locked_files": list,
                "unreadable_files": list,
                "system_drive_full": bool,
@@ -176,6 +184,15 @@ def validate(host: dict, where: str) -> None:
     letter = host.get("exifs_drive_letter")
     if letter is not None and (not isinstance(letter, str) or (letter and not (len(letter) == 1 and letter.isalpha()))):
         bad("exifs_drive_letter", f"must be a letter, '' (blank) or null (absent) (got {letter!r})")
+    if host.get("os") not in OS_VERSIONS:
+        bad("os", f"must be one of {', '.join(OS_VERSIONS)} (got {host.get('os')!r})")
+    if host.get("transport") is not None and host["transport"] not in TRANSPORTS:
+        bad("transport", f"must be winrm or smb (got {host['transport']!r})")
+    for field in ("exifs_admin_share", "exifs_in_disk_enum", "smb_signing_required"):
+        if not isinstance(host.get(field), bool):
+            bad(field, "must be true or false")
+    if not isinstance(host.get("workgroup"), str) or not host["workgroup"]:
+        bad("workgroup", "must be a non-empty string")
     boot = host.get("exifs_boot_letter")
     if boot is not None and not _is_letter(boot):
         bad("exifs_boot_letter", f"must be one drive letter A-Z (got {boot!r})")
@@ -242,14 +259,12 @@ def log_lines(lines: list[str], now: float, bias_minutes: int) -> list[str]:
 
 
 def dll_meta(platform: str, name: str, version: str, language: str, modified: float) -> dict:
-    """Metadata of an emulated DLL build: KB size for the 3240 build, a stable synthetic size otherwise."""
+    """Metadata of an emulated DLL build: KB size for the 3240 build, a stable synthetic size otherwise;
+    its SHA-256 is that of the real PE bytes an SMB read or a fetch returns (content.spec_dll)."""
     base = KB_SIZES[(platform, name)]
     revision = int(version.split(".")[-1]) if version.split(".")[-1].isdigit() else 0
     size = base if revision == 3240 else base - 4096 + (revision % 997) * 16
-    digest = hashlib.sha256(f"{platform}|{name}|{version}|{language}".encode()).hexdigest()
-    language_id = next((k for k, v in LANGUAGES.items() if v == language), None)
-    return {"size": size, "version": version, "language": language, "language_id": language_id,
-            "machine": platform, "sha256": digest, "modified": iso(modified)}
+    return dict(spec_dll(platform, version, size, language, name), modified=iso(modified))
 
 
 def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
@@ -264,7 +279,8 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
     boot = now - float(spec.get("uptime_minutes", 0)) * 60
     bias = int(spec.get("time_bias_minutes", 0))
     registry[TIME_ZONE_KEY] = {"ActiveTimeBias": bias}
-    dirs: list[str] = []
+    os_version, windows_dir = OS_VERSIONS[spec.get("os", "windows2000")]
+    dirs: list[str] = [windows_dir, f"{windows_dir}\\system32"]
     if sms["installed"]:
         ident = "HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification"
         registry[ident] = {"Installation Directory": sms["install_dir"], "Site Code": sms["site_code"],
@@ -317,6 +333,10 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
         "restart_seconds": spec.get("restart_seconds", 3), "restart_at": None, "down_until": None,
         "store_start_seconds": spec.get("store_start_seconds", 2), "store_ready_at": None,
         "expect": copy.deepcopy(spec.get("expect") or {}),
+        "os": spec.get("os", "windows2000"), "os_version": os_version, "transport": spec.get("transport"),
+        "workgroup": spec.get("workgroup", "LAB"), "exifs_admin_share": spec.get("exifs_admin_share", False),
+        "exifs_in_disk_enum": spec.get("exifs_in_disk_enum", True),
+        "smb_signing_required": spec.get("smb_signing_required", False),
     }
     host = Host(state)
     host.boot(boot)

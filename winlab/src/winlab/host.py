@@ -82,7 +82,7 @@ class Host:
         pending = self.state.get("restart_at")
         if pending is not None and now >= pending:
             self.state["restart_at"] = None
-            if self.state.get("faults", {}).get("restart_never_returns"):
+            if self.state.pop("power_off", False) or self.state.get("faults", {}).get("restart_never_returns"):
                 self.state["down_until"] = float("inf")
             else:
                 self.state["down_until"] = now + float(self.state.get("restart_seconds", 3))
@@ -98,9 +98,11 @@ class Host:
         self.schedule_restart(0, now)
         self.tick(now)
 
-    def schedule_restart(self, delay: float, now: float | None = None) -> None:
+    def schedule_restart(self, delay: float, now: float | None = None, power_off: bool = False) -> None:
+        """A restart (or, with power_off, a shutdown that never comes back by itself) after delay seconds."""
         now = time.time() if now is None else now
         self.state["restart_at"] = now + max(delay, 0.0)
+        self.state["power_off"] = power_off
 
     def boot(self, when: float) -> None:
         self.state["boot_time"] = when

@@ -20,6 +20,7 @@ import uuid
 from . import fleet as fleet_mod
 from . import psrun
 from .host import ConnectionLost, Host
+from .smb.server import SmbFront
 from .state import StateDir
 from .tls import LabCA
 from .transport import Endpoint
@@ -40,8 +41,9 @@ class EmulatedHost:
     def __init__(self, state: dict, store: StateDir, bind: str, ssl_context=None):
         self.host = Host(state, blobs=store.blobs)
         self.store = store
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.pending_drop = False
+        self.smb_stats = {"connections": 0, "requests": 0, "bytes_in": 0, "bytes_out": 0, "auth_failures": 0}
         faults = state.get("faults") or {}
         self.link = Link(faults.get("latency_ms", 0), faults.get("bandwidth_kbps", 0))
         self.shells = ShellService(self._execute, on_command=self._on_command, should_drop=self._should_drop)
@@ -65,6 +67,26 @@ class EmulatedHost:
                 faults.pop("drop_after_commands")
             else:
                 faults["drop_after_commands"] = remaining - 1
+
+    def command_drops_now(self) -> bool:
+        """An SMB command counts against drop_after_commands as a WinRM command does."""
+        with self.lock:
+            faults = self.host.state.get("faults") or {}
+            remaining = faults.get("drop_after_commands")
+            if remaining is None:
+                return False
+            if remaining <= 0:
+                faults.pop("drop_after_commands")
+                self.store.save_host(self.host.state)
+                return True
+            faults["drop_after_commands"] = remaining - 1
+            return False
+
+    def link_delay(self, size: int) -> None:
+        """The slow-link faults on SMB (a connection's own thread, so it may sleep)."""
+        wait = self.link.latency + (size / self.link.bandwidth if self.link.bandwidth else 0)
+        if wait > 0:
+            time.sleep(wait)
 
     def _should_drop(self) -> bool:
         if self.pending_drop:
@@ -91,7 +113,7 @@ class EmulatedHost:
         return {"shells": self.shells.shells_created, "open_shells": len(self.shells.shells),
                 "commands": self.shells.commands_run, "requests": self.endpoint.requests,
                 "bytes_in": self.endpoint.bytes_in, "bytes_out": self.endpoint.bytes_out,
-                "auth_failures": self.endpoint.auth_failures}
+                "auth_failures": self.endpoint.auth_failures, "smb": dict(self.smb_stats)}
 
 
 class Fleet:
@@ -102,6 +124,7 @@ class Fleet:
         self.hosts: dict[str, EmulatedHost] = {}
         self.stopping = asyncio.Event()
         self.ssl_context = LabCA(self.store.root).server_context() if self.meta.get("https") else None
+        self.smb = SmbFront()
 
     def build_states(self) -> list[dict]:
         specs = fleet_mod.load(self.meta["fleet"])
@@ -112,6 +135,7 @@ class Fleet:
         states = self.store.load_hosts() or self.build_states()
         for state in states:
             await self._add(state)
+        self.smb.start()
         self.meta["ports"] = {name: h.endpoint.port for name, h in self.hosts.items()}
 
     async def _add(self, state: dict) -> None:
@@ -122,12 +146,14 @@ class Fleet:
             emulated.endpoint.port = 0  # the recorded port is taken: take a new one
             await emulated.endpoint.start()
         state["address"], state["port"] = self.bind, emulated.endpoint.port
+        state["smb_port"] = self.smb.add(emulated, self.bind, state.get("smb_port") or 0)
         self.store.save_host(state)
         self.hosts[state["name"]] = emulated
 
     async def stop(self) -> None:
         for h in self.hosts.values():
             await h.endpoint.stop()
+        await asyncio.get_running_loop().run_in_executor(None, self.smb.stop)
 
     # -- control operations ------------------------------------------------
     def op_status(self, _req):
@@ -137,6 +163,7 @@ class Fleet:
             with h.lock:
                 up = h.host.is_up(now)
                 out.append({"name": name, "address": h.endpoint.host, "port": h.endpoint.port, "up": up,
+                            "smb_port": h.host.state.get("smb_port"), "transport": h.host.state.get("transport"),
                             "group": h.host.state.get("group"), "boot_time": h.host.state["boot_time"],
                             "faults": h.host.state.get("faults") or {}})
         return {"hosts": out}
@@ -198,6 +225,7 @@ class Fleet:
             with h.lock:
                 state = fresh[name]
                 state["address"], state["port"] = h.endpoint.host, h.endpoint.port
+                state["smb_port"] = h.host.state.get("smb_port")
                 h.host.state.clear()
                 h.host.state.update(state)  # initial_state has booted it (and kept a pending EXIFS letter)
                 h.apply_link_faults()
@@ -272,6 +300,7 @@ def main(argv=None):
     parser.add_argument("--state-dir", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("impacket").setLevel(logging.WARNING)  # one line per connection otherwise
     asyncio.run(serve(args.state_dir))
 
 

@@ -9,12 +9,12 @@ module's RETURN documents. An unknown module fails with
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import pathlib
 
 import yaml
 
+from ..content import file_bytes, meta_from_bytes  # noqa: F401  (twins import file_bytes from here)
 from ..host import ConnectionLost, Host, HostError
 
 TWINS: dict = {}
@@ -202,24 +202,7 @@ def win_join(folder: str, name: str) -> str:
 
 
 def file_meta_from_bytes(host: Host, path: str, content: bytes) -> dict:
-    """Metadata of a file written with bytes: size, hash, and PE version info when it is a DLL."""
-    from ..pe import read_version_info
-    meta = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest(), "sha1": hashlib.sha1(content).hexdigest()}
-    meta.update(read_version_info(content))
-    store = host.blobs
-    if store is not None:
-        meta["blob"] = store.put(content)
-    return meta
-
-
-def file_bytes(host: Host, entry: dict) -> bytes:
-    if "text" in entry:
-        return "\r\n".join(entry["text"]).encode()
-    if entry.get("blob") and host.blobs is not None:
-        return host.blobs.get(entry["blob"])
-    from ..pe import build_dll
-    return build_dll(entry.get("machine") or "i386", entry.get("version") or "0.0.0.0", entry.get("size") or 4096,
-                     entry.get("language") or "English (United States)")
+    return meta_from_bytes(host, content)
 
 
 from . import async_status, dlls, installer, ping, registry, setup, stock_info, q317061, win_copy  # noqa: E402,F401  (register the twins)

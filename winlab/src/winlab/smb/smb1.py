@@ -1,0 +1,426 @@
+"""SMB1 (NT LM 0.12) commands for the disk shares and the named pipes of IPC$.
+
+Every command a disk share may receive is answered here from the host model: impacket's stock
+handlers serve the controller's own folders through `os`, which must never happen. Pipes are
+served in-process by the RPC engine, in message mode. Each handler is wrapped so that nothing it
+raises drops the connection (impacket would): an internal error becomes STATUS_INTERNAL_ERROR.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import struct
+
+from impacket import smb, smbserver
+from impacket.nt_errors import STATUS_ACCESS_DENIED, STATUS_BUFFER_OVERFLOW, STATUS_INVALID_HANDLE, \
+    STATUS_INVALID_PARAMETER, STATUS_NO_SUCH_FILE, STATUS_NOT_SUPPORTED, STATUS_OBJECT_NAME_NOT_FOUND, \
+    STATUS_OBJECT_PATH_NOT_FOUND, STATUS_SUCCESS
+
+from ..filesystem import STATUS_NOT_A_DIRECTORY
+from . import info
+from .session import error_reply
+
+log = logging.getLogger(__name__)
+PIPE, DISK = -3, -4
+STATUS_PIPE_EMPTY = 0xC00000D9
+STATUS_INTERNAL_ERROR = 0xC00000E5
+STATUS_NO_MORE_FILES = 0x80000006
+SMB_MAX_DATA = 16000  # keeps every TRANS2 reply in one packet under the negotiated buffer
+
+
+def guarded(command: int):
+    def wrap(handler):
+        @functools.wraps(handler)
+        def run(conn_id, server, *args):
+            try:
+                return handler(conn_id, server, *args)
+            except Exception:  # noqa: BLE001 - a reply, never a dropped connection
+                log.exception("%s: SMB1 command 0x%02x failed", server.site.computer_name, command)
+                return [error_reply(command)], None, STATUS_INTERNAL_ERROR
+        return run
+    return wrap
+
+
+def guarded_trans(handler):
+    @functools.wraps(handler)
+    def run(conn_id, server, *args, **kwargs):
+        try:
+            return handler(conn_id, server, *args, **kwargs)
+        except Exception:  # noqa: BLE001
+            log.exception("%s: TRANS2 sub-command failed", server.site.computer_name)
+            return b"", b"", b"", STATUS_INTERNAL_ERROR
+    return run
+
+
+def _name(flags2: int, raw) -> str:
+    text = smbserver.decodeSMBString(flags2, raw)
+    return (text.decode("latin-1") if isinstance(text, bytes) else text).rstrip("\x00")
+
+
+def _share(server, conn, packet):
+    """('ipc', None), ('disk', DiskShare) or (None, None) for an unknown tree."""
+    share = conn["ConnectedShares"].get(packet["Tid"])
+    if share is None:
+        return None, None
+    name = share["shareName"].upper()
+    return ("ipc", None) if name == "IPC$" else ("disk", server.site.disk_share(name))
+
+
+def _open(conn, fid, kind):
+    entry = conn["OpenedFiles"].get(fid)
+    return entry if entry is not None and entry.get("FileHandle") == kind else None
+
+
+def new_fid(conn) -> int:
+    conn["NextFid"] = conn.get("NextFid", 0x4000) % 0xFFF0 + 1
+    return conn["NextFid"]
+
+
+def _ok(command: int, parameters=b"", data=b""):
+    reply = smb.SMBCommand(command)
+    reply["Parameters"], reply["Data"] = parameters, data
+    return [reply], None, STATUS_SUCCESS
+
+
+def _fail(command: int, status: int):
+    return [error_reply(command)], None, status
+
+
+def pipe_name(raw: str) -> str:
+    name = raw.rstrip("\x00").lstrip("\\").lower()
+    return name[5:] if name.startswith("pipe\\") else name
+
+
+@guarded(0xA2)
+def nt_create(conn_id, server, command, packet):
+    conn = server.getConnectionData(conn_id)
+    kind, share = _share(server, conn, packet)
+    params = smb.SMBNtCreateAndX_Parameters(command["Parameters"])
+    data = smb.SMBNtCreateAndX_Data(flags=packet["Flags2"], data=command["Data"])
+    name = _name(packet["Flags2"], data["FileName"])
+    reply = smb.SMBNtCreateAndXResponse_Parameters()
+    reply["OplockLevel"] = 0
+    if kind == "ipc":
+        pipe = server.site.open_pipe(pipe_name(name))
+        if pipe is None:
+            return _fail(0xA2, STATUS_OBJECT_NAME_NOT_FOUND)
+        fid = new_fid(conn)
+        conn["OpenedFiles"][fid] = {"FileHandle": PIPE, "FileName": name, "DeleteOnClose": False, "Pipe": pipe}
+        reply["Fid"], reply["CreateAction"], reply["FileAttributes"] = fid, 1, 0x80
+        reply["AllocationSize"], reply["EndOfFile"] = 4096, 0
+        reply["FileType"], reply["IPCState"], reply["IsDirectory"] = 2, 0x05FF, 0  # a message-mode pipe
+        return _ok(0xA2, reply)
+    if share is None:
+        return _fail(0xA2, STATUS_ACCESS_DENIED)
+    status, handle, action = share.open(name, params["AccessMask"], params["Disposition"], params["CreateOptions"])
+    if status:
+        return _fail(0xA2, status)
+    fid = new_fid(conn)
+    conn["OpenedFiles"][fid] = {"FileHandle": DISK, "FileName": handle.path, "DeleteOnClose": False,
+                                "Handle": handle, "Share": share}
+    when = info.filetime(handle.node, server.site.boot_time)
+    reply["Fid"], reply["CreateAction"] = fid, action
+    reply["CreateTime"] = reply["LastAccessTime"] = reply["LastWriteTime"] = reply["LastChangeTime"] = when
+    reply["FileAttributes"] = handle.node.attributes
+    reply["AllocationSize"] = reply["EndOfFile"] = 0 if handle.node.is_dir else handle.node.size
+    reply["FileType"], reply["IPCState"], reply["IsDirectory"] = 0, 0, int(handle.node.is_dir)
+    return _ok(0xA2, reply)
+
+
+@guarded(0x2E)
+def read_andx(conn_id, server, command, packet):
+    conn = server.getConnectionData(conn_id)
+    request = smb.SMBReadAndX_Parameters2(command["Parameters"]) if command["WordCount"] == 10 else \
+        smb.SMBReadAndX_Parameters(command["Parameters"])
+    reply = smb.SMBReadAndXResponse_Parameters()
+    reply["DataOffset"], reply["DataCount_Hi"] = 59, 0
+    pipe = _open(conn, request["Fid"], PIPE)
+    if pipe is not None:
+        data, more = pipe["Pipe"].read(request["MaxCount"])
+        if not data:
+            return _fail(0x2E, STATUS_PIPE_EMPTY)
+        reply["Remaining"], reply["DataCount"] = 0, len(data)
+        replies, dummy, dummy = _ok(0x2E, reply, data)
+        return replies, None, STATUS_BUFFER_OVERFLOW if more else STATUS_SUCCESS
+    disk = _open(conn, request["Fid"], DISK)
+    if disk is None:
+        return _fail(0x2E, STATUS_INVALID_HANDLE)
+    offset = request["Offset"] + ((request["HighOffset"] << 32) if "HighOffset" in request.fields else 0)
+    data = disk["Share"].read(disk["Handle"], offset, min(request["MaxCount"], 61440))
+    reply["Remaining"], reply["DataCount"] = 0xFFFF, len(data)
+    return _ok(0x2E, reply, data)
+
+
+@guarded(0x2F)
+def write_andx(conn_id, server, command, packet):
+    conn = server.getConnectionData(conn_id)
+    if command["WordCount"] == 0x0C:
+        params, data = smb.SMBWriteAndX_Parameters_Short(command["Parameters"]), smb.SMBWriteAndX_Data_Short()
+    else:
+        params, data = smb.SMBWriteAndX_Parameters(command["Parameters"]), smb.SMBWriteAndX_Data()
+    data["DataLength"], data["DataOffset"] = params["DataLength"], params["DataOffset"]
+    data.fromString(command["Data"])
+    payload = data["Data"]
+    pipe, disk = _open(conn, params["Fid"], PIPE), _open(conn, params["Fid"], DISK)
+    if pipe is not None:
+        pipe["Pipe"].write(payload)
+    elif disk is not None:
+        offset = params["Offset"] + ((params["HighOffset"] << 32) if "HighOffset" in params.fields else 0)
+        status = disk["Share"].write(disk["Handle"], offset, payload)
+        if status:
+            return _fail(0x2F, status)
+    else:
+        return _fail(0x2F, STATUS_INVALID_HANDLE)
+    reply = smb.SMBWriteAndXResponse_Parameters()
+    reply["Count"], reply["Available"] = len(payload), 0xFFFF
+    return _ok(0x2F, reply)
+
+
+@guarded(0x04)
+def close(conn_id, server, command, packet):
+    conn = server.getConnectionData(conn_id)
+    fid = smb.SMBClose_Parameters(command["Parameters"])["FID"]
+    entry = conn["OpenedFiles"].pop(fid, None)
+    if entry is None or entry.get("FileHandle") not in (PIPE, DISK):
+        return _fail(0x04, STATUS_INVALID_HANDLE)
+    status = entry["Share"].close(entry["Handle"]) if entry["FileHandle"] == DISK else STATUS_SUCCESS
+    return _fail(0x04, status) if status else _ok(0x04)
+
+
+def _disk_path_command(command: int, structure, field: str, action):
+    @guarded(command)
+    def handle(conn_id, server, smb_command, packet):
+        conn = server.getConnectionData(conn_id)
+        kind, share = _share(server, conn, packet)
+        if kind != "disk" or share is None:
+            return _fail(command, STATUS_ACCESS_DENIED)
+        data = structure(flags=packet["Flags2"], data=smb_command["Data"])
+        status = action(share, _name(packet["Flags2"], data[field]))
+        return _fail(command, status) if status else _ok(command)
+    return handle
+
+
+def _check_directory(share, name):
+    status, node = share.stat(name)
+    if status:
+        return STATUS_OBJECT_PATH_NOT_FOUND
+    return STATUS_SUCCESS if node.is_dir else STATUS_NOT_A_DIRECTORY
+
+
+def _delete(share, name):
+    if "*" in name or "?" in name:  # SMB_COM_DELETE takes a pattern: delete what matches, as Windows does
+        folder, pattern = name.rsplit("\\", 1) if "\\" in name else ("", name)
+        status, nodes = share.listing(folder, pattern)
+        matches = [n for n in nodes if not n.is_dir]
+        if status or not matches:
+            return status or STATUS_NO_SUCH_FILE
+        for node in matches:
+            status = share.delete(f"{folder}\\{node.name}")
+            if status:
+                return status
+        return STATUS_SUCCESS
+    return share.delete(name)
+
+
+@guarded(0x07)
+def rename(conn_id, server, command, packet):
+    conn = server.getConnectionData(conn_id)
+    kind, share = _share(server, conn, packet)
+    if kind != "disk" or share is None:
+        return _fail(0x07, STATUS_ACCESS_DENIED)
+    data = smb.SMBRename_Data(flags=packet["Flags2"], data=command["Data"])
+    status = share.rename(_name(packet["Flags2"], data["OldFileName"]), _name(packet["Flags2"], data["NewFileName"]))
+    return _fail(0x07, status) if status else _ok(0x07)
+
+
+@guarded(0x08)
+def query_information(conn_id, server, command, packet):
+    conn = server.getConnectionData(conn_id)
+    kind, share = _share(server, conn, packet)
+    if kind != "disk" or share is None:
+        return _fail(0x08, STATUS_ACCESS_DENIED)
+    data = smb.SMBQueryInformation_Data(flags=packet["Flags2"], data=command["Data"])
+    status, node = share.stat(_name(packet["Flags2"], data["FileName"]))
+    if status:
+        return _fail(0x08, status)
+    reply = smb.SMBQueryInformationResponse_Parameters()
+    reply["FileAttributes"] = node.attributes
+    reply["LastWriteTime"] = int(node.mtime(server.site.boot_time))
+    reply["FileSize"] = 0 if node.is_dir else node.size
+    reply["Reserved"] = b"\x00" * 10
+    return _ok(0x08, reply)
+
+
+@guarded(0x05)
+def flush(conn_id, server, command, packet):
+    return _ok(0x05)
+
+
+def refuse(command: int):
+    """Commands the collection's clients never send to a share here: never the stock os-backed code."""
+    @guarded(command)
+    def handle(conn_id, server, smb_command, packet):
+        return _fail(command, STATUS_NOT_SUPPORTED)
+    return handle
+
+
+# -- TRANS2 -------------------------------------------------------------------
+def _file_info(node, level: int, when: int) -> bytes | None:
+    encoders = {0x101: lambda: info.basic(node, when), 0x102: lambda: info.standard(node),
+                0x107: lambda: info.smb1_all(node, when), 0x108: lambda: info.short_name(node),
+                0x3EC: lambda: info.basic(node, when), 0x3ED: lambda: info.standard(node),
+                0x3FE: lambda: info.stream(node) if not node.is_dir else b""}
+    encoder = encoders.get(level)
+    return encoder() if encoder else None
+
+
+@guarded_trans
+def query_path(conn_id, server, packet, parameters, data, max_data=0):
+    conn = server.getConnectionData(conn_id)
+    kind, share = _share(server, conn, packet)
+    if kind != "disk" or share is None:
+        return b"", b"", b"", STATUS_ACCESS_DENIED
+    request = smb.SMBQueryPathInformation_Parameters(flags=packet["Flags2"], data=parameters)
+    status, node = share.stat(_name(packet["Flags2"], request["FileName"]))
+    if status:
+        return b"", b"", b"", status
+    out = _file_info(node, request["InformationLevel"], info.filetime(node, server.site.boot_time))
+    return (b"", b"", b"", STATUS_NOT_SUPPORTED) if out is None else (b"", b"\x00\x00", out, STATUS_SUCCESS)
+
+
+@guarded_trans
+def query_file(conn_id, server, packet, parameters, data, max_data=0):
+    conn = server.getConnectionData(conn_id)
+    fid, level = struct.unpack("<HH", parameters[:4])
+    entry = _open(conn, fid, DISK)
+    if entry is None:
+        return b"", b"", b"", STATUS_INVALID_HANDLE
+    node = entry["Handle"].node
+    out = _file_info(node, level, info.filetime(node, server.site.boot_time))
+    return (b"", b"", b"", STATUS_NOT_SUPPORTED) if out is None else (b"", b"\x00\x00", out, STATUS_SUCCESS)
+
+
+@guarded_trans
+def query_fs(conn_id, server, packet, parameters, data, max_data=0):
+    conn = server.getConnectionData(conn_id)
+    kind, share = _share(server, conn, packet)
+    if kind != "disk" or share is None:
+        return b"", b"", b"", STATUS_ACCESS_DENIED
+    level = struct.unpack("<H", parameters[:2])[0]
+    size, free = share.space()
+    encoders = {0x3EF: lambda: info.fs_full_size(size, free), 0x103: lambda: info.fs_size(size, free),
+                0x3EB: lambda: info.fs_size(size, free), 0x105: info.fs_attribute, 0x3F5: info.fs_attribute,
+                0x104: info.fs_device, 0x3F4: info.fs_device,
+                0x102: lambda: info.fs_volume(share.label, share.serial),
+                0x3E9: lambda: info.fs_volume(share.label, share.serial)}
+    encoder = encoders.get(level)
+    return (b"", b"", encoder(), STATUS_SUCCESS) if encoder else (b"", b"", b"", STATUS_NOT_SUPPORTED)
+
+
+@guarded_trans
+def set_file(conn_id, server, packet, parameters, data, max_data=0):
+    conn = server.getConnectionData(conn_id)
+    request = smb.SMBSetFileInformation_Parameters(parameters)
+    entry = _open(conn, request["FID"], DISK)
+    if entry is None:
+        return b"", b"", b"", STATUS_INVALID_HANDLE
+    level, handle = request["InformationLevel"], entry["Handle"]
+    if level in (0x102, 0x3ED):  # disposition: delete when closed
+        handle.delete_on_close = bool(data[:1] and data[0])
+        status = entry["Share"].may_delete(handle) if handle.delete_on_close else STATUS_SUCCESS
+    elif level in (0x104, 0x3FC):  # end of file
+        status = entry["Share"].truncate(handle, struct.unpack("<q", data[:8])[0])
+    elif level in (0x101, 0x3EC):  # times and attributes: accepted, the model keeps its own
+        status = STATUS_SUCCESS
+    else:
+        status = STATUS_NOT_SUPPORTED
+    return (b"", b"\x00\x00", b"", status) if status == STATUS_SUCCESS else (b"", b"", b"", status)
+
+
+@guarded_trans
+def find_first(conn_id, server, packet, parameters, data, max_data=0):
+    conn = server.getConnectionData(conn_id)
+    kind, share = _share(server, conn, packet)
+    if kind != "disk" or share is None:
+        return b"", b"", b"", STATUS_ACCESS_DENIED
+    request = smb.SMBFindFirst2_Parameters(packet["Flags2"], data=parameters)
+    style = info.SMB1_FIND_LEVELS.get(request["InformationLevel"])
+    if style is None:
+        return b"", b"", b"", STATUS_NOT_SUPPORTED
+    full = _name(packet["Flags2"], request["FileName"])
+    folder, pattern = full.rsplit("\\", 1) if "\\" in full else ("", full)
+    status, nodes = share.listing(folder, pattern or "*")
+    if status:
+        return b"", b"", b"", STATUS_OBJECT_PATH_NOT_FOUND if status == STATUS_OBJECT_NAME_NOT_FOUND else status
+    if not nodes:
+        return b"", b"", b"", STATUS_NO_SUCH_FILE
+    return _emit(server, conn, None, style, nodes, request["SearchCount"], min(max_data or SMB_MAX_DATA, SMB_MAX_DATA),
+                 request["Flags"], first=True)
+
+
+@guarded_trans
+def find_next(conn_id, server, packet, parameters, data, max_data=0):
+    conn = server.getConnectionData(conn_id)
+    request = smb.SMBFindNext2_Parameters(flags=packet["Flags2"], data=parameters)
+    search = conn["SIDs"].get(request["SID"])
+    if search is None:
+        return b"", b"", b"", STATUS_INVALID_HANDLE
+    style, nodes, index = search
+    return _emit(server, conn, request["SID"], style, nodes, request["SearchCount"],
+                 min(max_data or SMB_MAX_DATA, SMB_MAX_DATA), request["Flags"], first=False, index=index)
+
+
+def _emit(server, conn, sid, style, nodes, count, max_bytes, flags, first, index=0):
+    out, sent, last = info.directory_entries(style, nodes[:count], max_bytes, index, server.site.boot_time)
+    rest = nodes[sent:]
+    done = not rest
+    if not done:
+        sid = sid or (max(conn["SIDs"] or [0]) + 1)
+        conn["SIDs"][sid] = (style, rest, index + sent)
+    elif sid:
+        conn["SIDs"].pop(sid, None)
+    if flags & 0x0001 and sid:  # close after this request
+        conn["SIDs"].pop(sid, None)
+    reply = smb.SMBFindFirst2Response_Parameters() if first else smb.SMBFindNext2Response_Parameters()
+    if first:
+        reply["SID"] = sid or 1
+    reply["SearchCount"], reply["EndOfSearch"], reply["EaErrorOffset"], reply["LastNameOffset"] = sent, int(done), 0, last
+    return b"", reply, out, STATUS_SUCCESS
+
+
+# -- pipes: TransactNmPipe ------------------------------------------------------
+def transact_pipe(conn_id, server, packet, parameters, data, max_data=0):
+    try:
+        conn = server.getConnectionData(conn_id)
+        setup = smb.SMBTransaction_Parameters(smb.SMBCommand(packet["Data"][0])["Parameters"])["Setup"]
+        entry = _open(conn, struct.unpack("<H", setup[2:4])[0], PIPE)
+        if entry is None:
+            return b"", b"", b"", STATUS_INVALID_HANDLE
+        out, more = entry["Pipe"].transact(data, max_data)
+        if not out:
+            return b"", b"", b"", STATUS_PIPE_EMPTY
+        return b"", b"", out, STATUS_BUFFER_OVERFLOW if more else STATUS_SUCCESS
+    except Exception:  # noqa: BLE001
+        log.exception("%s: TransactNmPipe failed", server.site.computer_name)
+        return b"", b"", b"", STATUS_INVALID_PARAMETER
+
+
+def install(server) -> None:
+    for command, handler in ((0xA2, nt_create), (0x2E, read_andx), (0x2F, write_andx), (0x04, close),
+                             (0x05, flush), (0x07, rename), (0x08, query_information)):
+        server.hookSmbCommand(command, handler)
+    server.hookSmbCommand(0x06, _disk_path_command(0x06, smb.SMBDelete_Data, "FileName", _delete))
+    server.hookSmbCommand(0x00, _disk_path_command(0x00, smb.SMBCreateDirectory_Data, "DirectoryName",
+                                                   lambda share, name: share.mkdir(name)))
+    server.hookSmbCommand(0x01, _disk_path_command(0x01, smb.SMBDeleteDirectory_Data, "DirectoryName",
+                                                   lambda share, name: share.rmdir(name)))
+    server.hookSmbCommand(0x10, _disk_path_command(0x10, smb.SMBCheckDirectory_Data, "DirectoryName",
+                                                   _check_directory))
+    for command in (0x02, 0x09, 0x0A, 0x0B, 0x22, 0x23, 0x24, 0x2D, 0x80):  # OPEN, SET_INFORMATION, READ, WRITE...
+        server.hookSmbCommand(command, refuse(command))
+    for sub, handler in ((0x01, find_first), (0x02, find_next), (0x03, query_fs), (0x05, query_path),
+                         (0x07, query_file), (0x08, set_file)):
+        server.hookTransaction2(sub, handler)
+    server.hookTransaction2(0x06, guarded_trans(lambda *a, **k: (b"", b"", b"", STATUS_NOT_SUPPORTED)))
+    server.hookTransaction(smb.SMB.TRANS_TRANSACT_NMPIPE, transact_pipe)
