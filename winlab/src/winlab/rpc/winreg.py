@@ -36,8 +36,16 @@ class BaseAbortSystemShutdown(NDRCALL):
     structure = (("ServerName", rrp.PREGISTRY_SERVER_NAME),)
 
 
-class ErrorOnly(NDRCALL):
+class BaseInitiateSystemShutdownResponse(NDRCALL):
     structure = (("ErrorCode", dtypes.ULONG),)
+
+
+class BaseInitiateSystemShutdownExResponse(BaseInitiateSystemShutdownResponse):
+    pass
+
+
+class BaseAbortSystemShutdownResponse(BaseInitiateSystemShutdownResponse):
+    pass
 
 
 def _typed(value):
@@ -292,7 +300,7 @@ def _version(pipe, stub):
 def _shutdown(request_class):
     def handle(pipe, stub):
         request = request_class(stub)
-        response = ErrorOnly()
+        response = BaseInitiateSystemShutdownResponse()
         with pipe.site.lock:
             host = pipe.site.host
             if host.state.get("restart_at") is not None:
@@ -307,7 +315,7 @@ def _shutdown(request_class):
 
 def _abort(pipe, stub):
     BaseAbortSystemShutdown(stub)
-    response = ErrorOnly()
+    response = BaseAbortSystemShutdownResponse()
     with pipe.site.lock:
         host = pipe.site.host
         response["ErrorCode"] = 0 if host.state.get("restart_at") is not None else ERROR_NO_SHUTDOWN_IN_PROGRESS
