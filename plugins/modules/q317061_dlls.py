@@ -25,7 +25,8 @@ description:
   - Before every step it writes O(journal) (durably, through a temporary file). If a previous run was killed
     mid-transaction (host crash, dropped WinRM shell), the next run recovers it first - C(state=recovered) does
     only that.
-  - Never downgrades - a file newer than the wanted build is kept. With C(state=restored) it puts back the
+  - Never downgrades - a file newer than the wanted build is kept. A missing or unversioned installed file is
+    refused, as is any file name with a folder part. With C(state=restored) it puts back the
     originals only while the installed files are still what the hotfix installed, and refuses otherwise.
   - Run it with C(async) so a dropped WinRM connection cannot kill it mid-transaction.
 options:
@@ -174,7 +175,8 @@ recovered:
   type: dict
   sample: {"phase": "replacing", "action": "roll_back"}
 lock:
-  description: The lock file held while the module ran (null in check mode before the work folder exists).
+  description: The lock file held while the module ran (null in check mode unless a lock file already exists;
+    check mode creates none).
   returned: always
   type: str
   sample: C:\SMSFleet\Q317061\q317061.lock

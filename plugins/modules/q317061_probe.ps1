@@ -28,23 +28,35 @@ $spec = @{
 $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 $errors = [System.Collections.Generic.List[string]]@()
 
-Function Get-RegValue($Path, $Name) {
+Function Open-MachineKey($SubKey, [switch]$Software32) {
+    # HKLM\<SubKey>, or $null. SMS 2.0, Exchange 2000 and SharePoint Portal Server are 32-bit: on
+    # 64-bit Windows their SOFTWARE keys are in the 32-bit view (WOW6432Node), which a 64-bit
+    # PowerShell's HKLM: drive does not show. -Software32 reads that view first, then the 64-bit one.
+    $views = if ($Software32) { 'Registry32', 'Registry64' } else { , 'Default' }
+    foreach ($view in $views) {
+        $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', $view)
+        $key = $base.OpenSubKey($SubKey)
+        if ($key) { return $key }
+    }
+    $null
+}
+
+Function Get-RegValue($SubKey, $Name, [switch]$Software32) {
     # Returns @{ present; value } so an empty string and an absent value stay distinct.
     try {
-        if (Test-Path -LiteralPath $Path) {
-            $key = Get-Item -LiteralPath $Path
-            if ($key.GetValueNames() -contains $Name) {
-                return @{ present = $true; value = $key.GetValue($Name, $null, 'DoNotExpandEnvironmentNames') }
-            }
+        $key = Open-MachineKey $SubKey -Software32:$Software32
+        if ($key -and $key.GetValueNames() -contains $Name) {
+            return @{ present = $true; value = $key.GetValue($Name, $null, 'DoNotExpandEnvironmentNames') }
         }
     }
-    catch { $errors.Add("registry ${Path}\${Name}: $($_.Exception.Message)") }
+    catch { $errors.Add("registry HKLM\${SubKey}\${Name}: $($_.Exception.Message)") }
     return @{ present = $false; value = $null }
 }
 
 Function Get-Guarded($What, [ScriptBlock]$Read) {
+    # A failed read adds an error and emits nothing (a bare $null would become an item in a list).
     try { & $Read }
-    catch { $errors.Add("${What}: $($_.Exception.Message)"); $null }
+    catch { $errors.Add("${What}: $($_.Exception.Message)") }
 }
 
 # QueryDosDevice (the IFS drive's target) and the version resource's numeric language ID.
@@ -64,7 +76,7 @@ namespace SmsFleet.Q317061 {
         [DllImport("version.dll", CharSet = CharSet.Unicode, SetLastError = true)]
         private static extern bool GetFileVersionInfoW(string lptstrFilename, int dwHandle, int dwLen, byte[] lpData);
         [DllImport("version.dll", CharSet = CharSet.Unicode, SetLastError = true)]
-        private static extern bool VerQueryValueW(byte[] pBlock, string lpSubBlock, out IntPtr lplpBuffer, out int puLen);
+        private static extern bool VerQueryValueW(IntPtr pBlock, string lpSubBlock, out IntPtr lplpBuffer, out int puLen);
         public static string Target(string letter) {
             StringBuilder sb = new StringBuilder(1024);
             return QueryDosDeviceW(letter, sb, sb.Capacity) == 0 ? null : sb.ToString();
@@ -74,11 +86,17 @@ namespace SmsFleet.Q317061 {
             int size = GetFileVersionInfoSizeW(path, out handle);
             if (size <= 0) { return -1; }
             byte[] data = new byte[size];
-            IntPtr value;
-            int length;
-            if (!GetFileVersionInfoW(path, 0, size, data) ||
-                !VerQueryValueW(data, @"\VarFileInfo\Translation", out value, out length) || length < 4) { return -1; }
-            return Marshal.ReadInt16(value) & 0xFFFF;
+            // VerQueryValue answers a pointer into the block: pinned until it has been read.
+            GCHandle pin = GCHandle.Alloc(data, GCHandleType.Pinned);
+            try {
+                IntPtr value;
+                int length;
+                if (!GetFileVersionInfoW(path, 0, size, data) ||
+                    !VerQueryValueW(pin.AddrOfPinnedObject(), @"\VarFileInfo\Translation", out value, out length) ||
+                    length < 4) { return -1; }
+                return Marshal.ReadInt16(value) & 0xFFFF;
+            }
+            finally { pin.Free(); }
         }
     }
 }
@@ -87,13 +105,13 @@ namespace SmsFleet.Q317061 {
 }
 catch { $errors.Add("native helper (QueryDosDevice, version language): $($_.Exception.Message)") }
 
-$smsId = 'HKLM:\SOFTWARE\Microsoft\SMS\Identification'
-$installRaw = (Get-RegValue $smsId 'Installation Directory').value
+$smsId = 'SOFTWARE\Microsoft\SMS\Identification'
+$installRaw = (Get-RegValue $smsId 'Installation Directory' -Software32).value
 $installDir = if ($installRaw) { [Environment]::ExpandEnvironmentVariables([string]$installRaw) } else { $null }
-$siteType = (Get-RegValue $smsId 'Site Type').value
-$fullVersion = Get-RegValue 'HKLM:\SOFTWARE\Microsoft\SMS\Setup' 'Full Version'
-# The platform is the SMS installation's own (bin\i386 or bin\alpha), never the OS's architecture:
-# PROCESSOR_ARCHITECTURE is AMD64 on every Windows that has PowerShell 5.1.
+$siteType = (Get-RegValue $smsId 'Site Type' -Software32).value
+$fullVersion = Get-RegValue 'SOFTWARE\Microsoft\SMS\Setup' 'Full Version' -Software32
+# The platform is the SMS installation's own (bin\i386 or bin\alpha), never the OS's architecture
+# (an x86 SMS on x64 Windows is still i386).
 $platform = $null
 if ($installDir) {
     foreach ($candidate in 'i386', 'Alpha') {
@@ -117,14 +135,24 @@ foreach ($name in 'Baseutil.dll', 'Distmgr.dll') {
                 $info.exists = $true
                 $info.size = $file.Length
                 $info.modified = $file.LastWriteTimeUtc.ToString('o')
+                # The hash first: it throws on a file nobody may read, where FileVersionInfo silently
+                # answers all zeros. Nothing is reported from a file until every read succeeded.
+                $sha256 = (Get-FileHash -LiteralPath $file.FullName -Algorithm SHA256).Hash.ToLowerInvariant()
                 $vi = [Diagnostics.FileVersionInfo]::GetVersionInfo($file.FullName)
-                $info.version = '{0}.{1:00}.{2}.{3:0000}' -f $vi.FileMajorPart, $vi.FileMinorPart, $vi.FileBuildPart, $vi.FilePrivatePart
-                $info.language = $vi.Language
+                $version = $null
+                if (-not [string]::IsNullOrEmpty($vi.FileVersion) -and
+                    ($vi.FileMajorPart + $vi.FileMinorPart + $vi.FileBuildPart + $vi.FilePrivatePart) -gt 0) {
+                    $version = '{0}.{1:00}.{2}.{3:0000}' -f $vi.FileMajorPart, $vi.FileMinorPart, $vi.FileBuildPart, $vi.FilePrivatePart
+                }
+                $languageId = $null
                 if ($native) {
                     $lang = [SmsFleet.Q317061.Native]::LanguageId($file.FullName)
-                    if ($lang -ge 0) { $info.language_id = $lang }
+                    if ($lang -ge 0) { $languageId = $lang }
                 }
-                $info.sha256 = (Get-FileHash -LiteralPath $file.FullName -Algorithm SHA256).Hash.ToLowerInvariant()
+                $info.sha256 = $sha256
+                $info.version = $version
+                $info.language = if ($version) { $vi.Language } else { $null }
+                $info.language_id = $languageId
             }
         }
         catch { $errors.Add("file $($info.path): $($_.Exception.Message)") }
@@ -149,13 +177,14 @@ $services = @(foreach ($svcName in $module.Params.services) {
 # One console detection for every module: mmc.exe with the SMS snap-in on its command line
 # (MainWindowTitle is always empty in a WinRM session).
 $console = Get-Guarded 'SMS Administrator console (Win32_Process)' {
-    [bool]@(Get-CimInstance -ClassName Win32_Process -Filter "Name = 'mmc.exe'" | Where-Object { $_.CommandLine -like '*sms.msc*' }).Count
+    [bool]@(Get-CimInstance -ClassName Win32_Process -Filter "Name = 'mmc.exe'" |
+            Where-Object { $null -eq $_.CommandLine -or $_.CommandLine -like '*sms.msc*' }).Count
 }
 
-$exifsKey = 'HKLM:\SYSTEM\CurrentControlSet\Services\EXIFS'
+$exifsKey = 'SYSTEM\CurrentControlSet\Services\EXIFS'
 $driveLetter = Get-RegValue "$exifsKey\Parameters" 'DriveLetter'
-$exchangeMajor = (Get-RegValue 'HKLM:\SOFTWARE\Microsoft\Exchange\Setup' 'MsiProductMajor').value
-$exchangeMinor = (Get-RegValue 'HKLM:\SOFTWARE\Microsoft\Exchange\Setup' 'MsiProductMinor').value
+$exchangeMajor = (Get-RegValue 'SOFTWARE\Microsoft\Exchange\Setup' 'MsiProductMajor' -Software32).value
+$exchangeMinor = (Get-RegValue 'SOFTWARE\Microsoft\Exchange\Setup' 'MsiProductMinor' -Software32).value
 
 $drives = @(foreach ($drive in [IO.DriveInfo]::GetDrives()) {
         $letter = $drive.Name.Substring(0, 1)
@@ -181,7 +210,8 @@ Function Read-LogTail($Path) {
     try {
         $start = [Math]::Max(0, $stream.Length - $module.Params.log_tail_bytes)
         $null = $stream.Seek($start, 'Begin')
-        $text = (New-Object IO.StreamReader($stream)).ReadToEnd()
+        # SMS 2.0 writes its logs in the system's ANSI code page.
+        $text = (New-Object IO.StreamReader($stream, [Text.Encoding]::Default)).ReadToEnd()
     }
     finally { $stream.Dispose() }
     $lines = @($text -split "`r?`n")
@@ -189,11 +219,16 @@ Function Read-LogTail($Path) {
     , @($lines | Where-Object { $_ -match 'decompress' })
 }
 
-$tracing = 'HKLM:\SOFTWARE\Microsoft\SMS\Tracing\SMS_DISTRIBUTION_MANAGER'
-$traceEnabled = Get-RegValue $tracing 'Enabled'
-$traceFile = (Get-RegValue $tracing 'TraceFilename').value
+$tracing = 'SOFTWARE\Microsoft\SMS\Tracing\SMS_DISTRIBUTION_MANAGER'
+$traceEnabled = Get-RegValue $tracing 'Enabled' -Software32
+$traceFile = (Get-RegValue $tracing 'TraceFilename' -Software32).value
 $log = [Ordered]@{ path = $null; present = $false; rolled_over_path = $null; rolled_over_present = $false
-    logging_enabled = if ($traceEnabled.present) { [int]$traceEnabled.value -ne 0 } else { $null }; lines = @()
+    logging_enabled = $null; lines = @()
+}
+if ($traceEnabled.present) {
+    $enabled = 0
+    if ([int]::TryParse([string]$traceEnabled.value, [ref]$enabled)) { $log.logging_enabled = $enabled -ne 0 }
+    else { $errors.Add("registry HKLM\$tracing\Enabled: '$($traceEnabled.value)' is not a number") }
 }
 if ($installDir) {
     $log.path = if ($traceFile) { [Environment]::ExpandEnvironmentVariables([string]$traceFile) } else { [IO.Path]::Combine($installDir, 'Logs', 'distmgr.log') }
@@ -218,7 +253,9 @@ foreach ($candidate in $journalPath, "$journalPath.tmp") {
     if (-not (Get-Guarded "journal $candidate" { Test-Path -LiteralPath $candidate -PathType Leaf })) { continue }
     $transaction.present = $true
     try {
-        $journal = Get-Content -LiteralPath $candidate -Raw | ConvertFrom-Json
+        # UTF-8, as q317061_dlls writes it (Get-Content would read it in the ANSI code page).
+        $journal = ConvertFrom-Json -InputObject ([IO.File]::ReadAllText($candidate))
+        if ($journal -isnot [Management.Automation.PSCustomObject]) { throw 'it is not a JSON object' }
         foreach ($field in 'phase', 'state', 'started', 'updated', 'error', 'stopped', 'replaced') { $transaction[$field] = $journal.$field }
         $transaction.readable = $true
         break
@@ -229,11 +266,11 @@ foreach ($candidate in $journalPath, "$journalPath.tmp") {
 $module.Result.probe = [Ordered]@{
     schema = 2
     computer_name = $env:COMPUTERNAME
-    os_version = [Environment]::OSVersion.Version.ToString()
+    os_version = [Environment]::OSVersion.Version.ToString()  # powershell.exe declares every Windows it knows
     boot_time = Get-Guarded 'boot time (Win32_OperatingSystem)' {
         (Get-CimInstance -ClassName Win32_OperatingSystem).LastBootUpTime.ToUniversalTime().ToString('o')
     }
-    time_bias_minutes = (Get-RegValue 'HKLM:\SYSTEM\CurrentControlSet\Control\TimeZoneInformation' 'ActiveTimeBias').value
+    time_bias_minutes = (Get-RegValue 'SYSTEM\CurrentControlSet\Control\TimeZoneInformation' 'ActiveTimeBias').value
     sms = [Ordered]@{
         installed = [bool]$installDir
         install_dir = $installDir
@@ -252,11 +289,11 @@ $module.Result.probe = [Ordered]@{
     }
     services = $services
     exifs = [Ordered]@{
-        service_present = Test-Path -LiteralPath $exifsKey
+        service_present = $null -ne (Open-MachineKey $exifsKey)
         drive_letter = $driveLetter.value
         drive_letter_present = $driveLetter.present
         exchange_version = if ($null -ne $exchangeMajor) { "$exchangeMajor.$exchangeMinor" } else { $null }
-        sharepoint_portal_server = Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\SharePoint Portal Server'
+        sharepoint_portal_server = $null -ne (Open-MachineKey 'SOFTWARE\Microsoft\SharePoint Portal Server' -Software32)
     }
     drives = $drives
     distmgr_log = $log

@@ -13,6 +13,9 @@ journal.json describing every step actually taken, because each step is journale
 
 from __future__ import annotations
 
+import ntpath
+import re
+
 from .versions import SmsVersion
 
 # In order. A transaction is finished only in `done` or `rolled_back`; anything else, including
@@ -42,7 +45,36 @@ def check_journal(journal, path: str = "journal.json") -> dict:
                            "nothing was changed: check the host by hand")
     if not isinstance(journal["stopped"], list) or not isinstance(journal["replaced"], list):
         raise JournalError(f"{path}: 'stopped' and 'replaced' must be lists; nothing was changed")
+    if not all(isinstance(n, str) and n for n in journal["stopped"]):
+        raise JournalError(f"{path}: 'stopped' must hold service names; nothing was changed")
+    bad = [n for n in journal["replaced"] if not is_plain_name(n)]
+    if bad:
+        raise JournalError(f"{path}: 'replaced' names {bad!r}, which are not plain file names; nothing was changed")
+    if not isinstance(journal["bin_dir"], str) or not isinstance(journal["undo_dir"], str):
+        raise JournalError(f"{path}: 'bin_dir' and 'undo_dir' must be folder paths; nothing was changed")
     return journal
+
+
+def is_plain_name(name) -> bool:
+    """A file name without any folder part: a journal or manifest never steers a copy elsewhere."""
+    return (isinstance(name, str) and name not in ("", ".", "..") and ntpath.basename(name) == name
+            and ":" not in name and "/" not in name)
+
+
+def _folder(path: str) -> str:
+    return ntpath.normpath(path).rstrip("\\").lower()
+
+
+def check_folders(journal: dict, work_dir: str, bin_dir: str | None, path: str = "journal.json") -> None:
+    """An unfinished journal is followed only into this run's folders: its undo folder inside the
+    work folder, its bin folder an SMS bin\\i386 or bin\\alpha and, when the run names one, the
+    same. Finished journals are history and never block a run (SMS may have moved since)."""
+    undo_ok = _folder(journal["undo_dir"]).startswith(_folder(work_dir) + "\\")
+    bin_ok = re.search(r"\\bin\\(i386|alpha)\\?$", journal["bin_dir"], re.IGNORECASE) and (
+        not bin_dir or _folder(journal["bin_dir"]) == _folder(bin_dir))
+    if not (undo_ok and bin_ok):
+        raise JournalError(f"{path} names folders ({journal['bin_dir']}, {journal['undo_dir']}) that differ "
+                           "from this run's; nothing was changed")
 
 
 def recovery(journal: dict) -> str:
@@ -72,12 +104,14 @@ def compare(left: str | None, right: str | None) -> int | None:
 
 
 def replace_action(installed: str | None, installed_sha256: str | None, wanted: str, wanted_sha256: str | None) -> str:
-    """Whether `replaced` changes one file: replace, keep (already there or newer), or refuse (unreadable).
+    """Whether `replaced` changes one file: replace, keep (already there or newer), or refuse.
 
     A file is replaced only when older than the wanted build, or the same build with other bytes
-    than the bundle's pin; it is never downgraded (3241 stays 3241)."""
+    than the bundle's pin; it is never downgraded (3241 stays 3241). A missing or unversioned
+    installed file is refused: the hotfix replaces SMS's own files, and a rollback could not put
+    back a file that was never there."""
     if installed is None:
-        return "replace"  # missing file: the transaction puts it in place
+        return "refuse"
     order = compare(installed, wanted)
     if order is None:
         return "refuse"
@@ -115,9 +149,10 @@ def restore_action(installed: str | None, installed_sha256: str | None, entry: d
 def manifest_entries(manifest: dict | None, before: dict, installed: dict) -> list[dict]:
     """The backup manifest after a transaction: the first original of each file is kept for ever;
     what we installed is updated. before/installed: name -> {version, sha256}."""
-    entries = {e["name"]: dict(e) for e in (manifest or {}).get("files") or []}
+    entries = {e["name"]: dict(e) for e in (manifest or {}).get("files") or [] if isinstance(e, dict)}
     for name, new in installed.items():
-        entry = entries.setdefault(name, {"name": name, "version": before[name]["version"],
-                                          "sha256": before[name]["sha256"]})
+        original = before.get(name) or {}
+        entry = entries.setdefault(name, {"name": name, "version": original.get("version"),
+                                          "sha256": original.get("sha256")})
         entry.update(installed_version=new["version"], installed_sha256=new["sha256"])
     return [entries[n] for n in sorted(entries)]

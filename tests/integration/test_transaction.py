@@ -212,3 +212,106 @@ def test_check_mode_and_diff_show_the_plan_and_a_rolled_back_change_shows_none(l
     failed = dlls_task(lab, "--diff", files=[staged(new, "Distmgr.dll")], stop_timeout=1)
     assert "did not stop within 1 seconds" in failed.stdout and "\n+" not in failed.stdout
     assert dll_versions(lab.host_state("t-01"))["Distmgr.dll"] == "2.00.1493.3000"
+
+
+def test_a_missing_dll_is_refused_never_conjured(lab_factory, tmp_path):
+    lab = lab_factory(ONE.replace("name: t-01", "name: t-01, sms: {distmgr: null}"))
+    new = dll(tmp_path, "2.00.1493.3240")
+    put(lab, new, f"{WORK}\\staged\\{new.name}")
+    run = dlls_task(lab, files=[staged(new, "Distmgr.dll")])
+    assert "Distmgr.dll: it is missing from" in run.stdout and "nothing was changed" in run.stdout, run.stdout
+    assert lab.host_state("t-01")["files"].get(f"{BIN}\\distmgr.dll".lower()) is None
+
+
+def test_file_names_that_leave_their_folder_are_refused(lab_factory, tmp_path):
+    lab = lab_factory(ONE)
+    new = dll(tmp_path, "2.00.1493.3240")
+    put(lab, new, f"{WORK}\\staged\\{new.name}")
+    run = dlls_task(lab, files=[staged(new, "..\\..\\WINNT\\system32\\Distmgr.dll")])
+    assert "is not a plain file name; nothing was changed" in run.stdout, run.stdout
+    (tmp_path / "journal.json").write_text(json.dumps({
+        "phase": "replacing", "bin_dir": BIN, "undo_dir": f"{WORK}\\undo", "stopped": [],
+        "replaced": ["..\\..\\WINNT\\system32\\kernel32.dll"]}))
+    put(lab, tmp_path / "journal.json", JOURNAL)
+    assert "not lists of service names and plain file names" in dlls_task(lab, state="recovered").stdout
+
+
+@pytest.mark.parametrize("journal, words", [
+    ("[]", "it is not a JSON object"),
+    (json.dumps({"phase": "stopping", "bin_dir": BIN, "undo_dir": f"{WORK}\\undo", "stopped": "SMS_EXECUTIVE",
+                 "replaced": []}), "not lists of service names"),
+    (json.dumps({"phase": "stopping", "bin_dir": BIN, "undo_dir": None, "stopped": [], "replaced": []}),
+     "not folder paths"),
+])
+def test_a_journal_of_the_wrong_shape_is_refused(lab_factory, tmp_path, journal, words):
+    lab = lab_factory(ONE)
+    (tmp_path / "journal.json").write_text(journal)
+    put(lab, tmp_path / "journal.json", JOURNAL)
+    before = services(lab.host_state("t-01"))
+    run = dlls_task(lab, state="recovered")
+    assert words in run.stdout and "FAILED" in run.stdout, run.stdout
+    assert services(lab.host_state("t-01")) == before
+
+
+def test_a_finished_journal_never_blocks_a_run_but_an_unfinished_one_stays_in_its_folders(lab_factory, tmp_path):
+    lab = lab_factory(ONE)
+    moved = {"phase": "done", "bin_dir": "E:\\OLDSMS\\bin\\i386", "undo_dir": f"{WORK}\\undo", "stopped": [],
+             "replaced": ["Distmgr.dll"]}  # SMS was on E: when this finished
+    (tmp_path / "journal.json").write_text(json.dumps(moved))
+    put(lab, tmp_path / "journal.json", JOURNAL)
+    new = dll(tmp_path, "2.00.1493.3240")
+    put(lab, new, f"{WORK}\\staged\\{new.name}")
+    assert "CHANGED" in dlls_task(lab, files=[staged(new, "Distmgr.dll")]).stdout
+    (tmp_path / "journal.json").write_text(json.dumps(dict(moved, phase="replacing")))
+    put(lab, tmp_path / "journal.json", JOURNAL)
+    assert "names folders" in dlls_task(lab, state="recovered").stdout
+
+
+def test_a_run_that_recovered_and_then_rolled_back_reports_changed(lab_factory, tmp_path):
+    lab = lab_factory(ONE.replace("name: t-01", "name: t-01, faults: {hang_on_stop: [SMS_SQL_MONITOR]}"))
+    lab.winlab("fault", "t-01", "hang_on_stop", "x", "--clear")
+    interrupted = {"phase": "stopping", "bin_dir": BIN, "undo_dir": f"{WORK}\\undo", "stopped": [],
+                   "replaced": [], "started": "2026-11-21T09:00:00Z"}
+    (tmp_path / "journal.json").write_text(json.dumps(interrupted))
+    put(lab, tmp_path / "journal.json", JOURNAL)
+    lab.winlab("fault", "t-01", "hang_on_stop", "SMS_SQL_MONITOR")
+    new = dll(tmp_path, "2.00.1493.3240")
+    put(lab, new, f"{WORK}\\staged\\{new.name}")
+    run = lab.ansible("t-01", "-m", "smsfleet.q317061.q317061_dlls", "-o", "-a", json.dumps({
+        "state": "replaced", "bin_dir": BIN, "backup_dir": f"{WORK}\\backup", "journal": JOURNAL, "services": SMS,
+        "files": [staged(new, "Distmgr.dll")], "stop_timeout": 1}))
+    result = json.loads(run.stdout.split("=>", 1)[1])
+    assert "did not stop within 1 seconds" in result["msg"]
+    assert result["recovered"] == {"phase": "stopping", "action": "roll_back"} and result["changed"] is True
+
+
+def test_check_mode_creates_no_lock_file(lab_factory, tmp_path):
+    lab = lab_factory(ONE)
+    new = dll(tmp_path, "2.00.1493.3240")
+    put(lab, new, f"{WORK}\\staged\\{new.name}")
+    assert "CHANGED" in dlls_task(lab, "--check", files=[staged(new, "Distmgr.dll")]).stdout
+    assert lab.host_state("t-01")["files"].get(f"{WORK}\\q317061.lock".lower()) is None
+    assert "CHANGED" in dlls_task(lab, files=[staged(new, "Distmgr.dll")]).stdout
+    assert lab.host_state("t-01")["files"].get(f"{WORK}\\q317061.lock".lower()) is not None
+
+
+def test_rollback_of_an_original_recorded_without_its_hash_keeps_it(lab_factory, tmp_path):
+    lab = lab_factory(ONE)
+    manifest = {"files": [{"name": "Distmgr.dll", "version": "2.0.1493.3000", "installed_version": "2.00.1493.3240"}]}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    put(lab, tmp_path / "manifest.json", f"{WORK}\\backup\\manifest.json")
+    run = lab.ansible("t-01", "-m", "smsfleet.q317061.q317061_dlls", "-o", "-a", json.dumps({
+        "state": "restored", "bin_dir": BIN, "backup_dir": f"{WORK}\\backup", "journal": JOURNAL}))
+    assert "SUCCESS" in run.stdout and '"changed": false' in run.stdout, run.stdout  # already the original
+
+
+def test_on_64_bit_windows_sms_keys_are_read_through_the_32_bit_view(lab_factory):
+    lab = lab_factory("defaults: {restart_seconds: 1}\nhosts: [{name: t-01, os: windows2016}]\n")
+    raw = probe(lab)
+    assert raw["sms"]["installed"] is True and raw["sms"]["site_code"] == "LAB"
+    assert raw["exifs"]["exchange_version"] == "6.0" and raw["distmgr_log"]["logging_enabled"] is not None
+    registry = lab.host_state("t-01")["registry"]
+    assert "HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\SMS\\Identification" in registry
+    native = lab.ansible("t-01", "-m", "ansible.windows.win_reg_stat", "-a",
+                         "path=HKLM:\\SOFTWARE\\Microsoft\\SMS\\Identification")
+    assert "exists: false" in native.stdout  # a 64-bit PowerShell's HKLM: drive does not show them

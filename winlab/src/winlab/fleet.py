@@ -13,7 +13,7 @@ import re
 
 import yaml
 
-from .host import EXIFS_PARAMS, IFS_TARGET, SMS_SERVICES, TIME_ZONE_KEY, TRACING_KEY, Host, iso, sms_log_time
+from .host import EXIFS_PARAMS, IFS_TARGET, SMS_SERVICES, TIME_ZONE_KEY, TRACING_KEY, Host, iso, sms_log_time, view32
 from .content import spec_dll
 
 KB_SIZES = {  # (platform, dll) -> size of the 2.00.1493.3240 build (KB Q317061)
@@ -338,6 +338,10 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
         "exifs_in_disk_enum": spec.get("exifs_in_disk_enum", True),
         "smb_signing_required": spec.get("smb_signing_required", False),
     }
+    # 32-bit products' SOFTWARE keys are where a 64-bit Windows keeps them (WOW6432Node).
+    state["registry"] = {view32(k, state["os"]) if k.upper().startswith(("HKLM\\SOFTWARE\\MICROSOFT\\SMS",
+                         "HKLM\\SOFTWARE\\MICROSOFT\\EXCHANGE", "HKLM\\SOFTWARE\\MICROSOFT\\SHAREPOINT")) else k: v
+                         for k, v in registry.items()}
     host = Host(state)
     host.boot(boot)
     host.tick(now)  # three days of uptime: the Information Store has long mounted the IFS drive

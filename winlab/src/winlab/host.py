@@ -26,6 +26,18 @@ IDENT_KEY = "HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification"
 ZONE_NAMES = {0: "Coordinated Universal Time", 300: "Eastern Standard Time", 360: "Central Standard Time",
               420: "Mountain Standard Time", 480: "Pacific Standard Time", -60: "W. Europe Standard Time"}
 FILETIME_EPOCH = 116444736000000000  # 1601-01-01 to 1970-01-01 in 100 ns ticks
+X64_OS = ("windows2016",)  # the lab's 64-bit Windows; Windows 2000 and the lab's 2003 are x86
+
+
+def view32(path: str, os_name: str | None) -> str:
+    """Where a 32-bit program's HKLM\\SOFTWARE\\<x> is on this OS: the registry redirector keeps it in
+    HKLM\\SOFTWARE\\WOW6432Node\\<x> on 64-bit Windows. SMS 2.0, Exchange 2000 and SharePoint
+    Portal Server are 32-bit, so their keys live there; a 64-bit process sees them only through the
+    32-bit view (KEY_WOW64_32KEY, RegistryView.Registry32)."""
+    prefix = "HKLM\\SOFTWARE\\"
+    if os_name in X64_OS and path.upper().startswith(prefix) and not path.upper().startswith(prefix + "WOW6432NODE"):
+        return prefix + "WOW6432Node\\" + path[len(prefix):]
+    return path
 
 
 class HostError(Exception):
@@ -153,6 +165,9 @@ class Host:
                 return key
         return None
 
+    def view32(self, path: str) -> str:
+        return view32(path, self.state.get("os"))
+
     def reg_key_exists(self, path: str) -> bool:
         return self._key(path) is not None
 
@@ -197,9 +212,10 @@ class Host:
     # -- processes --------------------------------------------------------
     def console_pids(self) -> list[int]:
         """The SMS Administrator console, told as the modules tell it: mmc.exe with sms.msc on its command line
-        (another MMC snap-in is not the console)."""
+        (another MMC snap-in is not the console). A command line Win32_Process cannot read (None: another
+        session, a protected process) may be the console, so it counts as one."""
         return [p["pid"] for p in self.state.get("processes", []) if p.get("name", "").lower() == "mmc.exe"
-                and "sms.msc" in p.get("command_line", "").lower()]
+                and (p.get("command_line") is None or "sms.msc" in p["command_line"].lower())]
 
     def kill(self, pid: int) -> None:
         """Stop-Process: a process that already quit is not an error for the caller to stumble on."""
@@ -271,7 +287,7 @@ class Host:
         return None
 
     def sms_bin_dir(self) -> str | None:
-        root = self.reg_get(IDENT_KEY, "Installation Directory")
+        root = self.reg_get(self.view32(IDENT_KEY), "Installation Directory")
         platform = self.state.get("platform")
         return f"{root}\\bin\\{platform}" if root and platform in ("i386", "Alpha") else None
 
@@ -308,6 +324,9 @@ class Host:
         if svc["state"] == "stoppending":
             raise HostError(f"Service '{name}' cannot be stopped: a stop is already pending and the service does "
                             "not respond.")
+        if svc["state"] == "startpending":  # ControlService: ERROR_SERVICE_CANNOT_ACCEPT_CTRL (1061)
+            raise HostError(f"Cannot stop {name} service on computer '.': the service cannot accept control "
+                            "messages at this time.")
         running = self.dependents(name)
         if running and not force:
             raise HostError(f"Cannot stop service '{name}' because it has dependent services: {', '.join(running)}. "
@@ -362,7 +381,7 @@ class Host:
                             time.time())
             self.state["files"][f"{bin_dir}\\{name}".lower()] = dict(meta, path=f"{bin_dir}\\{name}")
             changed.append(f"{bin_dir}\\{name}")
-        self.reg_set("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup", "Full Version", version)
+        self.reg_set(self.view32("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup"), "Full Version", version)
         for name in running:
             self._service(name)["state"] = "running"
         return changed
@@ -390,7 +409,7 @@ class Host:
             return {"arrived": False, "drive": None, "reason": "no fixed NTFS drive"}
         drive = max(candidates, key=lambda d: (d.get("free", 0), d["letter"]))
         tail = f"  $$<SMS_DISTRIBUTION_MANAGER><{self.log_time(now)}><thread=225 (0xE1)>"
-        root = self.reg_get(IDENT_KEY, "Installation Directory")
+        root = self.reg_get(self.view32(IDENT_KEY), "Installation Directory")
         lines = [f"Start adding package {package_id}...{tail}"]
         if drive.get("target") == IFS_TARGET:
             tmp = f"{drive['letter']}:\\_S {hashlib.sha1(package_id.encode()).hexdigest()[:5].upper()}.TMP"
@@ -408,17 +427,17 @@ class Host:
         return result
 
     def site_code(self) -> str:
-        return self.reg_get(IDENT_KEY, "Site Code") or "???"
+        return self.reg_get(self.view32(IDENT_KEY), "Site Code") or "???"
 
     def log_path(self) -> str | None:
-        configured = self.reg_get(TRACING_KEY, "TraceFilename")
+        configured = self.reg_get(self.view32(TRACING_KEY), "TraceFilename")
         if configured:
             return configured
-        root = self.reg_get(IDENT_KEY, "Installation Directory")
+        root = self.reg_get(self.view32(IDENT_KEY), "Installation Directory")
         return f"{root}\\Logs\\distmgr.log" if root else None
 
     def logging_enabled(self) -> bool:
-        return bool(self.reg_get(TRACING_KEY, "Enabled", 0))
+        return bool(self.reg_get(self.view32(TRACING_KEY), "Enabled", 0))
 
     def bias_minutes(self) -> int:
         return int(self.reg_get(TIME_ZONE_KEY, "ActiveTimeBias", 0) or 0)
@@ -435,7 +454,7 @@ class Host:
         entry = self.state["files"].setdefault(path.lower(), {"path": path, "text": []})
         entry.setdefault("text", []).extend(lines)
         entry["size"] = sum(len(line) + 2 for line in entry["text"])
-        limit = int(self.reg_get(TRACING_KEY, "MaxFileSize", 256000) or 256000)
+        limit = int(self.reg_get(self.view32(TRACING_KEY), "MaxFileSize", 256000) or 256000)
         if entry["size"] > limit:
             rolled = path.rsplit(".", 1)[0] + ".lo_"
             self.state["files"][rolled.lower()] = dict(entry, path=rolled)

@@ -79,7 +79,7 @@ def _control(pipe, stub):
             state = host.service_state(name)
             if state == "stopped":
                 error = ERROR_SERVICE_NOT_ACTIVE
-            elif state == "stoppending":
+            elif state in ("stoppending", "startpending"):  # a pending service accepts no stop
                 error = ERROR_SERVICE_CANNOT_ACCEPT_CTRL
             elif host.dependents(name):
                 error = ERROR_DEPENDENT_SERVICES_RUNNING

@@ -17,6 +17,7 @@ ERROR_FILE_NOT_FOUND, ERROR_ACCESS_DENIED, ERROR_INVALID_HANDLE, ERROR_INVALID_P
 ERROR_MORE_DATA, ERROR_NO_MORE_ITEMS = 234, 259
 ERROR_SHUTDOWN_IN_PROGRESS, ERROR_NO_SHUTDOWN_IN_PROGRESS = 1115, 1116
 REG_SZ, REG_EXPAND_SZ, REG_DWORD, REG_MULTI_SZ = 1, 2, 4, 7
+KEY_WOW64_32KEY = 0x0200
 
 
 class BaseInitiateSystemShutdown(NDRCALL):
@@ -114,11 +115,16 @@ def _open_hklm(pipe, stub):
     return response
 
 
+def _view(pipe, request, path: str) -> str:
+    """KEY_WOW64_32KEY in samDesired: the 32-bit programs' view (WOW6432Node on 64-bit Windows)."""
+    return pipe.site.host.view32(path) if request["samDesired"] & KEY_WOW64_32KEY else path
+
+
 def _open_key(pipe, stub):
     request = rrp.BaseRegOpenKey(stub)
     response = rrp.BaseRegOpenKeyResponse()
     parent = _key(pipe, request)
-    path = _join(parent, request["lpSubKey"]) if parent else None
+    path = _view(pipe, request, _join(parent, request["lpSubKey"])) if parent else None
     with pipe.site.lock:
         found = path is not None and Registry(pipe.site.host).exists(path)
     _set_hkey(response["phkResult"], pipe.new_handle(path) if found else b"\x00" * 20)
@@ -134,7 +140,7 @@ def _create_key(pipe, stub):
         _set_hkey(response["phkResult"], b"\x00" * 20)
         response["lpdwDisposition"], response["ErrorCode"] = NULL, ERROR_INVALID_HANDLE
         return response
-    path = _join(parent, request["lpSubKey"])
+    path = _view(pipe, request, _join(parent, request["lpSubKey"]))
     with pipe.site.lock:
         existed = Registry(pipe.site.host).exists(path)
         if not existed:

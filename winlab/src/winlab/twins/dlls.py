@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import ntpath
 import re
+import time
 
 from ..host import ConnectionLost, HostError
 from . import ModuleFail, file_bytes, twin, win_join
@@ -37,6 +39,17 @@ def _version_key(text):
 def _compare(left, right):
     a, b = _version_key(left), _version_key(right)
     return None if a is None or b is None else (a > b) - (a < b)
+
+
+def _same(facts, version, sha256):
+    """Equal versions, and equal bytes where both hashes are known (case does not matter)."""
+    return bool(facts) and _compare(facts["version"], version) == 0 and (
+        not facts["sha256"] or not sha256 or facts["sha256"].lower() == sha256.lower())
+
+
+def _plain(name):
+    return (isinstance(name, str) and name not in ("", ".", "..") and ntpath.basename(name) == name
+            and not re.search(r"[:/\\]", name))
 
 
 def _facts(host, path):
@@ -81,13 +94,15 @@ class Transaction:
     def read_journal(self):
         problems = []
         for candidate in (self.journal_path, self.journal_path + ".tmp"):
+            if self.host.file(candidate) is None:
+                continue
             try:
                 value = _read_json(self.host, candidate)
+                if not isinstance(value, dict):
+                    raise ValueError("it is not a JSON object")
+                return value
             except ValueError as error:
                 problems.append(f"{candidate}: {error}")
-                continue
-            if value is not None:
-                return value
         if problems:
             raise ModuleFail(f"the transaction journal cannot be read ({'; '.join(problems)}); nothing was changed: "
                              "check the host by hand, then move the journal aside", **self.result)
@@ -95,13 +110,25 @@ class Transaction:
 
     def check_journal(self, journal):
         for field in ("phase", "bin_dir", "undo_dir", "stopped", "replaced"):
-            if not isinstance(journal, dict) or field not in journal:
+            if field not in journal:
                 raise ModuleFail(f"the transaction journal {self.journal_path} lacks '{field}'; nothing was changed: "
                                  "check the host by hand", **self.result)
         if journal["phase"] not in PHASES:
             raise ModuleFail(f"the transaction journal {self.journal_path} has an unknown phase "
                              f"'{journal['phase']}'; nothing was changed", **self.result)
-        undo_ok = journal["undo_dir"].lower().startswith(self.work_dir.lower() + "\\")
+        if (not isinstance(journal["stopped"], list) or not isinstance(journal["replaced"], list)
+                or not all(isinstance(n, str) and n for n in journal["stopped"])
+                or not all(_plain(n) for n in journal["replaced"])):
+            raise ModuleFail(f"the transaction journal {self.journal_path} has 'stopped' or 'replaced' that are not "
+                             "lists of service names and plain file names; nothing was changed", **self.result)
+        if not isinstance(journal["bin_dir"], str) or not isinstance(journal["undo_dir"], str):
+            raise ModuleFail(f"the transaction journal {self.journal_path} has 'bin_dir' or 'undo_dir' that are not "
+                             "folder paths; nothing was changed", **self.result)
+
+    def check_folders(self, journal):
+        """For unfinished journals only: a journal never steers copies elsewhere."""
+        undo_ok = ntpath.normpath(journal["undo_dir"]).lower().startswith(
+            ntpath.normpath(self.work_dir).rstrip("\\").lower() + "\\")
         bin_ok = re.search(r"\\bin\\(i386|alpha)\\?$", journal["bin_dir"], re.IGNORECASE) and (
             not self.params.get("bin_dir") or journal["bin_dir"].rstrip("\\").lower() ==
             self.params["bin_dir"].rstrip("\\").lower())
@@ -123,6 +150,10 @@ class Transaction:
         if real not in journal["stopped"]:
             journal["stopped"].append(real)
             self.write_journal(journal)
+        deadline = time.monotonic() + self.timeout
+        while host.service_state(real) == "startpending" and time.monotonic() < deadline:
+            time.sleep(0.25)  # a pending service accepts no stop: wait until it settles, within the timeout
+            host.tick()
         try:
             host.stop_service(real)
         except HostError:
@@ -153,10 +184,13 @@ class Transaction:
         return problems
 
     def undo(self, journal):
-        journal["phase"] = "rolling_back"
-        self.write_journal(journal)
         problems = []
-        for name in list(journal["stopped"]) if journal["replaced"] else []:  # only to copy files back
+        journal["phase"] = "rolling_back"
+        try:
+            self.write_journal(journal)
+        except HostError as error:
+            problems.append(f"journal: {error}")
+        for name in list(journal["stopped"]) if journal["replaced"] and not problems else []:  # only to copy back
             try:
                 self.stop(name, journal)
             except HostError as error:
@@ -183,11 +217,16 @@ class Transaction:
         return problems
 
     # -- the module ----------------------------------------------------------
-    def lock(self):
+    def lock(self, check_mode):
+        """Held while the module runs; check mode creates nothing and only tests an existing lock."""
         path = win_join(self.work_dir, "q317061.lock")
+        if check_mode and self.host.file(path) is None:
+            return
         if self.host.locked_by(path):
             raise ModuleFail(f"the host is busy: another Q317061 transaction holds {path}; nothing was changed",
                              **self.result)
+        if self.host.file(path) is None:
+            self.host.write_file(path, {"size": 0, "text": []})
         self.result["lock"] = path
 
     def recover(self, check_mode):
@@ -196,6 +235,7 @@ class Transaction:
             self.check_journal(previous)
         if previous is None or previous["phase"] in ("done", "rolled_back"):
             return
+        self.check_folders(previous)
         action = "roll_forward" if previous["phase"] == "restarting" else "roll_back"
         self.result.update(recovered={"phase": previous["phase"], "action": action}, changed=True)
         if check_mode:
@@ -204,7 +244,10 @@ class Transaction:
         if action == "roll_forward":
             problems = self.start_reverse(journal)
             journal["phase"] = "restarting" if problems else "done"
-            self.write_journal(journal)
+            try:
+                self.write_journal(journal)
+            except HostError as error:
+                problems.append(f"journal: {error}")
         else:
             problems = self.undo(journal)
         if problems:
@@ -225,7 +268,7 @@ def dlls(host, params, check_mode, diff):
     if not check_mode:
         host.make_private_dir(tx.work_dir)  # applied every run, as the ps1's Set-WorkFolder
     if host.is_dir(tx.work_dir):
-        tx.lock()
+        tx.lock(check_mode)
     tx.recover(check_mode)
     if params["state"] == "recovered":
         return result
@@ -237,8 +280,15 @@ def dlls(host, params, check_mode, diff):
     except ValueError as error:
         raise ModuleFail(f"the backup manifest {manifest_path} cannot be read ({error}); nothing was changed",
                          **result) from None
-    manifest_files = (manifest or {}).get("files") or []
+    manifest_files = [e for e in ((manifest or {}).get("files") or []) if e] if isinstance(manifest, (dict, type(None))) \
+        else None
+    if manifest_files is None or not all(isinstance(e, dict) and _plain(e.get("name")) for e in manifest_files):
+        raise ModuleFail(f"the backup manifest {manifest_path} cannot be read (it is not an object whose files have "
+                         "plain names); nothing was changed", **result)
     if params["state"] == "replaced":
+        bad = [f["name"] for f in params["files"] if not _plain(f["name"])]
+        if bad:
+            raise ModuleFail(f"files: '{bad[0]}' is not a plain file name; nothing was changed", **result)
         wanted = [dict(f, sha256=f["sha256"].lower()) for f in params["files"]]
     else:
         wanted = [dict(e, source=win_join(backup_dir, e["name"])) for e in manifest_files]
@@ -249,20 +299,20 @@ def dlls(host, params, check_mode, diff):
         before[f["name"]] = after[f["name"]] = now and now["version"]
         if params["state"] == "replaced":
             if now is None:
-                pending.append(f)
+                refused.append(f"{f['name']}: it is missing from {bin_dir} (the hotfix replaces SMS's own files; "
+                               "repair SMS first)")
                 continue
             order = _compare(now["version"], f["version"])
             if order is None:
-                refused.append(f"{f['name']}: its version {now['version']} cannot be read")
+                refused.append(f"{f['name']}: its version cannot be read (no version resource)")
             elif order < 0 or (order == 0 and now["sha256"] != f["sha256"]):
                 pending.append(f)
         else:
-            original = now and _compare(now["version"], f["version"]) == 0 and now["sha256"] == f.get("sha256")
-            ours = now and f.get("installed_version") and _compare(now["version"], f["installed_version"]) == 0 and (
-                not f.get("installed_sha256") or now["sha256"] == f["installed_sha256"])
-            if original:
+            if _same(now, f.get("version"), f.get("sha256")):
                 continue
-            if ours:
+            if not f.get("installed_version"):
+                refused.append(f"{f['name']}: the backup manifest does not say what the hotfix installed")
+            elif _same(now, f["installed_version"], f.get("installed_sha256")):
                 pending.append(f)
             else:
                 refused.append(f"{f['name']}: it is {now['version'] if now else 'missing'} now, not the "
@@ -319,12 +369,11 @@ def dlls(host, params, check_mode, diff):
         journal["phase"] = "backing_up"
         tx.write_journal(journal)
         kept = {e["name"] for e in manifest_files}
-        for f in pending:
+        for f in pending:  # every pending file exists (a missing one is refused)
             target = win_join(bin_dir, f["name"])
-            if host.file(target):
-                host.copy_file(target, win_join(undo_dir, f["name"]))
-                if params["state"] == "replaced" and f["name"] not in kept:  # the first original, kept for ever
-                    host.copy_file(target, win_join(backup_dir, f["name"]))
+            host.copy_file(target, win_join(undo_dir, f["name"]))
+            if params["state"] == "replaced" and f["name"] not in kept:  # the first original, kept for ever
+                host.copy_file(target, win_join(backup_dir, f["name"]))
         journal["phase"] = "replacing"
         tx.write_journal(journal)
         for f in pending:
@@ -354,7 +403,7 @@ def dlls(host, params, check_mode, diff):
         problems = tx.undo(journal)
         tail = (f" Rollback problems: {'; '.join(problems)}" if problems
                 else " The original DLLs are in place and the services were restarted.")
-        failed = dict(result, changed=False, after=before)
+        failed = dict(result, changed=bool(result["recovered"]), after=before)  # a recovery before it did change
         failed.pop("diff", None)  # rolled back: nothing changed
         raise ModuleFail(f"{str(error).rstrip('.')}.{tail}", **failed) from None
 

@@ -46,9 +46,16 @@ def transaction(host, work_dir):
     return out
 
 
+def software32(host, path):
+    """The key the ps1's Open-MachineKey -Software32 opens: the 32-bit view first, then the 64-bit one."""
+    return host.view32(path) if host.reg_key_exists(host.view32(path)) else path
+
+
 @twin("smsfleet.q317061.q317061_probe")
 def probe(host, params, check_mode, diff):
-    install_dir = host.reg_get(IDENT_KEY, "Installation Directory")
+    ident, setup = software32(host, IDENT_KEY), software32(host, "HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup")
+    exchange, tracing = software32(host, "HKLM\\SOFTWARE\\Microsoft\\Exchange\\Setup"), software32(host, TRACING_KEY)
+    install_dir = host.reg_get(ident, "Installation Directory")
     platform = platform_of(host, install_dir)
     dlls, errors = {}, []
     for name in ("Baseutil.dll", "Distmgr.dll"):
@@ -61,9 +68,9 @@ def probe(host, params, check_mode, diff):
                 info.update(exists=True, size=entry.get("size"), modified=entry.get("modified"))
                 errors.append(f"file {info['path']}: The process cannot access the file '{info['path']}' because it "
                               "is being used by another process.")
-            elif entry:
+            elif entry:  # a file without a version resource: version, language and language ID stay None
                 info.update(exists=True, version=entry.get("version"), size=entry.get("size"),
-                            sha256=entry.get("sha256"), language=entry.get("language"),
+                            sha256=entry.get("sha256"), language=entry.get("language") if entry.get("version") else None,
                             language_id=entry.get("language_id"), modified=entry.get("modified"))
         dlls[name] = info
     services = []
@@ -73,12 +80,16 @@ def probe(host, params, check_mode, diff):
             services.append({"name": real, "state": host.service_state(real),
                              "dependents": [d for d in host.dependents(real, running_only=False)
                                             if host.service_state(d) != "stopped"]})
-    site_type = host.reg_get(IDENT_KEY, "Site Type")
-    major = host.reg_get("HKLM\\SOFTWARE\\Microsoft\\Exchange\\Setup", "MsiProductMajor")
-    minor = host.reg_get("HKLM\\SOFTWARE\\Microsoft\\Exchange\\Setup", "MsiProductMinor")
+    site_type = host.reg_get(ident, "Site Type")
+    major = host.reg_get(exchange, "MsiProductMajor")
+    minor = host.reg_get(exchange, "MsiProductMinor")
     log = {"path": None, "present": False, "rolled_over_path": None, "rolled_over_present": False,
-           "logging_enabled": bool(host.reg_get(TRACING_KEY, "Enabled")) if host.reg_has(TRACING_KEY, "Enabled")
-           else None, "lines": []}
+           "logging_enabled": None, "lines": []}
+    if host.reg_has(tracing, "Enabled"):
+        try:
+            log["logging_enabled"] = int(str(host.reg_get(tracing, "Enabled"))) != 0
+        except ValueError:
+            errors.append(f"registry {tracing}\\Enabled: '{host.reg_get(tracing, 'Enabled')}' is not a number")
     if install_dir:
         log["path"] = host.log_path()
         log["rolled_over_path"] = log["path"].rsplit(".", 1)[0] + ".lo_"
@@ -100,11 +111,11 @@ def probe(host, params, check_mode, diff):
         "boot_time": iso(host.state["boot_time"]),
         "time_bias_minutes": host.reg_get(TIME_ZONE_KEY, "ActiveTimeBias"),
         "sms": {
-            "installed": bool(install_dir), "install_dir": install_dir, "site_code": host.reg_get(IDENT_KEY, "Site Code"),
+            "installed": bool(install_dir), "install_dir": install_dir, "site_code": host.reg_get(ident, "Site Code"),
             "site_type": {1: "primary", 2: "secondary"}.get(site_type),
-            "parent_site_code": host.reg_get(IDENT_KEY, "Parent Site Code"),
-            "full_version": host.reg_get("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup", "Full Version"),
-            "full_version_present": host.reg_has("HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup", "Full Version"),
+            "parent_site_code": host.reg_get(ident, "Parent Site Code"),
+            "full_version": host.reg_get(setup, "Full Version"),
+            "full_version_present": host.reg_has(setup, "Full Version"),
             "platform": platform,
             "admin_console_running": bool(host.console_pids()),
             "dlls": dlls,
@@ -115,7 +126,8 @@ def probe(host, params, check_mode, diff):
             "drive_letter": host.reg_get(EXIFS_PARAMS, "DriveLetter"),
             "drive_letter_present": host.reg_has(EXIFS_PARAMS, "DriveLetter"),
             "exchange_version": f"{major}.{minor}" if major is not None else None,
-            "sharepoint_portal_server": host.reg_key_exists("HKLM\\SOFTWARE\\Microsoft\\SharePoint Portal Server"),
+            "sharepoint_portal_server": host.reg_key_exists(
+                software32(host, "HKLM\\SOFTWARE\\Microsoft\\SharePoint Portal Server")),
         },
         "drives": drives,
         "distmgr_log": log,
