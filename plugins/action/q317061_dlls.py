@@ -2,11 +2,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run the q317061_dlls transaction so that a dropped connection cannot kill it halfway.
 
-Over WinRM the module runs asynchronously: WinRM deletes the shell when the connection drops
+Over WinRM the staged files are copied from the controller's checked copies (files[].local, with
+win_copy), then the module runs asynchronously: WinRM deletes the shell when the connection drops
 and kills whatever runs in it, so the transaction runs in its own process on the host and this
 action polls for its result. A poll that fails (the network, a restart) is retried; if the host
 booted since the transaction started, the transaction's process died with it: polling stops and
 the host's journal tells the next run what to recover (plugin_utils/transaction.py).
+
+Over smb the controller runs the same transaction itself (plugin_utils/smb/dlls.py), writing the
+checked bytes straight from files[].local. If the connection drops midway it reconnects and
+recovers at once by the journal, so SMS is not left stopped until the next run.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import transport
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import parse_time
 
 MODULE = "smsfleet.q317061.q317061_dlls"
@@ -26,6 +32,7 @@ STATUS = "ansible.windows.async_status"
 SLURP = "ansible.windows.slurp"
 BOOT_TIME = "(Get-CimInstance -ClassName Win32_OperatingSystem -Property LastBootUpTime).LastBootUpTime.ToFileTime()"
 POLL_SECONDS = 2
+RECONNECTS, RECONNECT_SECONDS = 6, 5  # smb: how long a dropped transaction waits for the host to answer again
 FILETIME_1970 = 116444736000000000
 display = Display()
 
@@ -53,6 +60,15 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         args = dict(self._task.args)
+        if transport.name(self._connection) == transport.SMB:
+            return dict(result, **self._run_smb(args))
+        local = {f.get("name"): f.pop("local", None) for f in [dict(f) for f in args.get("files") or []]}
+        args["files"] = [{k: v for k, v in f.items() if k != "local"} for f in args.get("files") or []] or None
+        if args["files"] is None:
+            args.pop("files")
+        staged = self._stage(args, local, task_vars)
+        if staged:
+            return dict(result, **staged)
         if self._task.check_mode or args.get("state") == "recovered":
             return dict(result, **self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
         services = len(args.get("services") or []) + 4  # WMI, its dependents, the console
@@ -64,6 +80,69 @@ class ActionModule(ActionBase):
         if job.get("failed") or not job.get("ansible_job_id"):
             return dict(result, **job)
         return dict(result, **self._wait(job, task_vars, timeout, boot))
+
+    def _stage(self, args, local, task_vars):
+        """Copy each file's checked controller copy (files[].local) to its source path on the host with
+        win_copy (which skips a file already there with the same checksum). {} when all went well."""
+        for f in args.get("files") or []:
+            if not local.get(f["name"]):
+                continue
+            task = self._task.copy()
+            task.args = {"src": local[f["name"]], "dest": f["source"]}
+            copy = self._shared_loader_obj.action_loader.get(
+                "ansible.windows.win_copy", task=task, connection=self._connection, play_context=self._play_context,
+                loader=self._loader, templar=self._templar, shared_loader_obj=self._shared_loader_obj)
+            copied = copy.run(task_vars=task_vars)
+            if copied.get("failed") or copied.get("unreachable"):
+                return {"failed": True, "changed": bool(copied.get("changed")), "unreachable": copied.get("unreachable"),
+                        "msg": f"staging {f['name']} on the host failed: {copied.get('msg')}; nothing else was changed"}
+        return {}
+
+    def _run_smb(self, args):
+        """The transaction from the controller, over the connection's SMB session."""
+        from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client as smb, dlls
+
+        params = {"files": [], "services": [], "wmi_service": "Winmgmt", "admin_console": "refuse",
+                  "stop_timeout": 120, "state": "replaced", **args}
+        missing = [f.get("name") for f in params["files"] or [] if not f.get("local")]
+        if params["state"] == "replaced" and missing:
+            return {"failed": True, "changed": False,
+                    "msg": f"over smb every file needs 'local' (the controller's checked copy): {', '.join(missing)}"}
+        try:
+            return dlls.Transaction(transport.smb_client(self._connection), params, self._task.check_mode).run()
+        except dlls.Failed as failure:
+            return failure.result
+        except smb.Unreachable as error:
+            return self._recover_smb(params, str(error))
+        except smb.SmbError as error:
+            return {"failed": True, "changed": False, "msg": f"{error}; nothing was changed"}
+
+    def _recover_smb(self, params, reason):
+        """The SMB session dropped mid-transaction: reconnect and recover by the journal right away."""
+        from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client as smb, dlls
+
+        for attempt in range(RECONNECTS):
+            time.sleep(RECONNECT_SECONDS if attempt else 1)
+            try:
+                self._connection.reset()
+                recovered = dlls.Transaction(transport.smb_client(self._connection),
+                                             {"state": "recovered", "journal": params["journal"],
+                                              "bin_dir": params.get("bin_dir"), "stop_timeout": params["stop_timeout"]}
+                                             ).run()
+            except dlls.Failed as failure:
+                return dict(failure.result, changed=True,
+                            msg=f"the connection dropped during the DLL transaction ({reason}); recovering it after "
+                                f"reconnecting failed: {failure.result['msg']}")
+            except (AnsibleConnectionFailure, smb.SmbError) as error:
+                display.vvvv(f"q317061_dlls: reconnect {attempt + 1} failed ({error})")
+                continue
+            how = (recovered.get("recovered") or {}).get("action", "nothing to recover").replace("_", " ")
+            return {"failed": True, "changed": True, "recovered": recovered.get("recovered"),
+                    "msg": f"the connection dropped during the DLL transaction ({reason}); after reconnecting, the "
+                           f"journal was recovered ({how}): the host is consistent, run remediate.yml again"}
+        return {"failed": True, "changed": True, "unreachable": True,
+                "msg": f"the connection dropped during the DLL transaction ({reason}) and the host did not answer "
+                       "again: SMS services may be stopped; the host's journal tells the next run what to recover"}
 
     def _start(self, args, task_vars, timeout):
         saved = self._task.async_val

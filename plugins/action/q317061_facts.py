@@ -1,18 +1,21 @@
 # Copyright: (c) 2026, smsfleet maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run the q317061_probe module once and classify its result on the controller.
+"""Probe a site server once and classify the result on the controller.
 
-With recover=true an unfinished DLL transaction found by the probe is recovered first (its
-journal decides how, plugin_utils/transaction.py) and the host is probed again.
+Over WinRM the q317061_probe module runs (one module execution); over smb the same probe
+dictionary is read from the controller (plugin_utils/smb/probe.py). With recover=true an
+unfinished DLL transaction found by the probe is recovered first (its journal decides how,
+plugin_utils/transaction.py), by whichever transport reaches the host, and the host is probed again.
 """
 
 from __future__ import annotations
 
 import datetime
 
+from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import transaction, variables
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import transaction, transport, variables
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import classify
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.versions import FixPolicy
 
@@ -47,15 +50,14 @@ class ActionModule(ActionBase):
             return result
 
         probe_args = {"log_tail_bytes": args["log_tail_bytes"], "work_dir": work_dir}
-        probe = self._execute_module(module_name=PROBE, module_args=probe_args, task_vars=task_vars)
+        probe = self._probe(probe_args, task_vars)
         if probe.get("failed") or "probe" not in probe:
             result.update(failed=True, msg=f"q317061 probe failed: {probe.get('msg', 'no probe result')}")
             return result
 
         journal = probe["probe"].get("transaction") or {}
         if args["recover"] and transaction.is_unfinished(journal) and journal.get("readable") and not self._task.check_mode:
-            recovery = self._execute_module(module_name=DLLS, task_vars=task_vars,
-                                            module_args={"state": "recovered", "journal": journal["journal"]})
+            recovery = self._recover(journal["journal"], task_vars)
             result["recovered"] = recovery.get("recovered")
             if recovery.get("failed"):
                 result.update(failed=True, changed=bool(recovery.get("changed")),
@@ -64,7 +66,7 @@ class ActionModule(ActionBase):
                 return result
             result["changed"] = True
             result["warnings"] = list(recovery.get("warnings") or [])
-            probe = self._execute_module(module_name=PROBE, module_args=probe_args, task_vars=task_vars)
+            probe = self._probe(probe_args, task_vars)
             if probe.get("failed") or "probe" not in probe:
                 result.update(failed=True, msg=f"q317061 probe failed after the recovery: {probe.get('msg')}")
                 return result
@@ -82,6 +84,7 @@ class ActionModule(ActionBase):
                     "later_service_packs_fixed": policy.later_service_packs_fixed},
             checked_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             recovered=result.get("recovered"),
+            transport=transport.name(self._connection),
             probe=raw,
         )
         result.setdefault("changed", False)
@@ -89,3 +92,36 @@ class ActionModule(ActionBase):
         if raw.get("errors"):
             result.setdefault("warnings", []).extend(f"q317061 probe could not read: {e}" for e in raw["errors"])
         return result
+
+    def _probe(self, probe_args, task_vars):
+        """{probe: ...} from the PowerShell module (WinRM) or read from the controller (smb)."""
+        client = transport.smb_client(self._connection)
+        if client is None:
+            return self._execute_module(module_name=PROBE, module_args=probe_args, task_vars=task_vars)
+        from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client as smb, probe as smbprobe
+
+        host = self._task.delegate_to or (task_vars or {}).get("inventory_hostname") or client.host
+        store = transport.load_hashes(host)
+        try:
+            raw = smbprobe.probe(client, hashes=smbprobe.HashCache(store), **probe_args)
+        except smb.Unreachable as error:
+            raise AnsibleConnectionFailure(str(error)) from None
+        transport.save_hashes(host, store)
+        return {"probe": raw}
+
+    def _recover(self, journal_path, task_vars):
+        """state=recovered of the DLL transaction, by the transport that reaches the host."""
+        client = transport.smb_client(self._connection)
+        if client is None:
+            return self._execute_module(module_name=DLLS, task_vars=task_vars,
+                                        module_args={"state": "recovered", "journal": journal_path})
+        from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client as smb, dlls
+
+        try:
+            return dlls.Transaction(client, {"state": "recovered", "journal": journal_path}).run()
+        except dlls.Failed as failure:
+            return failure.result
+        except smb.Unreachable as error:
+            raise AnsibleConnectionFailure(str(error)) from None
+        except smb.SmbError as error:
+            return {"failed": True, "changed": False, "msg": str(error)}

@@ -90,7 +90,14 @@ Function Write-JsonFile($Path, $Value) {
     $bytes = [Text.Encoding]::UTF8.GetBytes((ConvertTo-Json -InputObject $Value -Depth 6))
     $stream = New-Object IO.FileStream($tmp, [IO.FileMode]::Create, [IO.FileAccess]::Write, [IO.FileShare]::None,
         4096, [IO.FileOptions]::WriteThrough)
-    try { $stream.Write($bytes, 0, $bytes.Length); $stream.Flush($true) } finally { $stream.Dispose() }
+    try { $stream.Write($bytes, 0, $bytes.Length); $stream.Flush($true) }
+    catch {
+        # A half-written copy must not become what a reader falls back to (a full disk, for one).
+        $stream.Dispose()
+        Remove-Item -LiteralPath $tmp -Force -ErrorAction SilentlyContinue
+        throw
+    }
+    finally { $stream.Dispose() }
     # PowerShell turns $null into "" for a string parameter, which File.Replace rejects: NullString
     # passes a real null (no backup file). A reader (an audit's probe, an antivirus scan) can hold
     # the file for a moment without delete sharing: retry a few times before giving up.

@@ -28,7 +28,11 @@ description:
   - Never downgrades - a file newer than the wanted build is kept. A missing or unversioned installed file is
     refused, as is any file name with a folder part. With C(state=restored) it puts back the
     originals only while the installed files are still what the hotfix installed, and refuses otherwise.
-  - Run it with C(async) so a dropped WinRM connection cannot kill it mid-transaction.
+  - The action plugin runs it with C(async) over WinRM, so a dropped WinRM connection cannot kill it
+    mid-transaction. Over smb (Windows 2000, C(ansible_connection=smsfleet.q317061.smb)) the action plugin runs the
+    same transaction from the controller by the same contract and journal; a dropped SMB session is reconnected
+    and recovered at once. Over smb the SMS Administrator console cannot be closed - a DLL still in use once the
+    SMS services and WMI stopped fails the transaction, which rolls back.
 options:
   state:
     description:
@@ -55,6 +59,13 @@ options:
         description: Path of the staged new file on the host.
         type: path
         required: true
+      local:
+        description:
+          - The controller's checked copy of the file (the hotfix bundle's cache). When given, the action plugin
+            stages it to O(files[].source) first (over WinRM, with M(ansible.windows.win_copy), which skips a file
+            already there); over smb it is required, and its bytes are written into O(bin_dir) by the transaction
+            itself. Never sent to the host.
+        type: path
       version:
         description: The file version the staged file has and O(bin_dir) must have afterwards.
         type: str
@@ -114,6 +125,7 @@ EXAMPLES = r"""
     bin_dir: D:\SMS\bin\i386
     files:
       - name: Baseutil.dll
+        local: /home/ops/.ansible/smsfleet.q317061/bundles/0c3a8d1f5e0f6b2a9d4c7e8f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d
         source: C:\SMSFleet\Q317061\staged\i386\Baseutil.dll
         version: 2.00.1493.3240
         sha256: 0c3a8d1f5e0f6b2a9d4c7e8f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d
@@ -125,8 +137,6 @@ EXAMPLES = r"""
     journal: C:\SMSFleet\Q317061\journal.json
     services: [SMS_SITE_COMPONENT_MANAGER, SMS_EXECUTIVE, SMS_SQL_MONITOR]
     admin_console: close
-  async: 1800
-  poll: 5
 
 - name: Recover a transaction a crash interrupted, and nothing else
   smsfleet.q317061.q317061_dlls:

@@ -183,6 +183,10 @@ $console = Get-Guarded 'SMS Administrator console (Win32_Process)' {
 
 $exifsKey = 'SYSTEM\CurrentControlSet\Services\EXIFS'
 $driveLetter = Get-RegValue "$exifsKey\Parameters" 'DriveLetter'
+# The workaround's record of DriveLetter before it blanked it (q317061_exifs): which letter stays
+# mounted until the next boot.
+$recordState = Get-RegValue 'SOFTWARE\smsfleet\Q317061' 'OriginalDriveLetterState'
+$recordLetter = Get-RegValue 'SOFTWARE\smsfleet\Q317061' 'OriginalDriveLetter'
 $exchangeMajor = (Get-RegValue 'SOFTWARE\Microsoft\Exchange\Setup' 'MsiProductMajor' -Software32).value
 $exchangeMinor = (Get-RegValue 'SOFTWARE\Microsoft\Exchange\Setup' 'MsiProductMinor' -Software32).value
 
@@ -292,6 +296,8 @@ $module.Result.probe = [Ordered]@{
         service_present = $null -ne (Open-MachineKey $exifsKey)
         drive_letter = $driveLetter.value
         drive_letter_present = $driveLetter.present
+        original_recorded = $recordState.present
+        original_drive_letter = if ($recordState.value -eq 'present') { $recordLetter.value } else { $null }
         exchange_version = if ($null -ne $exchangeMajor) { "$exchangeMajor.$exchangeMinor" } else { $null }
         sharepoint_portal_server = $null -ne (Open-MachineKey 'SOFTWARE\Microsoft\SharePoint Portal Server' -Software32)
     }

@@ -118,15 +118,28 @@ def configured_exifs_letter(exifs: dict) -> str | None:
     return None if version.startswith("6.5") else "M"
 
 
-def mounted_exifs_letter(drives: list[dict], configured: str | None) -> str | None:
+def booted_exifs_letter(exifs: dict, configured: str | None) -> str | None:
+    """The letter EXIFS most likely took at the last boot, when DOS device targets cannot be read
+    (over smb): the configured one; with DriveLetter blanked since, the original the workaround
+    recorded, else Exchange 2000's default M: (blanked by hand, or recorded absent)."""
+    if configured or not exifs.get("service_present"):
+        return configured
+    original = (exifs.get("original_drive_letter") or "").strip().rstrip(":")[:1].upper()
+    return original or configured_exifs_letter(dict(exifs, drive_letter_present=False))
+
+
+def mounted_exifs_letter(drives: list[dict], configured: str | None, exifs: dict | None = None) -> str | None:
     """The letter the IFS drive is mounted at now (Q245822: M:, or the next free letter)."""
     for drive in drives:
         if IFS_TARGET.lower() in (drive.get("target") or "").lower():
             return drive["letter"].upper()
-    # Without DOS device targets, fall back to the configured letter being present.
-    if configured and all(d.get("target") is None for d in drives):
-        if any(d["letter"].upper() == configured for d in drives):
-            return configured
+    # Without DOS device targets (smb), the letter EXIFS took at boot being mounted, and not a drive
+    # known to be something else (an administrative share shows a real disk).
+    letter = booted_exifs_letter(exifs or {}, configured)
+    if letter and all(d.get("target") is None for d in drives):
+        if any(d["letter"].upper() == letter and d.get("free") is None for d in drives) or (
+                letter == configured and any(d["letter"].upper() == letter for d in drives)):
+            return letter
     return None
 
 
@@ -153,6 +166,10 @@ def _owner(exifs: dict) -> str:
     return "an unidentified product"
 
 
+REGISTRY_ERRORS = tuple(f"registry hklm\\{key}".lower() for key in (
+    "SOFTWARE\\Microsoft\\SMS", "SYSTEM\\CurrentControlSet\\Services\\EXIFS", "SOFTWARE\\Microsoft\\Exchange"))
+
+
 def classify(probe: dict, policy: FixPolicy | None = None) -> Verdict:
     policy = policy or FixPolicy()
     sms = probe.get("sms") or {}
@@ -163,6 +180,13 @@ def classify(probe: dict, policy: FixPolicy | None = None) -> Verdict:
     versions = {name: (dlls.get(name) or {}).get("version") for name in DLLS}
     parsed = {name: SmsVersion.parse(text) for name, text in versions.items()}
     verdict = Verdict(status="unknown", versions=versions)
+
+    # 0. unknown: without the registry, "not installed" cannot be told from "could not be read"
+    unreadable = [e for e in probe.get("errors") or [] if e.lower().startswith(REGISTRY_ERRORS)]
+    if unreadable:
+        verdict.reasons.append("The registry keys that say whether SMS and EXIFS are installed could not be read: "
+                               + "; ".join(unreadable[:3]))
+        return verdict
 
     # 1. not_applicable
     if not sms.get("installed"):
@@ -175,7 +199,7 @@ def classify(probe: dict, policy: FixPolicy | None = None) -> Verdict:
         verdict.reasons.append(f"The SMS DLLs are version {readable[0]}, not SMS 2.0; KB Q317061 applies to SMS 2.0 only.")
         return verdict
     configured = configured_exifs_letter(exifs)
-    ifs_letter = mounted_exifs_letter(drives, configured)
+    ifs_letter = mounted_exifs_letter(drives, configured, exifs)
     verdict.exifs_drive = ifs_letter
     if not exifs.get("service_present") and ifs_letter is None:
         verdict.status = "not_applicable"
@@ -261,6 +285,11 @@ def classify(probe: dict, policy: FixPolicy | None = None) -> Verdict:
                                    "fixed, so packages are decompressed there and never arrive.")
         if on_ifs:
             verdict.reasons.append(f"distmgr.log shows {on_ifs} decompression failure(s) on {ifs_letter}:.")
+    elif ifs_letter and any(d["letter"].upper() == ifs_letter and d.get("free") is None for d in drives):
+        verdict.exposure = "latent"
+        verdict.reasons.append(f"The free space of the IFS drive {ifs_letter}: cannot be read (over smb it has no "
+                               "administrative share), so whether Distribution Manager picks it now cannot be told; "
+                               f"of the other drives it would pick {predicted or 'none'}:. Latent at least.")
     else:
         verdict.exposure = "latent"
         verdict.reasons.append(f"Distribution Manager currently picks {predicted or 'no'}: for decompression; "

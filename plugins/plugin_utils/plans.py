@@ -94,7 +94,11 @@ def plan_host(facts: dict, policy: Policy) -> dict:
     plan["action"] = chosen
     if chosen == "hotfix":
         plan["method"] = policy.method
-        if policy.method == "installer" and facts.get("platform") != "i386":
+        if policy.method == "installer" and facts.get("transport") == "smb":
+            plan["method"] = "manual"
+            plan["reason"] = ("hotfix, manual method: the Hotfix Installer must run on the host, and the smb transport "
+                              "runs no programs there (only the manual method works over smb)")
+        elif policy.method == "installer" and facts.get("platform") != "i386":
             plan["method"] = "manual"
             plan["reason"] = "hotfix, manual method: the Hotfix Installer runs on Intel only (KB Q317061)"
         elif policy.method == "installer" and facts.get("admin_console_running"):

@@ -21,12 +21,10 @@ SHA256_KEYS = ("i386/Baseutil.dll", "i386/Distmgr.dll", "Alpha/Baseutil.dll", "A
 INTERNAL = frozenset((
     "q317061", "q317061_plan", "q317061_bundle", "q317061_run", "q317061_before", "q317061_audit", "q317061_after",
     "q317061_change", "q317061_result", "q317061_report", "q317061_recovery", "q317061_verify", "q317061_restart",
-    "q317061_regedit", "q317061_drive_letter", "q317061_recorded", "q317061_record", "q317061_restored",
-    "q317061_removed", "q317061_installer", "q317061_rollback_dlls", "q317061_staged", "q317061_report_hosts",
+    "q317061_regedit", "q317061_restored", "q317061_installer", "q317061_rollback_dlls", "q317061_staged", "q317061_report_hosts",
     "q317061_changes", "q317061_unreadable", "q317061_expected", "q317061_hotfix_plans", "q317061_item_errors",
     "q317061_exifs", "q317061_settings", "q317061_guard", "q317061_outcomes", "q317061_failed_hosts",
-    "q317061_store", "q317061_record_left", "q317061_exifs_rollback", "q317061_preflight", "q317061_predicted",
-    "q317061_record_key", "q317061_record_values", "q317061_exifs_parameters", "q317061_rollback_plan",
+    "q317061_exifs_rollback", "q317061_preflight", "q317061_predicted", "q317061_record_key", "q317061_rollback_plan",
 ))
 
 

@@ -32,6 +32,7 @@ def probe(**changes):
         },
         "services": [],
         "exifs": {"service_present": True, "drive_letter": "M", "drive_letter_present": True,
+                  "original_recorded": False, "original_drive_letter": None,
                   "exchange_version": "6.0", "sharepoint_portal_server": False},
         "drives": [
             drive("C", free=2 * 2**30),

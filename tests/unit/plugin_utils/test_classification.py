@@ -238,3 +238,40 @@ def test_undated_failures_count_as_current():
 def test_dotnet_round_trip_times_parse():
     assert parse_time("2026-11-20T08:00:00.1234567Z").isoformat() == "2026-11-20T08:00:00.123456+00:00"
     assert parse_time("nonsense") is None and parse_time(None) is None
+
+
+def smb_drive(letter, free=None):
+    """A drive as the smb probe sees it: no DOS device target; no share, no size (None)."""
+    return {"letter": letter, "type": "fixed" if free is not None else None, "file_system": "NTFS" if free else None,
+            "label": "", "size": free and free * 2, "free": free, "target": None}
+
+
+def test_over_smb_the_ifs_drive_is_told_by_its_configured_letter_and_its_unknown_space_is_said():
+    v = classify(probe(drives=[smb_drive("C", 2**30), smb_drive("D", 2**32), smb_drive("M")],
+                       distmgr_log__lines=[]))
+    assert v.status == "vulnerable" and v.exifs_drive == "M"
+    assert v.exposure == "latent" and v.predicted_decompression_drive == "D"
+    assert any("free space of the IFS drive M: cannot be read" in r for r in v.reasons)
+    with_failure = classify(probe(drives=[smb_drive("C", 2**30), smb_drive("M")], distmgr_log__lines=LOG_FAIL_M))
+    assert with_failure.exposure == "affected_now"  # the log proves it even without the space
+
+
+@pytest.mark.parametrize("drives, record, status", [
+    ([smb_drive("C", 2**30), smb_drive("M")], {}, "pending_reboot"),               # blanked, M: (default) still there
+    ([smb_drive("C", 2**30), smb_drive("N")], {"original_recorded": True, "original_drive_letter": "N"},
+     "pending_reboot"),                                                           # the recorded original is mounted
+    ([smb_drive("C", 2**30)], {"original_recorded": True, "original_drive_letter": "M"}, "mitigated"),  # rebooted
+    ([smb_drive("C", 2**30), smb_drive("M", 2**33)], {}, "mitigated"),            # M: is a real disk (it has a share)
+])
+def test_over_smb_a_blanked_letter_is_pending_until_the_booted_letter_is_gone(drives, record, status):
+    changes = {f"exifs__{k}": v for k, v in record.items()}
+    assert classify(probe(exifs__drive_letter="", drives=drives, distmgr_log__lines=[], **changes)).status == status
+
+
+@pytest.mark.parametrize("error", [
+    "registry HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification: the winreg pipe (RPC) of s does not answer",
+    "registry HKLM\\SYSTEM\\CurrentControlSet\\Services\\EXIFS: Access is denied",
+])
+def test_an_unreadable_registry_is_unknown_never_not_applicable(error):
+    v = classify(probe(sms__installed=False, sms__install_dir=None, errors=[error]))
+    assert v.status == "unknown" and error in v.reasons[0]

@@ -98,3 +98,9 @@ def test_change_record(plan, result, error, attempted, outcome, summary):
     assert record["outcome"] == outcome
     assert summary in record["summary"]
     assert record["changed"] is (outcome == "changed")
+
+
+def test_over_smb_only_the_manual_method_works():
+    plan = plan_host(dict(facts(), transport="smb"), Policy(method="installer"))
+    assert (plan["action"], plan["method"]) == ("hotfix", "manual")
+    assert "only the manual method works over smb" in plan["reason"] and plan["rollback"] is True

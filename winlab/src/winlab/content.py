@@ -29,9 +29,18 @@ def spec_dll(machine: str, version: str, size: int, language: str, name: str) ->
             "language_id": next((k for k, v in LANGUAGES.items() if v == language), None)}
 
 
+def text_bytes(lines: list[str]) -> bytes:
+    """A text file as Windows writes it: every line ends with CRLF (UTF-8; logs and journals are ASCII)."""
+    return "".join(line + "\r\n" for line in lines).encode()
+
+
+def text_size(lines: list[str]) -> int:
+    return len(text_bytes(lines))
+
+
 def file_bytes(host, entry: dict) -> bytes:
     if "text" in entry:
-        return "\r\n".join(entry["text"]).encode()
+        return text_bytes(entry["text"])
     if entry.get("blob") and host.blobs is not None:
         return host.blobs.get(entry["blob"])
     data, dummy = _dll(entry.get("machine") or "i386", entry.get("version") or "0.0.0.0", entry.get("size") or 4096,

@@ -14,7 +14,7 @@ import re
 import yaml
 
 from .host import EXIFS_PARAMS, IFS_TARGET, SMS_SERVICES, TIME_ZONE_KEY, TRACING_KEY, Host, iso, sms_log_time, view32
-from .content import spec_dll
+from .content import spec_dll, text_size
 
 KB_SIZES = {  # (platform, dll) -> size of the 2.00.1493.3240 build (KB Q317061)
     ("i386", "Baseutil.dll"): 526272, ("i386", "Distmgr.dll"): 230800,
@@ -63,7 +63,8 @@ FAULT_KINDS = {"drop_after_commands": int, "hang_on_stop": list, "start_fails": 
                "unreadable_files": list,
                "system_drive_full": bool,
                "restart_never_returns": bool, "latency_ms": int, "bandwidth_kbps": int,
-               "drop_on_module": str, "interrupt_transaction_at": str}
+               "drop_on_module": str, "interrupt_transaction_at": str, "stopped_pipes": list, "denied_shares": list,
+               "drop_transaction_at": str}
 TRANSACTION_PHASES = ("stopping", "backing_up", "replacing", "verifying", "restarting")
 # Fields a host may carry besides DEFAULT_HOST's; anything else is a misspelling and is refused.
 EXTRA_HOST_FIELDS = ("name", "group", "computer_name", "exifs_boot_letter", "processes")
@@ -244,7 +245,7 @@ def validate_faults(faults: dict, bad) -> None:
             bad(f"faults.{kind}", "must be a list of non-empty strings")
         if FAULT_KINDS[kind] is int and value < 0:
             bad(f"faults.{kind}", f"must not be negative (got {value})")
-        if kind == "interrupt_transaction_at" and value not in TRANSACTION_PHASES:
+        if kind in ("interrupt_transaction_at", "drop_transaction_at") and value not in TRANSACTION_PHASES:
             bad(f"faults.{kind}", f"must be one of {', '.join(TRANSACTION_PHASES)} (got {value!r})")
 
 
@@ -280,6 +281,13 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
     bias = int(spec.get("time_bias_minutes", 0))
     registry[TIME_ZONE_KEY] = {"ActiveTimeBias": bias}
     os_version, windows_dir = OS_VERSIONS[spec.get("os", "windows2000")]
+    version, build = ".".join(os_version.split(".")[:2]), os_version.split(".")[2]
+    # Windows 10 and 2016 keep CurrentVersion at 6.3 for old programs; the real numbers are beside it.
+    current = {"CurrentVersion": "6.3" if version == "10.0" else version, "CurrentBuildNumber": build,
+               "SystemRoot": windows_dir}
+    if version == "10.0":
+        current.update(CurrentMajorVersionNumber=10, CurrentMinorVersionNumber=0)
+    registry["HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"] = current
     dirs: list[str] = [windows_dir, f"{windows_dir}\\system32"]
     if sms["installed"]:
         ident = "HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification"
@@ -297,7 +305,7 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
                 files[f"{bin_dir}\\{name}".lower()] = dict(meta, path=f"{bin_dir}\\{name}")
         log = f"{sms['install_dir']}\\Logs\\distmgr.log"
         text = log_lines(list(spec.get("distmgr_log") or []), now, bias)
-        files[log.lower()] = {"path": log, "text": text, "size": sum(len(line) + 2 for line in text)}
+        files[log.lower()] = {"path": log, "text": text, "size": text_size(text)}
         registry[TRACING_KEY] = {"Enabled": 1 if sms.get("logging") else 0, "TraceFilename": log,
                                  "MaxFileSize": 256000}
         states = {n: "running" for n in SITE_SERVICES[sms["site_type"]]}

@@ -14,6 +14,7 @@ import json
 import time
 
 from . import builds
+from .content import text_size
 
 SMS_SERVICES = ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR", "SMS_SITE_BACKUP",
                 "SMS_NT_LOGON_DISCOVERY_AGENT", "SMS_LICENSE_SERVER")
@@ -276,7 +277,8 @@ class Host:
 
     def write_json(self, path: str, value) -> None:
         text = json.dumps(value, indent=1)
-        self.write_file(path, {"text": text.splitlines(), "size": len(text)})
+        lines = text.splitlines()
+        self.write_file(path, {"text": lines, "size": text_size(lines)})
 
     def system_drive_free(self) -> int | None:
         if self.state.get("faults", {}).get("system_drive_full"):
@@ -453,7 +455,7 @@ class Host:
             return
         entry = self.state["files"].setdefault(path.lower(), {"path": path, "text": []})
         entry.setdefault("text", []).extend(lines)
-        entry["size"] = sum(len(line) + 2 for line in entry["text"])
+        entry["size"] = text_size(entry["text"])
         limit = int(self.reg_get(self.view32(TRACING_KEY), "MaxFileSize", 256000) or 256000)
         if entry["size"] > limit:
             rolled = path.rsplit(".", 1)[0] + ".lo_"

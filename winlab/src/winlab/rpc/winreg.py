@@ -17,7 +17,7 @@ ERROR_FILE_NOT_FOUND, ERROR_ACCESS_DENIED, ERROR_INVALID_HANDLE, ERROR_INVALID_P
 ERROR_MORE_DATA, ERROR_NO_MORE_ITEMS = 234, 259
 ERROR_SHUTDOWN_IN_PROGRESS, ERROR_NO_SHUTDOWN_IN_PROGRESS = 1115, 1116
 REG_SZ, REG_EXPAND_SZ, REG_DWORD, REG_MULTI_SZ = 1, 2, 4, 7
-KEY_WOW64_32KEY = 0x0200
+KEY_WOW64_64KEY, KEY_WOW64_32KEY = 0x0100, 0x0200
 
 
 class BaseInitiateSystemShutdown(NDRCALL):
@@ -115,8 +115,14 @@ def _open_hklm(pipe, stub):
     return response
 
 
-def _view(pipe, request, path: str) -> str:
-    """KEY_WOW64_32KEY in samDesired: the 32-bit programs' view (WOW6432Node on 64-bit Windows)."""
+def _view(pipe, request, path: str) -> str | None:
+    """KEY_WOW64_32KEY in samDesired: the 32-bit programs' view (WOW6432Node on 64-bit Windows).
+    Windows 2000 predates WOW64: the bit is an access right no key grants, so the open is denied
+    (None); Windows Server 2003 (x86) ignores it."""
+    if not request["samDesired"] & (KEY_WOW64_32KEY | KEY_WOW64_64KEY):
+        return path
+    if pipe.site.host.state.get("os") == "windows2000":
+        return None
     return pipe.site.host.view32(path) if request["samDesired"] & KEY_WOW64_32KEY else path
 
 
@@ -124,11 +130,13 @@ def _open_key(pipe, stub):
     request = rrp.BaseRegOpenKey(stub)
     response = rrp.BaseRegOpenKeyResponse()
     parent = _key(pipe, request)
-    path = _view(pipe, request, _join(parent, request["lpSubKey"])) if parent else None
+    path = _join(parent, request["lpSubKey"]) if parent else None
+    viewed = _view(pipe, request, path) if path else None
     with pipe.site.lock:
-        found = path is not None and Registry(pipe.site.host).exists(path)
-    _set_hkey(response["phkResult"], pipe.new_handle(path) if found else b"\x00" * 20)
-    response["ErrorCode"] = 0 if found else (ERROR_FILE_NOT_FOUND if parent else ERROR_INVALID_HANDLE)
+        found = viewed is not None and Registry(pipe.site.host).exists(viewed)
+    _set_hkey(response["phkResult"], pipe.new_handle(viewed) if found else b"\x00" * 20)
+    response["ErrorCode"] = 0 if found else (ERROR_INVALID_HANDLE if not parent else ERROR_ACCESS_DENIED
+                                              if viewed is None else ERROR_FILE_NOT_FOUND)
     return response
 
 
@@ -141,6 +149,10 @@ def _create_key(pipe, stub):
         response["lpdwDisposition"], response["ErrorCode"] = NULL, ERROR_INVALID_HANDLE
         return response
     path = _view(pipe, request, _join(parent, request["lpSubKey"]))
+    if path is None:
+        _set_hkey(response["phkResult"], b"\x00" * 20)
+        response["lpdwDisposition"], response["ErrorCode"] = NULL, ERROR_ACCESS_DENIED
+        return response
     with pipe.site.lock:
         existed = Registry(pipe.site.host).exists(path)
         if not existed:

@@ -136,6 +136,8 @@ class DiskShare:
                     status = STATUS_SUCCESS  # created and deleted before it was ever stored
             elif handle.dirty:
                 status = self.fs.commit(handle.path, bytes(handle.data or b""))
+                if status == STATUS_SUCCESS:
+                    self.site.journal_written(handle.path, bytes(handle.data or b""))
             self.site.save()
         return status
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import configparser
 import itertools
+import json
 import logging
 import selectors
 import socket
@@ -50,6 +51,7 @@ class Site:
 
     def __init__(self, emulated):
         self.emulated = emulated
+        self._drop = threading.local()  # per connection thread: drop it after the current request
 
     host = property(lambda self: self.emulated.host)
     lock = property(lambda self: self.emulated.lock)
@@ -73,6 +75,30 @@ class Site:
 
     def auth_failure(self) -> None:
         self.emulated.smb_stats["auth_failures"] += 1
+
+    def journal_written(self, path: str, data: bytes) -> None:
+        """The transaction faults, for a transaction run over SMB from the controller: when a journal
+        (journal.json or its .tmp) reaching a phase is written, `interrupt_transaction_at` crashes the
+        host, `drop_transaction_at` drops this connection before the reply (one-shot each)."""
+        if not path.lower().endswith(("\\journal.json", "\\journal.json.tmp")):
+            return
+        try:
+            phase = json.loads(data.decode("utf-8-sig")).get("phase")
+        except (ValueError, AttributeError):
+            return
+        faults = self.host.state.get("faults", {})
+        if faults.get("interrupt_transaction_at") == phase:
+            faults.pop("interrupt_transaction_at")
+            self.host.crash()
+            self._drop.now = True
+        elif faults.get("drop_transaction_at") == phase:
+            faults.pop("drop_transaction_at")
+            self._drop.now = True
+
+    def drop_requested(self) -> bool:
+        """Whether the request just handled must lose its connection instead of its reply."""
+        now, self._drop.now = getattr(self._drop, "now", False), False
+        return now
 
     def drive_shares(self) -> dict[str, str]:
         """C$, D$, ... for each fixed drive (the IFS drive only where the host says it has one), ADMIN$."""
@@ -109,8 +135,11 @@ class Site:
         return sorted(out)
 
     def open_pipe(self, name: str) -> RpcPipe | None:
+        """None (STATUS_OBJECT_NAME_NOT_FOUND) for an unknown pipe, or one whose service the fault
+        stopped_pipes stopped (as when the Remote Registry or Server service is not running)."""
         interfaces = PIPES.get(name)
-        return RpcPipe(name, interfaces, self) if interfaces else None
+        stopped = [p.lower() for p in self.host.state.get("faults", {}).get("stopped_pipes", [])]
+        return RpcPipe(name, interfaces, self) if interfaces and name.lower() not in stopped else None
 
 
 def _config(site: Site) -> configparser.ConfigParser:
@@ -141,11 +170,17 @@ class WinlabSMB(smbserver.SMBSERVER):
         with self.site.lock:
             return self.site.host.is_up()  # a host that is down answers nothing: the connection is closed
 
-    def tree_connect_allowed(self, name: str) -> bool:
-        return name.upper() == "IPC$" or self.site.disk_share(name) is not None
+    def tree_connect_status(self, name: str) -> int:
+        """0, or the NT status Windows answers: an unknown share, or one the account may not use
+        (fault denied_shares: an account that is not an administrator of the host)."""
+        if name.upper() != "IPC$" and self.site.disk_share(name) is None:
+            return STATUS_BAD_NETWORK_NAME
+        if name.upper() in (s.upper() for s in self.site.host.state.get("faults", {}).get("denied_shares", [])):
+            return STATUS_ACCESS_DENIED
+        return 0
 
 
-STATUS_BAD_NETWORK_NAME = 0xC00000CC
+STATUS_BAD_NETWORK_NAME, STATUS_ACCESS_DENIED = 0xC00000CC, 0xC0000022
 
 
 def _share_name(unc: str) -> str:
@@ -153,7 +188,8 @@ def _share_name(unc: str) -> str:
 
 
 def _install_tree_connect(server: WinlabSMB) -> None:
-    """Only the shares this host has: others get STATUS_BAD_NETWORK_NAME, as Windows answers."""
+    """Only the shares this host has (others: STATUS_BAD_NETWORK_NAME, as Windows answers), and only
+    those the account may use (STATUS_ACCESS_DENIED)."""
     original = {}
 
     def tree_connect(conn_id, srv, command, packet):
@@ -163,18 +199,18 @@ def _install_tree_connect(server: WinlabSMB) -> None:
         data.fromString(command["Data"])
         path = smbserver.decodeSMBString(packet["Flags2"], data["Path"])
         with srv.site.lock:
-            allowed = srv.tree_connect_allowed(_share_name(path.decode("latin-1") if isinstance(path, bytes) else path))
-        if not allowed:
-            return [session.error_reply(0x75)], None, STATUS_BAD_NETWORK_NAME
+            status = srv.tree_connect_status(_share_name(path.decode("latin-1") if isinstance(path, bytes) else path))
+        if status:
+            return [session.error_reply(0x75)], None, status
         return original["smb1"](conn_id, srv, command, packet)
 
     def tree_connect2(conn_id, srv, packet):
         request = smb3.SMB2TreeConnect(packet["Data"])
         path = packet.getData()[request["PathOffset"]:][:request["PathLength"]].decode("utf-16le")
         with srv.site.lock:
-            allowed = srv.tree_connect_allowed(_share_name(path))
-        if not allowed:
-            return [smb3.SMB2Error()], None, STATUS_BAD_NETWORK_NAME
+            status = srv.tree_connect_status(_share_name(path))
+        if status:
+            return [smb3.SMB2Error()], None, status
         return original["smb2"](conn_id, srv, packet)
 
     original["smb1"] = server.hookSmbCommand(0x75, tree_connect)
@@ -225,8 +261,8 @@ class Handler(smbserver.SMBSERVERHandler):
             except Exception:  # noqa: BLE001 - impacket raises on what it cannot parse: Windows would hang up
                 log.exception("%s: request failed", site.computer_name)
                 return
-            if drop:
-                log.info("%s: dropping the SMB connection (fault drop_after_commands)", site.computer_name)
+            if drop or site.drop_requested():
+                log.info("%s: dropping the SMB connection (fault)", site.computer_name)
                 return
             for reply in replies:
                 data = reply.getData() if hasattr(reply, "getData") else reply

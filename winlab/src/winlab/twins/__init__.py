@@ -205,4 +205,4 @@ def file_meta_from_bytes(host: Host, path: str, content: bytes) -> dict:
     return meta_from_bytes(host, content)
 
 
-from . import async_status, dlls, installer, ping, registry, setup, stock_info, q317061, win_copy  # noqa: E402,F401  (register the twins)
+from . import async_status, dlls, exifs, installer, ping, registry, setup, stock_info, q317061, win_copy  # noqa: E402,F401  (register the twins)

@@ -5,6 +5,8 @@ import json
 from ..host import EXIFS_PARAMS, IDENT_KEY, TIME_ZONE_KEY, TRACING_KEY, iso
 from . import file_bytes, twin, win_join
 
+RECORD = "HKLM\\SOFTWARE\\smsfleet\\Q317061"  # the workaround's record (q317061_exifs)
+
 
 def platform_of(host, install_dir):
     """The SMS installation's platform: bin\\i386 or bin\\alpha, as the ps1 tests the folders."""
@@ -125,6 +127,9 @@ def probe(host, params, check_mode, diff):
             "service_present": host.reg_key_exists("HKLM\\SYSTEM\\CurrentControlSet\\Services\\EXIFS"),
             "drive_letter": host.reg_get(EXIFS_PARAMS, "DriveLetter"),
             "drive_letter_present": host.reg_has(EXIFS_PARAMS, "DriveLetter"),
+            "original_recorded": host.reg_has(RECORD, "OriginalDriveLetterState"),
+            "original_drive_letter": host.reg_get(RECORD, "OriginalDriveLetter")
+            if host.reg_get(RECORD, "OriginalDriveLetterState") == "present" else None,
             "exchange_version": f"{major}.{minor}" if major is not None else None,
             "sharepoint_portal_server": host.reg_key_exists(
                 software32(host, "HKLM\\SOFTWARE\\Microsoft\\SharePoint Portal Server")),

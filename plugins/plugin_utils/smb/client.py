@@ -1,0 +1,379 @@
+"""One logged-on SMB session to a Windows host: files on its administrative shares, named pipes.
+
+Windows 2000 speaks SMB1 (NT LM 0.12); later Windows also SMB2. Paths are Windows paths
+(`C:\\SMS\\bin\\i386\\Distmgr.dll`) and go to the drive's administrative share (`C$`). Every
+impacket error becomes an SmbError naming the NT status and the path, because the messages end
+up in reports read by people.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ntpath
+import struct
+
+STATUS = {  # the NT statuses the collection tells apart
+    0xC000000F: "STATUS_NO_SUCH_FILE", 0xC0000011: "STATUS_END_OF_FILE", 0xC0000022: "STATUS_ACCESS_DENIED", 0xC0000034: "STATUS_OBJECT_NAME_NOT_FOUND",
+    0xC0000035: "STATUS_OBJECT_NAME_COLLISION", 0xC000003A: "STATUS_OBJECT_PATH_NOT_FOUND",
+    0xC0000043: "STATUS_SHARING_VIOLATION", 0xC0000056: "STATUS_DELETE_PENDING", 0xC000006D: "STATUS_LOGON_FAILURE",
+    0xC000007F: "STATUS_DISK_FULL", 0xC00000BA: "STATUS_FILE_IS_A_DIRECTORY", 0xC00000CC: "STATUS_BAD_NETWORK_NAME",
+    0xC0000103: "STATUS_NOT_A_DIRECTORY", 0xC00000BB: "STATUS_NOT_SUPPORTED",
+}
+NOT_FOUND = ("STATUS_OBJECT_NAME_NOT_FOUND", "STATUS_OBJECT_PATH_NOT_FOUND", "STATUS_NOT_A_DIRECTORY",
+             "STATUS_NO_SUCH_FILE")  # the last: SMB1's DELETE takes a pattern, and none matched
+FILE_SHARE_ALL = 0x7  # read, write, delete: an audit never gets in a service's way
+READ_ACCESS = 0x80000000 | 0x80  # GENERIC_READ | FILE_READ_ATTRIBUTES
+WRITE_ACCESS = 0x40000000 | 0x80000000  # GENERIC_WRITE | GENERIC_READ
+FILE_DIRECTORY_FILE, FILE_WRITE_THROUGH, FILE_NON_DIRECTORY_FILE = 0x1, 0x2, 0x40
+FILE_OPEN, FILE_CREATE, FILE_OVERWRITE_IF = 1, 2, 5
+CHUNK = 60 * 1024  # SMB1 reads and writes of a Windows 2000 server stay under 64 KiB
+DEVICE_CD_ROM, DEVICE_DISK = 0x2, 0x7
+REMOVABLE_MEDIA, REMOTE_DEVICE = 0x1, 0x10
+
+
+class SmbError(Exception):
+    """An SMB or RPC operation failed; status is the NT status name (or None)."""
+
+    def __init__(self, message: str, status: str | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class LogonFailed(SmbError):
+    """The host answered but refused the credentials: nothing was read or changed."""
+
+
+class Unreachable(SmbError):
+    """Nothing answers SMB at that address and port (or the connection was lost)."""
+
+
+def split_user(user: str | None, domain: str | None = None) -> tuple[str, str]:
+    """(user, domain) from `DOMAIN\\user`, `user@domain` or a plain user and a separate domain.
+    A domain given twice, differently, is refused rather than guessed."""
+    user = (user or "").strip()
+    if not user:
+        raise ValueError("the smb connection needs ansible_user (DOMAIN\\user, user@domain or user)")
+    found = ""
+    if "\\" in user:
+        found, user = user.split("\\", 1)
+    elif "@" in user:
+        user, found = user.rsplit("@", 1)
+    if not user or "\\" in user or "@" in user:
+        raise ValueError(f"ansible_user {user!r} is not DOMAIN\\user, user@domain or user")
+    if found and domain and found.lower() != domain.lower():
+        raise ValueError(f"ansible_user names domain {found!r} but the domain setting is {domain!r}")
+    return user, found or (domain or "")
+
+
+def share_path(path: str) -> tuple[str, str]:
+    """('C$', 'SMS\\bin') from 'C:\\SMS\\bin'. Only absolute local paths on a drive letter."""
+    path = path.replace("/", "\\")
+    if len(path) < 3 or path[1:3] != ":\\" or not path[0].isalpha():
+        raise SmbError(f"{path} is not an absolute path on a drive letter, so no administrative share holds it")
+    rest = ntpath.normpath(path[3:]) if path[3:] else ""
+    return f"{path[0].upper()}$", "" if rest == "." else rest
+
+
+def filetime_epoch(value: int) -> float | None:
+    return None if not value else (value - 116444736000000000) / 10_000_000
+
+
+def _status(error) -> str | None:
+    """The NT status name of an impacket error (SMB1 and SMB2 errors name their getter differently)."""
+    for getter in ("getErrorCode", "get_error_code"):
+        try:
+            code = getattr(error, getter, lambda: None)()
+        except (AttributeError, TypeError, IndexError):  # NetBIOSError's getter fails on its own fields
+            code = None
+        if isinstance(code, int) and code:
+            return STATUS.get(code, f"0x{code:08X}")
+    return None
+
+
+def _lost(error) -> bool:
+    return isinstance(error, (OSError, EOFError)) or type(error).__name__ in ("NetBIOSError", "NetBIOSTimeout")
+
+
+class SmbClient:
+    def __init__(self, host: str, port: int = 445, user: str = "", password: str = "", domain: str = "",
+                 kerberos: bool = False, kdc: str | None = None, connect_timeout: int = 30,
+                 operation_timeout: int = 60, dialect: str = "auto", require_signing: bool = False):
+        self.host, self.port = host, port
+        self.user, self.password, self.domain = user, password, domain
+        self.kerberos, self.kdc = kerberos, kdc
+        self.connect_timeout, self.operation_timeout = connect_timeout, operation_timeout
+        self.dialect_wanted, self.require_signing = dialect, require_signing
+        self.conn = None
+        self._trees: dict[str, object] = {}
+        self._pipes: dict[str, object] = {}
+
+    # -- session ------------------------------------------------------------
+    def connect(self) -> SmbClient:
+        from impacket.smbconnection import SMB2_DIALECT_002, SMB_DIALECT, SMBConnection
+
+        preferred = {"auto": None, "smb1": SMB_DIALECT, "smb2": SMB2_DIALECT_002}[self.dialect_wanted]
+        try:
+            conn = SMBConnection(self.host, self.host, sess_port=int(self.port), timeout=self.connect_timeout,
+                                 preferredDialect=preferred)
+        except Exception as error:  # noqa: BLE001 - socket errors, refused dialects: the host cannot be reached
+            raise Unreachable(f"no SMB answer from {self.host}:{self.port} ({error})", _status(error)) from None
+        if self.require_signing and not conn.isSigningRequired():
+            conn.close()
+            raise SmbError(f"{self.host} does not require SMB signing and the connection setting requires it")
+        try:
+            if self.kerberos:
+                conn.kerberosLogin(self.user, self.password, self.domain, kdcHost=self.kdc)
+            else:
+                conn.login(self.user, self.password, self.domain)
+        except Exception as error:  # noqa: BLE001
+            conn.close()
+            status = _status(error)
+            if status == "STATUS_LOGON_FAILURE" or "LOGON_FAILURE" in str(error):
+                raise LogonFailed(f"{self.host} refused the logon of {self.domain + chr(92) if self.domain else ''}"
+                                  f"{self.user} (STATUS_LOGON_FAILURE: wrong user name or password)",
+                                  "STATUS_LOGON_FAILURE") from None
+            raise SmbError(f"logon to {self.host} failed ({error})", status) from None
+        if conn.isGuestSession():
+            conn.close()
+            raise LogonFailed(f"{self.host} logged {self.user} on as Guest: the account is unknown there")
+        conn.setTimeout(self.operation_timeout)
+        self.conn = conn
+        return self
+
+    def close(self) -> None:
+        for dce in self._pipes.values():
+            with contextlib.suppress(Exception):
+                dce.disconnect()
+        self._pipes.clear()
+        self._trees.clear()
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.logoff()
+            with contextlib.suppress(Exception):
+                self.conn.close()
+        self.conn = None
+
+    @property
+    def dialect(self) -> str:
+        from impacket.smbconnection import SMB_DIALECT
+
+        return "smb1" if self.conn.getDialect() == SMB_DIALECT else "smb2"
+
+    def server_name(self) -> str | None:
+        return self.conn.getServerName() or None
+
+    def _fail(self, what: str, error) -> SmbError:
+        status = _status(error)
+        if status is None and _lost(error):
+            return Unreachable(f"{what}: the connection to {self.host} was lost ({error})")
+        return SmbError(f"{what}: {status or error}", status)
+
+    # -- files --------------------------------------------------------------
+    def tree(self, share: str):
+        if share not in self._trees:
+            try:
+                self._trees[share] = self.conn.connectTree(share)
+            except Exception as error:  # noqa: BLE001
+                failure = self._fail(f"\\\\{self.host}\\{share}", error)
+                if failure.status == "STATUS_ACCESS_DENIED":
+                    failure = SmbError(f"access to the administrative share \\\\{self.host}\\{share} was denied: "
+                                       "the account must be an administrator of the host", failure.status)
+                raise failure from None
+        return self._trees[share]
+
+    @contextlib.contextmanager
+    def open(self, path: str, access: int = READ_ACCESS, share_mode: int = FILE_SHARE_ALL,
+             disposition: int = FILE_OPEN, options: int = FILE_NON_DIRECTORY_FILE):
+        share, rel = share_path(path)
+        tid = self.tree(share)
+        try:
+            fid = self.conn.createFile(tid, rel, desiredAccess=access, shareMode=share_mode,
+                                       creationOption=options, creationDisposition=disposition)
+        except Exception as error:  # noqa: BLE001
+            raise self._fail(path, error) from None
+        try:
+            yield tid, fid
+        finally:
+            with contextlib.suppress(Exception):
+                self.conn.closeFile(tid, fid)
+
+    def stat(self, path: str, directory: bool = False) -> dict | None:
+        """{size, creation, last_write, change, attributes, is_dir} (FILETIMEs), or None if missing."""
+        try:
+            with self.open(path, access=0x80, options=FILE_DIRECTORY_FILE if directory else 0) as (tid, fid):
+                return self._info(tid, fid)
+        except SmbError as error:
+            if error.status in NOT_FOUND or (directory and error.status == "STATUS_NOT_A_DIRECTORY"):
+                return None
+            raise
+
+    def _info(self, tid, fid) -> dict:
+        from impacket.smb import SMB_QUERY_FILE_ALL_INFO
+        from impacket.smb3structs import SMB2_FILE_ALL_INFO
+
+        klass = SMB_QUERY_FILE_ALL_INFO if self.dialect == "smb1" else SMB2_FILE_ALL_INFO
+        raw = self.conn.queryInfo(tid, fid, fileInfoClass=klass)
+        raw = raw if isinstance(raw, bytes) else raw.getData()
+        creation, _access, write, change, attributes = struct.unpack_from("<QQQQL", raw, 0)
+        size = struct.unpack_from("<q", raw, 48)[0]
+        return {"size": size, "creation": creation, "last_write": write, "change": change,
+                "attributes": attributes, "is_dir": bool(attributes & 0x10)}
+
+    def is_dir(self, path: str) -> bool:
+        return self.stat(path, directory=True) is not None
+
+    def read(self, path: str, offset: int = 0, length: int | None = None) -> tuple[bytes, dict]:
+        """Bytes [offset, offset+length) (to the end when length is None) and the file's stat."""
+        with self.open(path) as (tid, fid):
+            info = self._info(tid, fid)
+            end = info["size"] if length is None else min(info["size"], offset + length)
+            return self._read_range(tid, fid, offset, end, path), info
+
+    def _read_range(self, tid, fid, offset: int, end: int, path: str) -> bytes:
+        out = bytearray()
+        try:
+            while offset < end:
+                data = self.conn.readFile(tid, fid, offset, min(CHUNK, end - offset))
+                if not data:
+                    break
+                out += data
+                offset += len(data)
+        except Exception as error:  # noqa: BLE001
+            raise self._fail(path, error) from None
+        return bytes(out)
+
+    @contextlib.contextmanager
+    def reader(self, path: str):
+        """An open file read in ranges: yields (read(offset, length), stat)."""
+        with self.open(path) as (tid, fid):
+            info = self._info(tid, fid)
+            yield (lambda offset, length: self._read_range(tid, fid, offset, min(info["size"], offset + length), path)), info
+
+    def write(self, path: str, data: bytes, write_through: bool = False) -> None:
+        """Create or overwrite a file with data (parent folders must exist). Nothing shares it while
+        it is written; write-through for the journal, which must be on disk before the next step."""
+        options = FILE_NON_DIRECTORY_FILE | (FILE_WRITE_THROUGH if write_through else 0)
+        with self.open(path, access=WRITE_ACCESS, share_mode=0, disposition=FILE_OVERWRITE_IF, options=options) as (tid, fid):
+            try:
+                for start in range(0, len(data), CHUNK):
+                    self.conn.writeFile(tid, fid, data[start:start + CHUNK], start)
+            except Exception as error:  # noqa: BLE001
+                raise self._fail(path, error) from None
+
+    def held_open(self, path: str) -> bool | None:
+        """Whether another program holds the file so that it cannot be written (a loaded DLL): the
+        sharing-violation test. None when the file is missing."""
+        try:
+            with self.open(path, access=0x40000000, share_mode=FILE_SHARE_ALL):
+                return False
+        except SmbError as error:
+            if error.status == "STATUS_SHARING_VIOLATION":
+                return True
+            if error.status in NOT_FOUND:
+                return None
+            raise
+
+    def delete(self, path: str) -> None:
+        share, rel = share_path(path)
+        try:
+            self.conn.deleteFile(share, rel)
+        except Exception as error:  # noqa: BLE001
+            failure = self._fail(path, error)
+            if failure.status not in NOT_FOUND:
+                raise failure from None
+
+    def rename(self, old: str, new: str) -> None:
+        share, rel_old = share_path(old)
+        share_new, rel_new = share_path(new)
+        if share != share_new:
+            raise SmbError(f"cannot rename {old} to another drive ({new})")
+        try:
+            self.conn.rename(share, rel_old, rel_new)
+        except Exception as error:  # noqa: BLE001
+            raise self._fail(f"{old} -> {new}", error) from None
+
+    def makedirs(self, path: str) -> None:
+        share, rel = share_path(path)
+        parts, current = [p for p in rel.split("\\") if p], ""
+        for part in parts:
+            current = f"{current}\\{part}" if current else part
+            if self.stat(f"{share[0]}:\\{current}", directory=True) is not None:
+                continue
+            try:
+                self.conn.createDirectory(share, current)
+            except Exception as error:  # noqa: BLE001
+                failure = self._fail(f"{share[0]}:\\{current}", error)
+                if failure.status != "STATUS_OBJECT_NAME_COLLISION":
+                    raise failure from None
+
+    def volume(self, letter: str) -> dict | None:
+        """{size, free, file_system, label, type} of a drive through its administrative share, or None
+        when the drive has none (CD-ROMs, floppies, and by assumption the Exchange IFS drive)."""
+        share = f"{letter.upper()}$"
+        try:
+            self.tree(share)
+        except SmbError as error:
+            if error.status in ("STATUS_BAD_NETWORK_NAME", "STATUS_ACCESS_DENIED"):
+                return None
+            raise
+        with self.open(f"{letter}:\\", access=0x80, options=FILE_DIRECTORY_FILE) as (tid, fid):
+            return self._volume(tid, fid)
+
+    def _volume(self, tid, fid) -> dict:
+        query = (lambda level, klass: self._fs_smb1(tid, level)) if self.dialect == "smb1" else \
+            (lambda level, klass: self._fs_smb2(tid, fid, klass))
+        try:  # FileFsFullSizeInformation: ActualAvailableAllocationUnits is TotalFreeSpace, what
+            total, caller, free, sectors, bytes_per = struct.unpack_from("<qqqLL", query(0x3EF, 7), 0)
+        except SmbError as error:  # Distribution Manager sees; a server without it has the size info
+            if error.status != "STATUS_NOT_SUPPORTED":
+                raise
+            total, free, sectors, bytes_per = struct.unpack_from("<qqLL", query(0x103, 3), 0)
+        unit = sectors * bytes_per
+        attribute = query(0x105, 5)
+        file_system = attribute[12:12 + struct.unpack_from("<L", attribute, 8)[0]].decode("utf-16le", "replace")
+        volume = query(0x102, 1)
+        label = volume[18:18 + struct.unpack_from("<L", volume, 12)[0]].decode("utf-16le", "replace")
+        device, characteristics = struct.unpack_from("<LL", query(0x104, 4), 0)
+        kind = ("network" if characteristics & REMOTE_DEVICE else "cdrom" if device == DEVICE_CD_ROM
+                else "removable" if characteristics & REMOVABLE_MEDIA else "fixed" if device == DEVICE_DISK else "unknown")
+        return {"size": total * unit, "free": free * unit, "file_system": file_system, "label": label, "type": kind}
+
+    def _fs_smb1(self, tid, level: int) -> bytes:
+        from impacket import smb
+
+        conn = self.conn.getSMBServer()
+        conn.send_trans2(tid, smb.SMB.TRANS2_QUERY_FS_INFORMATION, b"\x00", struct.pack("<H", level), b"")
+        try:
+            response = conn.recvSMB()
+            response.isValidAnswer(smb.SMB.SMB_COM_TRANSACTION2)  # raises the NT status of a failure
+        except Exception as error:  # noqa: BLE001
+            raise self._fail(f"volume information level {level:#x}", error) from None
+        command = smb.SMBCommand(response["Data"][0])
+        params = smb.SMBTransaction2Response_Parameters(command["Parameters"])
+        return bytes(command["Data"][-params["TotalDataCount"]:]) if params["TotalDataCount"] else b""
+
+    def _fs_smb2(self, tid, fid, klass: int) -> bytes:
+        from impacket.smb3structs import SMB2_0_INFO_FILESYSTEM
+
+        try:
+            raw = self.conn.getSMBServer().queryInfo(tid, fid, infoType=SMB2_0_INFO_FILESYSTEM, fileInfoClass=klass)
+        except Exception as error:  # noqa: BLE001
+            raise self._fail(f"volume information class {klass}", error) from None
+        return raw if isinstance(raw, bytes) else raw.getData()
+
+    # -- named pipes ----------------------------------------------------------
+    def pipe(self, name: str, uuid):
+        """A bound DCE/RPC client on \\PIPE\\<name> over this session (kept for the session)."""
+        if name not in self._pipes:
+            from impacket.dcerpc.v5 import transport
+
+            try:
+                rpc = transport.SMBTransport(self.host, int(self.port), f"\\{name}", smb_connection=self.conn)
+                dce = rpc.get_dce_rpc()
+                dce.connect()
+                dce.bind(uuid)
+            except Exception as error:  # noqa: BLE001
+                raise SmbError(f"the {name} pipe (RPC) of {self.host} does not answer: {_status(error) or error}",
+                               _status(error)) from None
+            self._pipes[name] = dce
+        return self._pipes[name]

@@ -1,0 +1,432 @@
+"""The DLL transaction over smb, run from the controller by the contract of plugin_utils/transaction.py.
+
+It does what q317061_dlls.ps1 does on the host, with the same journal (same file, same fields,
+written before every step), so either transport recovers the other's interrupted transaction.
+Differences that come from the wire, not from the rules:
+
+- The new DLLs come from the controller's checked copies (bundle cache by SHA-256): they are
+  checked there and written straight into bin\\ (after the originals are backed up); nothing is
+  staged on the host first.
+- The lock is q317061.lock opened with no sharing through this SMB session: Windows closes it
+  when the session ends, so a killed controller never leaves the host "busy".
+- The SMS Administrator console cannot be seen in a process list over SMB. After the SMS services
+  and WMI stopped, a DLL still held open is held by something else (the console): the transaction
+  stops there and rolls back ("quit the console"); over smb it cannot close programs.
+- The work folder gets the permissions it inherits from its parent (no ACL is set over SMB).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import ntpath
+import time
+
+from .. import peversion, transaction
+from .client import NOT_FOUND, SmbError, Unreachable
+from .services import Services
+
+JOURNAL_RETRIES, JOURNAL_RETRY_SECONDS = 10, 0.2
+
+
+class Failed(Exception):
+    """The transaction failed; result is what the module would have returned with failed=true."""
+
+    def __init__(self, msg: str, result: dict):
+        super().__init__(msg)
+        self.result = dict(result, failed=True, msg=msg)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def facts_of(data: bytes | None) -> dict | None:
+    """{version, sha256} of file bytes (None for a missing file); an unversioned file has version None."""
+    if data is None:
+        return None
+    try:
+        version = peversion.read_version_info(lambda o, n: data[o:o + n], len(data))["version"]
+    except peversion.PeError:
+        version = None
+    return {"version": version, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+class Transaction:
+    def __init__(self, client, params: dict, check_mode: bool = False):
+        self.client, self.params, self.check_mode = client, params, check_mode
+        self.journal_path = params["journal"]
+        self.work_dir = ntpath.dirname(self.journal_path)
+        self.timeout = int(params.get("stop_timeout") or 120)
+        self.services = Services(client)
+        self.result = {"changed": False, "recovered": None, "stopped": [], "restarted": [], "lock": None}
+        self._lock = None
+
+    def fail(self, msg: str, **extra):
+        raise Failed(msg, dict(self.result, **extra))
+
+    # -- files ------------------------------------------------------------
+    def read(self, path: str) -> bytes | None:
+        try:
+            return self.client.read(path)[0]
+        except SmbError as error:
+            if error.status in NOT_FOUND:
+                return None
+            raise
+
+    def write_json(self, path: str, value) -> None:
+        """Durable and atomic enough for the contract: written through under path.tmp, then the old
+        file deleted and the temporary one renamed (SMB1 has no rename over an existing file). A crash
+        in between leaves only path.tmp, complete, which every reader falls back to."""
+        data = json.dumps(value, indent=1).encode("utf-8")
+        for attempt in range(JOURNAL_RETRIES):
+            try:
+                try:
+                    self.client.write(path + ".tmp", data, write_through=True)
+                except SmbError:  # a half-written copy must not become what a reader falls back to
+                    self.client.delete(path + ".tmp")
+                    raise
+                self.client.delete(path)
+                self.client.rename(path + ".tmp", path)
+                return
+            except Unreachable:
+                raise
+            except SmbError as error:  # a reader (an audit, a scanner) holds it for a moment
+                if error.status != "STATUS_SHARING_VIOLATION" or attempt == JOURNAL_RETRIES - 1:
+                    raise
+                time.sleep(JOURNAL_RETRY_SECONDS)
+
+    def write_journal(self, journal: dict) -> None:
+        journal["updated"] = _now()
+        self.write_json(self.journal_path, journal)
+
+    def read_journal(self) -> dict | None:
+        problems = []
+        for candidate in (self.journal_path, self.journal_path + ".tmp"):
+            try:
+                data = self.read(candidate)
+            except Unreachable:
+                raise
+            except SmbError as error:
+                problems.append(f"{candidate}: {error}")
+                continue
+            if data is None:
+                continue
+            try:
+                value = json.loads(data.decode("utf-8-sig"))
+                if not isinstance(value, dict):
+                    raise ValueError("it is not a JSON object")
+                return value
+            except ValueError as error:
+                problems.append(f"{candidate}: {error}")
+        if problems:
+            self.fail(f"the transaction journal cannot be read ({'; '.join(problems)}); nothing was changed: check the "
+                      "host by hand, then move the journal aside")
+        return None
+
+    # -- lock -------------------------------------------------------------
+    def lock(self) -> None:
+        """One transaction per host: q317061.lock open with no sharing for as long as this session
+        holds it. Check mode creates nothing and only tests an existing lock."""
+        path = ntpath.join(self.work_dir, "q317061.lock")
+        if self.check_mode and self.client.stat(path) is None:
+            return
+        disposition = 1 if self.check_mode else 3  # FILE_OPEN / FILE_OPEN_IF
+        try:
+            self._lock = self.client.open(path, access=0xC0000000, share_mode=0, disposition=disposition)
+            self._lock.__enter__()
+        except SmbError as error:
+            self._lock = None
+            if error.status == "STATUS_SHARING_VIOLATION":
+                self.fail(f"the host is busy: another Q317061 transaction holds {path}; nothing was changed")
+            raise
+        self.result["lock"] = path
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            try:
+                self._lock.__exit__(None, None, None)
+            except Exception:  # noqa: BLE001 - the session's end releases it anyway
+                pass
+            self._lock = None
+
+    # -- services ----------------------------------------------------------
+    def stop(self, name: str, journal: dict) -> None:
+        """Stop one service, its running dependents first, each journaled before its stop."""
+        if self.services.state(name) in (None, "stopped"):
+            return
+        for dependent, state in self.services.dependents(name):
+            if state != "stopped":
+                self.stop(dependent, journal)
+        if self.services.state(name) in (None, "stopped"):
+            return
+        if name.lower() not in (n.lower() for n in journal["stopped"]):
+            journal["stopped"].append(name)
+            self.write_journal(journal)
+        self.services.stop(name, self.timeout)
+
+    def start_reverse(self, journal: dict) -> list[str]:
+        problems = []
+        for name in reversed(journal["stopped"]):
+            try:
+                self.services.start(name, self.timeout)
+                self.result["restarted"].append(name)
+            except Unreachable:
+                raise
+            except SmbError as error:
+                problems.append(f"start {name}: {error}")
+        return problems
+
+    def undo(self, journal: dict) -> list[str]:
+        """Roll back: stop what runs again, copy the originals back and check them, start in reverse."""
+        problems = []
+        journal["phase"] = "rolling_back"
+        try:
+            self.write_journal(journal)
+        except Unreachable:
+            raise
+        except SmbError as error:
+            problems.append(f"journal: {error}")
+        if journal["replaced"] and not problems:
+            for name in list(journal["stopped"]):
+                try:
+                    self.stop(name, journal)
+                except Unreachable:
+                    raise
+                except SmbError as error:
+                    problems.append(f"stop {name}: {error}")
+        if not problems:
+            for name in journal["replaced"]:
+                original_path, target = ntpath.join(journal["undo_dir"], name), ntpath.join(journal["bin_dir"], name)
+                try:
+                    original = self.read(original_path)
+                    if original is None:
+                        raise SmbError(f"its backup {original_path} does not exist")
+                    if facts_of(self.read(target)) == facts_of(original):
+                        continue  # journaled before its copy: never copied, or already restored
+                    self.client.write(target, original)
+                    if facts_of(self.read(target)) != facts_of(original):
+                        raise SmbError(f"{name} differs from its backup after the copy")
+                except Unreachable:
+                    raise
+                except SmbError as error:
+                    problems.append(f"restore {name}: {error}")
+        problems += self.start_reverse(journal)
+        journal["phase"] = "rollback_failed" if problems else "rolled_back"
+        if problems:
+            journal["error"] = "; ".join(problems)
+        try:
+            self.write_journal(journal)
+        except Unreachable:
+            raise
+        except SmbError as error:
+            problems.append(f"journal: {error}")
+        return problems
+
+    def recover(self) -> None:
+        previous = self.read_journal()
+        if previous is None:
+            return
+        try:
+            transaction.check_journal(previous, self.journal_path)
+            if not transaction.is_unfinished(previous):
+                return
+            transaction.check_folders(previous, self.work_dir, self.params.get("bin_dir"), self.journal_path)
+        except transaction.JournalError as error:
+            self.fail(f"the transaction journal {error}")
+        action = transaction.recovery(previous)
+        self.result.update(recovered={"phase": previous["phase"], "action": action}, changed=True)
+        if self.check_mode:
+            return
+        journal = dict(previous, stopped=list(previous["stopped"]), replaced=list(previous["replaced"]))
+        if action == "roll_forward":
+            problems = self.start_reverse(journal)
+            journal["phase"] = "restarting" if problems else "done"
+            try:
+                self.write_journal(journal)
+            except SmbError as error:
+                problems.append(f"journal: {error}")
+        else:
+            problems = self.undo(journal)
+        if problems:
+            self.fail(f"an interrupted transaction (phase {previous['phase']}) could not be recovered: "
+                      f"{'; '.join(problems)}")
+        self.result.setdefault("warnings", []).append(
+            f"recovered a transaction interrupted during phase '{previous['phase']}' ({action.replace('_', ' ')})")
+
+    # -- what changes --------------------------------------------------------
+    def manifest(self, path: str) -> list[dict]:
+        try:
+            data = self.read(path)
+            manifest = json.loads(data.decode("utf-8-sig")) if data is not None else {}
+            if not isinstance(manifest, dict):
+                raise ValueError("it is not an object")
+            files = [e for e in manifest.get("files") or [] if e]
+            if not all(isinstance(e, dict) and transaction.is_plain_name(e.get("name")) for e in files):
+                raise ValueError("it is not an object whose files have plain names")
+            return files
+        except (ValueError, SmbError) as error:
+            if isinstance(error, Unreachable):
+                raise
+            self.fail(f"the backup manifest {path} cannot be read ({error}); nothing was changed")
+
+    def source_bytes(self, wanted: dict) -> bytes | None:
+        """The bytes to install: the controller's checked copy (replaced) or the host's backup (restored)."""
+        if self.params["state"] == "replaced":
+            try:
+                with open(wanted["local"], "rb") as handle:
+                    return handle.read()
+            except OSError as error:
+                self.fail(f"the controller's copy {wanted['local']} of {wanted['name']} cannot be read ({error}); "
+                          "nothing was changed")
+        return self.read(wanted["source"])
+
+    def run(self) -> dict:
+        params = self.params
+        if not self.check_mode:
+            self.client.makedirs(self.work_dir)
+        if self.client.is_dir(self.work_dir):
+            self.lock()
+        try:
+            self.recover()
+            if params["state"] == "recovered":
+                return self.result
+            return self.change()
+        finally:
+            self.unlock()
+
+    def change(self) -> dict:
+        params, bin_dir, backup_dir = self.params, self.params["bin_dir"], self.params["backup_dir"]
+        manifest_path = ntpath.join(backup_dir, "manifest.json")
+        manifest_files = self.manifest(manifest_path)
+        if params["state"] == "replaced":
+            bad = [f["name"] for f in params["files"] if not transaction.is_plain_name(f["name"])]
+            if bad:
+                self.fail(f"files: '{bad[0]}' is not a plain file name; nothing was changed")
+            wanted = [dict(f, sha256=f["sha256"].lower()) for f in params["files"]]
+        else:
+            wanted = [dict(e, source=ntpath.join(backup_dir, e["name"])) for e in manifest_files]
+        before, after, current, originals, pending, refused = {}, {}, {}, {}, [], []
+        for f in wanted:
+            data = self.read(ntpath.join(bin_dir, f["name"]))
+            now = facts_of(data)
+            current[f["name"]], originals[f["name"]] = now, data
+            before[f["name"]] = after[f["name"]] = now and now["version"]
+            if params["state"] == "replaced":
+                action = transaction.replace_action(now and now["version"], now and now["sha256"], f["version"],
+                                                    f["sha256"])
+                if action == "refuse":
+                    refused.append(f"{f['name']}: it is missing from {bin_dir} (the hotfix replaces SMS's own files; "
+                                   "repair SMS first)" if now is None else
+                                   f"{f['name']}: its version cannot be read (no version resource)")
+                elif action == "replace":
+                    pending.append(f)
+            else:
+                action, reason = transaction.restore_action(now and now["version"], now and now["sha256"], f)
+                if action == "refuse":
+                    refused.append(f"{f['name']}: {reason}")
+                elif action == "restore":
+                    pending.append(f)
+        self.result["before"] = before
+        if refused:
+            word = "rollback refused" if params["state"] == "restored" else "refused"
+            self.fail(f"{word}: {'; '.join(refused)}; nothing was changed", after=after)
+        for f in pending:
+            after[f["name"]] = f["version"]
+        self.result["after"] = after
+        if not pending:
+            return self.result
+
+        sources = {}
+        for f in pending:  # the bytes to install must be exactly the bundle's (or the originals')
+            data = self.source_bytes(f)
+            where = f.get("local") if params["state"] == "replaced" else f["source"]
+            if data is None:
+                if self.check_mode:
+                    continue
+                self.fail(f"source file {where} for {f['name']} does not exist; nothing was changed")
+            got = facts_of(data)
+            if transaction.compare(got["version"], f["version"]) != 0 or (
+                    f.get("sha256") and got["sha256"] != f["sha256"].lower()):
+                self.fail(f"source file {where} is version {got['version']} with SHA-256 {got['sha256']}, expected "
+                          f"{f['version']} with {f.get('sha256')}; nothing was changed")
+            sources[f["name"]] = data
+
+        stop_order = [n for n in params["services"] if self.services.state(n) not in (None, "stopped")]
+        wmi = params.get("wmi_service") or "Winmgmt"
+        if self.services.state(wmi) not in (None, "stopped"):
+            stop_order += [d for d, state in self.services.dependents(wmi)
+                           if state != "stopped" and d.lower() not in (n.lower() for n in stop_order)] + [wmi]
+        self.result.update(changed=True, plan={"stop": stop_order, "close_console": None,
+                                               "files": [f["name"] for f in pending]},
+                           diff={"before": before, "after": after})
+        if self.check_mode:
+            return self.result
+        return self.transact(pending, sources, stop_order, current, originals, manifest_files, manifest_path)
+
+    def transact(self, pending, sources, stop_order, current, originals, manifest_files, manifest_path) -> dict:
+        params, bin_dir, backup_dir = self.params, self.params["bin_dir"], self.params["backup_dir"]
+        undo_dir = ntpath.join(self.work_dir, "undo")
+        before = self.result["before"]
+        journal = {"phase": "stopping", "state": params["state"], "bin_dir": bin_dir, "undo_dir": undo_dir,
+                   "transport": "smb", "stopped": [], "replaced": [], "before": before, "after": self.result["after"],
+                   "error": None, "started": _now()}
+        self.write_journal(journal)
+        try:
+            for name in stop_order:
+                self.stop(name, journal)
+            for f in pending:  # the console is not in a process list over SMB: a DLL still held open tells
+                if self.client.held_open(ntpath.join(bin_dir, f["name"])):
+                    raise SmbError(f"{f['name']} is still in use after the SMS services and WMI stopped: the SMS "
+                                   "Administrator console (or another program) holds it; quit it and run again "
+                                   "(over smb the collection cannot close programs, KB Q317061 step 4)")
+            journal["phase"] = "backing_up"
+            self.write_journal(journal)
+            self.client.makedirs(undo_dir)
+            self.client.makedirs(backup_dir)
+            kept = {e["name"] for e in manifest_files}
+            for f in pending:  # every pending file exists (a missing one is refused)
+                self.client.write(ntpath.join(undo_dir, f["name"]), originals[f["name"]])
+                if params["state"] == "replaced" and f["name"] not in kept:  # the first original, kept for ever
+                    self.client.write(ntpath.join(backup_dir, f["name"]), originals[f["name"]])
+            journal["phase"] = "replacing"
+            self.write_journal(journal)
+            for f in pending:
+                journal["replaced"].append(f["name"])
+                self.write_journal(journal)
+                self.client.write(ntpath.join(bin_dir, f["name"]), sources[f["name"]])
+            journal["phase"] = "verifying"
+            self.write_journal(journal)
+            installed = {}
+            for f in pending:
+                now = facts_of(self.read(ntpath.join(bin_dir, f["name"])))
+                if not now or now["sha256"] != facts_of(sources[f["name"]])["sha256"]:
+                    raise SmbError(f"{f['name']} is version {now and now['version']} after the copy, expected "
+                                   f"{f['version']}")
+                installed[f["name"]] = now
+            if params["state"] == "replaced":
+                entries = transaction.manifest_entries({"files": manifest_files}, current, installed)
+                self.write_json(manifest_path, {"files": entries, "taken": journal["started"]})
+            journal["phase"] = "restarting"
+            self.write_journal(journal)
+        except Unreachable:
+            raise
+        except SmbError as error:
+            journal["error"] = str(error).rstrip(".")
+            problems = self.undo(journal)
+            tail = (f" Rollback problems: {'; '.join(problems)}" if problems
+                    else " The original DLLs are in place and the services were restarted.")
+            self.result.pop("diff", None)  # rolled back: nothing changed
+            self.fail(f"{str(error).rstrip('.')}.{tail}", changed=bool(self.result["recovered"]), after=before,
+                      stopped=list(journal["stopped"]))
+        problems = self.start_reverse(journal)
+        self.result["stopped"] = list(journal["stopped"])
+        if problems:
+            journal["error"] = "; ".join(problems)
+            self.write_journal(journal)
+            self.fail(f"the new DLLs are in place and verified, but not every service started: {'; '.join(problems)}; "
+                      "the next run starts them (the journal stays in phase restarting)")
+        journal["phase"] = "done"
+        self.write_journal(journal)
+        return self.result

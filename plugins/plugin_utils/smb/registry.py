@@ -1,0 +1,185 @@
+"""The remote registry (MS-RRP, \\PIPE\\winreg) of one host, and its remote shutdown.
+
+Values come back as PowerShell's RegistryKey.GetValue gives them to the probe: REG_SZ and
+REG_EXPAND_SZ as text (not expanded), REG_DWORD as a signed 32-bit number, REG_MULTI_SZ as a
+list. Keys of 32-bit programs on 64-bit Windows are in the 32-bit view (WOW6432Node): a key
+missing from the native view is looked for there too (KEY_WOW64_32KEY, which Windows 2000 does
+not know, so it is never asked first).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .client import SmbError
+
+MAXIMUM_ALLOWED, KEY_WOW64_32KEY = 0x02000000, 0x0200
+REG_SZ, REG_EXPAND_SZ, REG_BINARY, REG_DWORD, REG_MULTI_SZ = 1, 2, 3, 4, 7
+ERROR_FILE_NOT_FOUND, ERROR_ACCESS_DENIED, ERROR_MORE_DATA = 2, 5, 234
+SHUTDOWN_NOT_IN_PROGRESS = 1116
+
+
+def _code(error) -> int | None:
+    getter = getattr(error, "get_error_code", None)
+    return getter() if getter else None
+
+
+def decode(kind: int, data: bytes):
+    if kind in (REG_SZ, REG_EXPAND_SZ):
+        return data.decode("utf-16le", "replace").split("\x00", 1)[0]
+    if kind == REG_DWORD and len(data) >= 4:
+        return struct.unpack("<l", data[:4])[0]
+    if kind == REG_MULTI_SZ:
+        return [part for part in data.decode("utf-16le", "replace").split("\x00") if part]
+    return bytes(data)
+
+
+class Registry:
+    def __init__(self, client):
+        self.client = client
+        self._root = None
+
+    @property
+    def dce(self):
+        from impacket.dcerpc.v5 import rrp
+
+        return self.client.pipe("winreg", rrp.MSRPC_UUID_RRP)
+
+    def _hklm(self):
+        from impacket.dcerpc.v5 import rrp
+
+        if self._root is None:
+            try:
+                self._root = rrp.hOpenLocalMachine(self.dce, MAXIMUM_ALLOWED)["phKey"]
+            except Exception as error:  # noqa: BLE001
+                raise SmbError(f"the remote registry of {self.client.host} refused HKLM: {error}") from None
+        return self._root
+
+    def open(self, subkey: str, wow32: bool = False):
+        """A handle to HKLM\\subkey, or None when the key does not exist."""
+        from impacket.dcerpc.v5 import rrp
+
+        access = MAXIMUM_ALLOWED | (KEY_WOW64_32KEY if wow32 else 0)
+        try:
+            return rrp.hBaseRegOpenKey(self.dce, self._hklm(), subkey, samDesired=access)["phkResult"]
+        except Exception as error:  # noqa: BLE001
+            if _code(error) == ERROR_FILE_NOT_FOUND or (wow32 and _code(error) == ERROR_ACCESS_DENIED):
+                return None
+            raise SmbError(f"registry HKLM\\{subkey}: {error}") from None
+
+    def open_software(self, subkey: str):
+        """A 32-bit program's SOFTWARE key: the native view, then the 32-bit view."""
+        return self.open(subkey) or self.open(subkey, wow32=True)
+
+    def close(self, handle) -> None:
+        from impacket.dcerpc.v5 import rrp
+
+        if handle is not None:
+            try:
+                rrp.hBaseRegCloseKey(self.dce, handle)
+            except Exception:  # noqa: BLE001 - closing a handle never decides anything
+                pass
+
+    def value(self, handle, name: str, size: int = 128) -> tuple[bool, object]:
+        """(present, value) of one value of an open key; an empty string and an absent value differ."""
+        from impacket.dcerpc.v5 import rrp
+
+        if handle is None:
+            return False, None
+        request = rrp.BaseRegQueryValue()
+        request["hKey"], request["lpValueName"] = handle, name + "\x00"
+        for attempt in range(2):
+            request["lpData"], request["lpcbData"], request["lpcbLen"] = b" " * size, size, size
+            try:
+                response = self.dce.request(request)
+                return True, decode(response["lpType"], b"".join(response["lpData"]))
+            except Exception as error:  # noqa: BLE001
+                code = _code(error)
+                if code == ERROR_FILE_NOT_FOUND:
+                    return False, None
+                if code == ERROR_MORE_DATA and attempt == 0:
+                    size = error.get_packet()["lpcbData"]
+                    continue
+                raise SmbError(f"registry value {name}: {error}") from None
+        raise SmbError(f"registry value {name}: it kept growing while it was read")
+
+    def values(self, subkey: str, names, software: bool = False) -> dict:
+        """{name: (present, value)} of one key, opened once; all absent when the key is."""
+        handle = self.open_software(subkey) if software else self.open(subkey)
+        try:
+            return {name: self.value(handle, name) for name in names}
+        finally:
+            self.close(handle)
+
+    def exists(self, subkey: str, software: bool = False) -> bool:
+        handle = self.open_software(subkey) if software else self.open(subkey)
+        self.close(handle)
+        return handle is not None
+
+    def counts(self, handle) -> tuple[int, int]:
+        """(sub keys, values) of an open key."""
+        from impacket.dcerpc.v5 import rrp
+
+        info = rrp.hBaseRegQueryInfoKey(self.dce, handle)
+        return info["lpcSubKeys"], info["lpcValues"]
+
+    def set_string(self, subkey: str, name: str, value: str) -> None:
+        """Write a REG_SZ value, creating the key when it is missing."""
+        from impacket.dcerpc.v5 import rrp
+
+        try:
+            handle = rrp.hBaseRegCreateKey(self.dce, self._hklm(), subkey, samDesired=MAXIMUM_ALLOWED)["phkResult"]
+        except Exception as error:  # noqa: BLE001
+            raise SmbError(f"registry HKLM\\{subkey}: {error}") from None
+        try:
+            rrp.hBaseRegSetValue(self.dce, handle, name, REG_SZ, value + "\x00")
+        except Exception as error:  # noqa: BLE001
+            raise SmbError(f"registry HKLM\\{subkey}\\{name}: {error}") from None
+        finally:
+            self.close(handle)
+
+    def delete_value(self, subkey: str, name: str) -> bool:
+        """Delete one value; False when it (or its key) was not there."""
+        from impacket.dcerpc.v5 import rrp
+
+        handle = self.open(subkey)
+        if handle is None:
+            return False
+        try:
+            rrp.hBaseRegDeleteValue(self.dce, handle, name)
+            return True
+        except Exception as error:  # noqa: BLE001
+            if _code(error) == ERROR_FILE_NOT_FOUND:
+                return False
+            raise SmbError(f"registry HKLM\\{subkey}\\{name}: {error}") from None
+        finally:
+            self.close(handle)
+
+    def delete_key(self, subkey: str) -> None:
+        from impacket.dcerpc.v5 import rrp
+
+        parent, _, leaf = subkey.rpartition("\\")
+        handle = self.open(parent)
+        try:
+            rrp.hBaseRegDeleteKey(self.dce, handle, leaf)
+        except Exception as error:  # noqa: BLE001
+            if _code(error) != ERROR_FILE_NOT_FOUND:
+                raise SmbError(f"registry HKLM\\{subkey}: {error}") from None
+        finally:
+            self.close(handle)
+
+    def shutdown(self, message: str, timeout: int, reboot: bool = True) -> None:
+        """BaseInitiateSystemShutdown (opnum 24, which Windows 2000 has; the Ex form came with XP):
+        applications are closed, the host restarts after timeout seconds."""
+        from impacket.dcerpc.v5 import rrp
+
+        from . import ndr
+
+        request = ndr.BaseInitiateSystemShutdown()
+        request["ServerName"] = rrp.NULL
+        request.fields["lpMessage"].fields["Data"]["Data"] = message  # shown to whoever is logged on
+        request["dwTimeout"], request["bForceAppsClosed"], request["bRebootAfterShutdown"] = timeout, 1, int(reboot)
+        try:
+            self.dce.request(request)
+        except Exception as error:  # noqa: BLE001
+            raise SmbError(f"the remote shutdown of {self.client.host} was refused: {error}") from None
