@@ -12,13 +12,21 @@ summary() { sed -n '/TASK \[Show the fleet summary\]/,/^$/p' | grep "^    -" || 
 trap 'winlab --state-dir "$state" down >/dev/null 2>&1 || true' EXIT
 winlab --state-dir "$state" down >/dev/null 2>&1 || true
 rm -rf "$state"
-echo "== 1. start the demo fleet (inventories/lab/fleets/demo.yml) over HTTPS; certificates validated against a lab CA"
+echo "== 1. start the demo fleet (inventories/lab/fleets/demo.yml): WinRM over HTTPS (certificates validated"
+echo "      against a lab CA), and site W01, Windows 2000 servers reached over smb (SMB1 + Windows RPC, no agent)"
 winlab --state-dir "$state" up --fleet inventories/lab/fleets/demo.yml --https
+grep -c "ansible_connection: smsfleet.q317061.smb" "$state/inventory.yml" | sed 's/^/   hosts over smb: /'
 echo "== 2. write a lab hotfix bundle in the KB layout ($bundle)"
 winlab hotfix-bundle "$bundle" >/dev/null
 ls -R "$bundle" | sed 's/^/   /'
-echo "== 3. audit (changes nothing)"
+echo "== 3. audit (changes nothing); one report for both transports"
 ansible-playbook playbooks/audit.yml -e "q317061_report_dir=$reports" | summary | tee "$state/before.txt"
+python3 - "$reports/q317061-audit.json" <<'PY'
+import json, sys
+for host in json.load(open(sys.argv[1]))["hosts"]:
+    if host["host"].startswith("w01-"):
+        print(f"   {host['host']} (smb): {host['status']}, {host['exposure']}")
+PY
 echo "== 4. distribute a package: where Q317061 bites, it never arrives"
 winlab --state-dir "$state" distribute | grep -E "FAILED|^package"
 echo "== 5. remediate (default policy: hotfix where it applies, no workaround, waves 1 / 25% / 100%)"

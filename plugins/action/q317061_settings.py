@@ -9,7 +9,7 @@ import os
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils import report as rpt
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import variables
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import transport, variables
 
 TITLES = {"audit": "KB Q317061 fleet audit", "remediate": "KB Q317061 remediation", "rollback": "KB Q317061 rollback"}
 BASENAMES = {"audit": "q317061-audit", "remediate": "q317061-remediation", "rollback": "q317061-rollback"}
@@ -40,6 +40,9 @@ class ActionModule(ActionBase):
             values.update({name: hostvars[host].get(name) for name in variables.RETIRED})
             hosts[host], found = variables.settings(values, scope="host")
             errors += [f"host {host}: {e}" for e in found if f"host {host}: {e}" not in errors]
+            connection = {name: hostvars[host].get(name) for name in ("ansible_connection", "ansible_port",
+                          "ansible_user", "ansible_smb_domain", *transport.SMB_CHOICES, *transport.SMB_SECONDS)}
+            errors += [f"host {host}: {e}" for e in transport.check_connection(connection)]
             names.update(n for n in hostvars[host] if str(n).startswith("q317061_"))
         result["warnings"] = variables.unknown(names)
 

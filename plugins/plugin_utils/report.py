@@ -21,7 +21,7 @@ STATUS_ORDER = ("vulnerable", "pending_reboot", "unknown", "unreachable", "mitig
 EXPOSURE_ORDER = ("affected_now", "latent", "none")
 OUTCOME_LABELS = {"changed": "changed", "recovered": "recovered", "unchanged": "unchanged", "failed": "FAILED",
                   "manual": "manual action needed", "not_attempted": "not attempted"}
-CSV_FIELDS = ("host", "site", "site_type", "status", "exposure", "remedies", "baseutil_version", "distmgr_version",
+CSV_FIELDS = ("host", "site", "site_type", "transport", "status", "exposure", "remedies", "baseutil_version", "distmgr_version",
               "service_pack", "exifs_drive", "predicted_decompression_drive", "change", "error", "reasons", "notes",
               "checked_at", "source", "run_mode")
 STATUS_COLOURS = {"vulnerable": "#c0392b", "pending_reboot": "#d35400", "unknown": "#7f8c8d",
@@ -52,6 +52,7 @@ def host_entry(host: str, facts: dict | None, error: str | None = None, unreacha
         "site": site.get("code"),
         "site_type": site.get("type"),
         "parent_site": site.get("parent"),
+        "transport": facts.get("transport"),
         "status": facts["status"],
         "exposure": facts.get("exposure", "none"),
         "remedies": list(facts.get("remedies") or []),
@@ -193,7 +194,8 @@ def to_csv(report: dict) -> str:
     for e in report["hosts"]:
         change = e.get("change") or {}
         row = {
-            "host": e["host"], "site": e["site"], "site_type": e["site_type"], "status": e["status"],
+            "host": e["host"], "site": e["site"], "site_type": e["site_type"], "transport": e.get("transport"),
+            "status": e["status"],
             "exposure": e["exposure"], "remedies": " ".join(e["remedies"]),
             "baseutil_version": e["versions"]["Baseutil.dll"], "distmgr_version": e["versions"]["Distmgr.dll"],
             "service_pack": e["service_pack"], "exifs_drive": e["exifs_drive"],

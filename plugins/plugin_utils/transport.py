@@ -51,3 +51,40 @@ def save_hashes(host: str, store: dict, directory: str | None = None, keep: int 
                                      encoding="utf-8") as handle:
         json.dump(entries, handle)
     os.replace(handle.name, path)
+
+
+SMB_CONNECTIONS = ("smsfleet.q317061.smb",)
+SMB_CHOICES = {"ansible_smb_auth": ("ntlm", "kerberos"), "ansible_smb_dialect": ("auto", "smb1", "smb2")}
+SMB_SECONDS = ("ansible_smb_connect_timeout", "ansible_smb_operation_timeout")
+
+
+def _int(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else None
+
+
+def check_connection(hostvars) -> list[str]:
+    """The smb connection's inventory values, checked before any host is touched (the connection
+    plugin checks them again when it connects). WinRM hosts are ansible-core's to check."""
+    if hostvars.get("ansible_connection") not in SMB_CONNECTIONS:
+        return []
+    from .smb.client import split_user
+
+    errors = []
+    port = hostvars.get("ansible_port")
+    if port is not None and not (_int(port) and 0 < _int(port) < 65536):
+        errors.append(f"ansible_port: must be a TCP port, 445 or 139 (got {port!r})")
+    try:
+        split_user(hostvars.get("ansible_user"), hostvars.get("ansible_smb_domain"))
+    except ValueError as error:
+        errors.append(str(error))
+    for name, choices in SMB_CHOICES.items():
+        if hostvars.get(name) is not None and hostvars[name] not in choices:
+            errors.append(f"{name}: must be one of {', '.join(choices)} (got {hostvars[name]!r})")
+    for name in SMB_SECONDS:
+        if hostvars.get(name) is not None and not (_int(hostvars[name]) and _int(hostvars[name]) > 0):
+            errors.append(f"{name}: must be a number of seconds above 0 (got {hostvars[name]!r})")
+    return errors

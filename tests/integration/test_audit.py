@@ -26,11 +26,13 @@ def test_audit_classifies_every_demo_host_as_the_fleet_intends(demo_lab, tmp_pat
         entry = got[name]
         assert (entry["status"], entry["exposure"], entry["remedies"]) == (
             expect["status"], expect["exposure"], expect["remedies"]), (name, entry["reasons"])
-    assert report["summary"]["hosts"] == len(got) == 43
+    assert report["summary"]["hosts"] == len(got) == len(_expectations())
 
-    # One module execution per host, and nothing changed on any host.
+    # One module execution per WinRM host, one SMB session per smb host, and nothing changed on any host.
     stats = demo_lab.stats()
-    assert {s["commands"] for s in stats.values()} == {1}
+    over_smb = {h["name"] for h in fleet.load(DEMO) if h.get("transport") == "smb"}
+    assert over_smb and {stats[n]["commands"] for n in stats if n not in over_smb} == {1}
+    assert {(stats[n]["commands"], stats[n]["smb"]["connections"]) for n in over_smb} == {(0, 1)}
     for name, state in before.items():
         after = demo_lab.host_state(name)
         assert after["registry"] == state["registry"] and after["files"] == state["files"]
@@ -40,7 +42,8 @@ def test_audit_classifies_every_demo_host_as_the_fleet_intends(demo_lab, tmp_pat
     assert {r["host"]: r["status"] for r in rows} == {n: e["status"] for n, e in _expectations().items()}
     html = (reports / "q317061-audit.html").read_text()
     assert "Lab-Passw0rd" not in html and "Lab-Passw0rd" not in json.dumps(report)
-    assert "43 hosts: vulnerable 22" in run.stdout
+    vulnerable = sum(e["status"] == "vulnerable" for e in _expectations().values())
+    assert f"{len(_expectations())} hosts: vulnerable {vulnerable}" in run.stdout
 
 
 def test_html_report_in_a_real_browser(demo_lab, tmp_path):
@@ -78,7 +81,7 @@ def test_html_report_in_a_real_browser(demo_lab, tmp_path):
         tab.select_option("#site", "P02")
         assert sorted(browser.visible_hosts(tab)) == sorted(
             h["host"] for h in hosts if h["status"] == "fixed" and h["site"] == "P02")
-        assert tab.inner_text("#shown").startswith(f"{len(browser.visible_hosts(tab))} of 43 hosts shown")
+        assert tab.inner_text("#shown").startswith(f"{len(browser.visible_hosts(tab))} of {len(_expectations())} hosts shown")
         for status in report["summary"]["by_status"]:
             if report["summary"]["by_status"][status]:
                 tab.check(f"#status-filter input[value={status}]")
@@ -98,7 +101,7 @@ def test_html_report_in_a_real_browser(demo_lab, tmp_path):
 def test_audit_in_check_mode_still_reports_and_changes_nothing(demo_lab, tmp_path):
     run = demo_lab.playbook("playbooks/audit.yml", "--check", "-e", f"q317061_report_dir={tmp_path}")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert json.loads((tmp_path / "q317061-audit.json").read_text())["summary"]["hosts"] == 43
+    assert json.loads((tmp_path / "q317061-audit.json").read_text())["summary"]["hosts"] == len(_expectations())
 
 
 def _site_fleet(count: int, overrides: str = "{}") -> str:

@@ -70,7 +70,8 @@ def test_demo_fleet_end_to_end(demo_lab, bundle, tmp_path):
         else:  # SP4, non-English, SP2, unknown: the workaround is not allowed by default
             assert entry["change"]["outcome"] == "manual", (n, entry)
             assert "manual action needed" in entry["change"]["summary"], n
-    assert "manual action needed 7" in run.stdout
+    manual = sum(entries[n]["change"]["outcome"] == "manual" for n in names)
+    assert manual >= 8 and f"manual action needed {manual}" in run.stdout  # w01-03 (SP4, over smb) among them
 
     # Distribution now succeeds wherever the host is fixed or mitigated.
     arrived = json.loads(demo_lab.winlab("distribute", "--json").stdout)["hosts"]

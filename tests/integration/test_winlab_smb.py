@@ -313,3 +313,18 @@ def test_os_and_transport_are_validated(tmp_path, spec, words):
     run = subprocess.run([BIN / "winlab", "--state-dir", str(tmp_path / "s"), "up", "--fleet", str(tmp_path / "f.yml")],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 1 and words in run.stderr
+
+
+def test_the_32_bit_registry_view_by_windows_version(lab):
+    def open_ident(name, access):
+        dce = pipe(connect(lab, name), "winreg", rrp.MSRPC_UUID_RRP)
+        hklm = rrp.hOpenLocalMachine(dce)["phKey"]
+        return rrp.hBaseRegOpenKey(dce, hklm, "SOFTWARE\\Microsoft\\SMS\\Identification", samDesired=access)
+    with pytest.raises(DCERPCException) as error:  # Windows 2000 knows no WOW64: the flag is a right never granted
+        open_ident("w2k", rrp.MAXIMUM_ALLOWED | 0x0200)
+    assert error.value.get_error_code() == 5  # ERROR_ACCESS_DENIED
+    assert open_ident("w2k", rrp.MAXIMUM_ALLOWED)["ErrorCode"] == 0
+    assert open_ident("w16", rrp.MAXIMUM_ALLOWED | 0x0200)["ErrorCode"] == 0  # x64: SMS is in WOW6432Node
+    with pytest.raises(DCERPCException) as error:
+        open_ident("w16", rrp.MAXIMUM_ALLOWED)
+    assert error.value.get_error_code() == 2  # ERROR_FILE_NOT_FOUND

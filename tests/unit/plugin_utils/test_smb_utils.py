@@ -1,0 +1,121 @@
+"""The smb transport's plain-Python pieces (plugin_utils/smb, peversion, transport): parsing and rules."""
+
+import struct
+
+import pytest
+
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import peversion, transport
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client, probe, registry, services
+from winlab.pe import build_dll
+
+
+@pytest.mark.parametrize("user, domain, expected", [
+    ("CORP\\svc", None, ("svc", "CORP")),
+    ("svc@corp.example.com", None, ("svc", "corp.example.com")),
+    ("svc", "CORP", ("svc", "CORP")),
+    ("svc", None, ("svc", "")),
+    ("CORP\\svc", "corp", ("svc", "CORP")),          # the same domain, any case
+])
+def test_user_forms(user, domain, expected):
+    assert client.split_user(user, domain) == expected
+
+
+@pytest.mark.parametrize("user, domain, words", [
+    ("", None, "needs ansible_user"),
+    ("CORP\\svc", "OTHER", "names domain 'CORP' but the domain setting is 'OTHER'"),
+    ("CORP\\", None, "is not DOMAIN\\user"),
+    ("a\\b\\c", None, "is not DOMAIN\\user"),
+])
+def test_malformed_users_are_refused_not_guessed(user, domain, words):
+    with pytest.raises(ValueError, match=words.replace("\\", "\\\\")):
+        client.split_user(user, domain)
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("C:\\SMS\\bin\\i386\\Distmgr.dll", ("C$", "SMS\\bin\\i386\\Distmgr.dll")),
+    ("d:/SMS/Logs", ("D$", "SMS\\Logs")),
+    ("C:\\", ("C$", "")),
+    ("C:\\a\\..\\b", ("C$", "b")),
+])
+def test_windows_paths_go_to_their_drives_administrative_share(path, expected):
+    assert client.share_path(path) == expected
+
+
+@pytest.mark.parametrize("path", ["\\\\server\\share\\x", "SMS\\bin", "C:relative"])
+def test_paths_without_a_drive_root_are_refused(path):
+    with pytest.raises(client.SmbError, match="not an absolute path on a drive letter"):
+        client.share_path(path)
+
+
+def test_registry_values_read_as_powershell_reads_them():
+    assert registry.decode(registry.REG_SZ, "D:\\SMS\x00junk".encode("utf-16le")) == "D:\\SMS"
+    assert registry.decode(registry.REG_DWORD, struct.pack("<L", 0xFFFFFFC4)) == -60  # ActiveTimeBias is signed
+    assert registry.decode(registry.REG_MULTI_SZ, "a\x00b\x00\x00".encode("utf-16le")) == ["a", "b"]
+
+
+def test_enumerated_services_are_parsed_from_the_self_relative_buffer():
+    names = ["SMS_EXECUTIVE", "SMS_SQL_MONITOR"]
+    fixed, strings = b"", b""
+    for i, name in enumerate(names):
+        encoded = (name + "\x00").encode("utf-16le")
+        at = 36 * len(names) + len(strings)
+        fixed += struct.pack("<LL", at, at) + struct.pack("<7L", 0x10, (4, 1)[i], 0, 0, 0, 0, 0)
+        strings += encoded
+    assert services.parse_enum(fixed + strings, 2) == [("SMS_EXECUTIVE", "running"), ("SMS_SQL_MONITOR", "stopped")]
+
+
+@pytest.mark.parametrize("language, language_id", [("English (United States)", 0x0409), ("German (Germany)", 0x0407)])
+def test_version_and_language_from_headers_and_resources_only(language, language_id):
+    data = build_dll("i386", "2.00.1493.3240", 230800, language=language, name="Distmgr.dll")
+    reads = []
+
+    def read(offset, length):
+        reads.append(length)
+        return data[offset:offset + length]
+    got = peversion.read_version_info(read, len(data))
+    assert (got["version"], got["language_id"], got["language"]) == ("2.00.1493.3240", language_id, language)
+    assert sum(reads) == got["bytes_read"] < 8192 < len(data)
+
+
+def test_a_file_that_is_not_a_pe_image_is_an_error():
+    with pytest.raises(peversion.PeError, match="not a valid PE file"):
+        peversion.read_version_info(lambda o, n: b"MZ" + bytes(4000)[o:o + n], 4002)
+
+
+def test_filetimes_read_as_dotnet_writes_them():
+    assert probe.iso(116444736000000000 + 10_000_000 * 86400 + 1234567) == "1970-01-02T00:00:00.1234567Z"
+    assert probe.iso(0) is None
+
+
+def test_hash_cache_keys_change_with_any_time_or_the_size(tmp_path):
+    stat = {"size": 10, "last_write": 1, "creation": 2, "change": 3}
+    key = probe.HashCache.key("SITE01", "C:\\X.dll", stat)
+    assert all(probe.HashCache.key("SITE01", "C:\\X.dll", dict(stat, **{k: 99})) != key for k in stat)
+    store = {key: "a" * 64}
+    transport.save_hashes("site01.corp", store, str(tmp_path))
+    assert transport.load_hashes("site01.corp", str(tmp_path)) == store
+    assert transport.load_hashes("other", str(tmp_path)) == {}
+    (tmp_path / "broken.json").write_text("{not json")
+    assert transport.load_hashes("broken", str(tmp_path)) == {}
+
+
+@pytest.mark.parametrize("hostvars, words", [
+    ({"ansible_port": "445x"}, "ansible_port: must be a TCP port"),
+    ({"ansible_port": 0}, "ansible_port: must be a TCP port"),
+    ({"ansible_user": "CORP\\svc", "ansible_smb_domain": "OTHER"}, "names domain 'CORP'"),
+    ({"ansible_user": None}, "needs ansible_user"),
+    ({"ansible_smb_auth": "basic"}, "ansible_smb_auth: must be one of ntlm, kerberos"),
+    ({"ansible_smb_dialect": "smb3"}, "ansible_smb_dialect: must be one of auto, smb1, smb2"),
+    ({"ansible_smb_operation_timeout": "-5"}, "a number of seconds above 0"),
+])
+def test_malformed_smb_inventory_values_are_refused_before_any_host(hostvars, words):
+    values = dict({"ansible_connection": "smsfleet.q317061.smb", "ansible_user": "svc", "ansible_port": 445},
+                  **hostvars)
+    errors = transport.check_connection(values)
+    assert len(errors) == 1 and words in errors[0], errors
+
+
+def test_good_smb_values_and_winrm_hosts_pass():
+    assert transport.check_connection({"ansible_connection": "smsfleet.q317061.smb", "ansible_user": "CORP\\svc",
+                                       "ansible_port": "139", "ansible_smb_auth": "kerberos"}) == []
+    assert transport.check_connection({"ansible_connection": "winrm", "ansible_port": "nonsense"}) == []
