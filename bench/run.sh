@@ -2,7 +2,9 @@
 # Benchmarks against the scale fleet (default 1,000 hosts, forks 50), one after another on one
 # winlab: win_ping ad hoc and as a playbook (the floor), audit.yml, and the naive stock-module
 # audit (bench/naive_audit.yml). For each: wall time, controller peak RSS, WinRM commands per host
-# (from `winlab stats`), winlab RSS. Results go to docs/benchmarks.md by hand.
+# (from `winlab stats`), winlab RSS; then the smb transport's audit of the same fleet (cold and warm
+# hash cache) and one host over a 64 kbit/s link on both transports, with bytes and requests on the
+# wire per host. Results go to docs/benchmarks.md by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
@@ -30,13 +32,45 @@ run() {
   python - "$out/$name.before.json" "$out/$name.after.json" <<'PY'
 import collections, json, sys
 before, after = (json.load(open(p)) for p in sys.argv[1:])
+import statistics
 per_host = collections.Counter(after[h]["commands"] - before[h]["commands"] for h in after)
 print("  WinRM commands per host:", ", ".join(f"{c} on {n} hosts" for c, n in sorted(per_host.items())))
+def median(key, side):
+    values = [after[h][side][key] - before[h][side][key] if side else after[h][key] - before[h][key] for h in after]
+    return statistics.median(values)
+winrm = median("bytes_in", None) + median("bytes_out", None)
+smb = median("bytes_in", "smb") + median("bytes_out", "smb")
+print(f"  per host (median): WinRM {winrm / 1024:.1f} KiB in {median('requests', None):.0f} requests; "
+      f"SMB {smb / 1024:.1f} KiB in {median('requests', 'smb'):.0f} requests, {median('connections', 'smb'):.0f} sessions")
 PY
   echo "  winlab RSS after: $(rss)"
   grep -E "unreachable=[1-9]|failed=[1-9]" "$out/$name.log" | head -3 || true
 }
-run win_ping_adhoc ansible -i "$inv" all -f "$forks" -m ansible.windows.win_ping
+if [ "${BENCH_NAIVE:-1}" = 1 ]; then  # BENCH_NAIVE=0 skips the two slow comparisons (about 12 minutes)
+  run win_ping_adhoc ansible -i "$inv" all -f "$forks" -m ansible.windows.win_ping
+fi
 run win_ping_playbook ansible-playbook -i "$inv" -f "$forks" bench/ping.yml
 run audit ansible-playbook -i "$inv" -f "$forks" playbooks/audit.yml -e "q317061_report_dir=$PWD/$out/reports"
-run naive_audit ansible-playbook -i "$inv" -f "$forks" bench/naive_audit.yml
+if [ "${BENCH_NAIVE:-1}" = 1 ]; then
+  run naive_audit ansible-playbook -i "$inv" -f "$forks" bench/naive_audit.yml
+fi
+
+# smb vs WinRM (issue 13): the same fleet, every host switched to the smb transport. The first smb
+# audit reads each DLL once in full (its SHA-256), later ones only headers and version resources:
+# cold and warm runs use their own HOME, so the hash cache starts empty.
+smb_inv="$state/inventory-smb.yml"
+python bench/smb_inventory.py "$inv" "$state" > "$smb_inv"
+rm -rf "$out/home" && mkdir -p "$out/home"
+run audit_smb_cold env HOME="$PWD/$out/home" ansible-playbook -i "$smb_inv" -f "$forks" playbooks/audit.yml \
+  -e "q317061_report_dir=$PWD/$out/reports-smb"
+run audit_smb_warm env HOME="$PWD/$out/home" ansible-playbook -i "$smb_inv" -f "$forks" playbooks/audit.yml \
+  -e "q317061_report_dir=$PWD/$out/reports-smb"
+
+# One host over a 64 kbit/s link, both transports (warm hash cache for smb).
+one=$(python -c "import yaml;i=yaml.safe_load(open('$inv'));g=next(iter(i['all']['children']['site_servers']['children'].values()));print(sorted(g['hosts'])[0])")
+winlab --state-dir "$state" fault "$one" bandwidth_kbps 64 >/dev/null
+run slow_link_winrm ansible-playbook -i "$inv" -l "$one" playbooks/audit.yml -e "q317061_report_dir=$PWD/$out/reports-slow"
+run slow_link_smb env HOME="$PWD/$out/home" ansible-playbook -i "$smb_inv" -l "$one" playbooks/audit.yml \
+  -e "q317061_report_dir=$PWD/$out/reports-slow"
+winlab --state-dir "$state" fault "$one" bandwidth_kbps --clear >/dev/null
+

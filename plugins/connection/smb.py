@@ -6,6 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: smb
+author: smsfleet maintainers (@smsfleet)
 short_description: Reach Windows 2000 site servers over SMB and Windows RPC, with no agent
 version_added: 0.2.0
 description:
@@ -18,7 +19,7 @@ description:
   - Over this connection only the collection's own actions do work - M(smsfleet.q317061.q317061_facts),
     M(smsfleet.q317061.q317061_dlls), M(smsfleet.q317061.q317061_exifs), M(smsfleet.q317061.q317061_restart) - and
     files move with C(put_file)/C(fetch_file) over the administrative shares. It runs no commands and no modules
-    (O(ansible.builtin.command) or M(ansible.windows.win_ping) fail with a message that says so), and C(become) does
+    (M(ansible.builtin.command) or M(ansible.windows.win_ping) fail with a message that says so), and C(become) does
     not apply.
   - SMB1 (C(NT LM 0.12)) is what Windows 2000 speaks; SMB2 is used where the host offers it.
 requirements:

@@ -26,6 +26,8 @@ $spec = @{
                 source = @{ type = 'path'; required = $true }
                 version = @{ type = 'str'; required = $true }
                 sha256 = @{ type = 'str'; required = $true }
+                # The controller's copy the action plugin stages from (it never reaches the module).
+                local = @{ type = 'path' }
             }
         }
         backup_dir = @{ type = 'path' }

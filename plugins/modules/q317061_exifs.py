@@ -35,7 +35,7 @@ notes:
 seealso:
   - module: smsfleet.q317061.q317061_restart
 author:
-  - smsfleet maintainers
+  - smsfleet maintainers (@smsfleet)
 """
 
 EXAMPLES = r"""

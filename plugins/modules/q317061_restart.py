@@ -40,7 +40,7 @@ options:
 notes:
   - Supports check mode.
 author:
-  - smsfleet maintainers
+  - smsfleet maintainers (@smsfleet)
 """
 
 EXAMPLES = r"""

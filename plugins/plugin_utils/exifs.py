@@ -43,7 +43,7 @@ def restore(letter: tuple[bool, str | None], original: tuple[bool, str | None], 
         plan.update(set=wanted, restored=wanted, drive_letter_changed=not (present and value == wanted),
                     after={"drive_letter": wanted, "drive_letter_present": True})
     else:
-        plan.update(remove=present, drive_letter_changed=present, after={"drive_letter": None,
-                                                                          "drive_letter_present": False})
+        plan.update(remove=present, drive_letter_changed=present,
+                    after={"drive_letter": None, "drive_letter_present": False})
     plan.update(forget=True, changed=True)  # the record is forgotten even when the value was already back
     return plan

@@ -180,7 +180,7 @@ def test_a_controller_killed_mid_transaction_is_recovered_by_the_next_run(lab_fa
               "wmi_service": "Winmgmt", "admin_console": "refuse", "stop_timeout": 30}
     script = KILLER.format(port=lab.host_state("k-01")["smb_port"])
     killed = subprocess.run([sys.executable, "-c", script, json.dumps(params)], capture_output=True, text=True,
-                            timeout=120)
+                            timeout=120, check=False)
     assert killed.returncode == 9, killed.stderr
     state = lab.host_state("k-01")
     assert services(state)["SMS_EXECUTIVE"] == "stopped"  # left as the killed controller left it
@@ -318,7 +318,8 @@ conn.close()
     (lab.state_dir / "hosts" / "c-01.json").write_text(json.dumps(state))
     lab.winlab("down")
     lab.winlab("up", "--fleet", str(lab.fleet))
-    copied = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=lab.env, timeout=120)
+    copied = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=lab.env, timeout=120,
+                            check=False)
     assert copied.returncode == 0, copied.stderr
     assert (tmp_path / "back.txt").read_bytes() == b"copied over C$\r\n"
 

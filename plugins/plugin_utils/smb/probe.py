@@ -36,6 +36,9 @@ SMS_KEY = "SOFTWARE\\Microsoft\\SMS"
 TRACING = f"{SMS_KEY}\\Tracing\\SMS_DISTRIBUTION_MANAGER"
 EXIFS_KEY = "SYSTEM\\CurrentControlSet\\Services\\EXIFS"
 WINDOWS_KEY = "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
+WINDOWS_VALUES = ("CurrentVersion", "CurrentBuildNumber", "CurrentMajorVersionNumber", "CurrentMinorVersionNumber",
+                  "SystemRoot")
+IDENT_VALUES = ("Installation Directory", "Site Code", "Site Type", "Parent Site Code")
 JOURNAL_FIELDS = ("phase", "state", "started", "updated", "error", "stopped", "replaced")
 LOG_ENCODING = "cp1252"  # SMS 2.0 writes its logs in the system's ANSI code page
 
@@ -58,8 +61,8 @@ class HashCache:
 
     @staticmethod
     def key(host: str, path: str, stat: dict) -> str:
-        return "|".join(str(v) for v in (host.lower(), path.lower(), stat["size"], stat["last_write"], stat["creation"],
-                                          stat["change"]))
+        parts = (host.lower(), path.lower(), stat["size"], stat["last_write"], stat["creation"], stat["change"])
+        return "|".join(str(v) for v in parts)
 
     def get(self, key: str) -> str | None:
         return self.store.get(key)
@@ -233,10 +236,8 @@ class Probe:
     # -- the whole probe ------------------------------------------------------
     def run(self, services=DEFAULT_SERVICES, log_tail_bytes: int = 262144, max_log_lines: int = 50,
             work_dir: str = "C:\\SMSFleet\\Q317061") -> dict:
-        windows = self.values(WINDOWS_KEY, ["CurrentVersion", "CurrentBuildNumber", "CurrentMajorVersionNumber",
-                                            "CurrentMinorVersionNumber", "SystemRoot"], software=False)
-        ident = self.values(f"{SMS_KEY}\\Identification", ["Installation Directory", "Site Code", "Site Type",
-                                                            "Parent Site Code"])
+        windows = self.values(WINDOWS_KEY, WINDOWS_VALUES, software=False)
+        ident = self.values(f"{SMS_KEY}\\Identification", IDENT_VALUES)
         setup = self.values(f"{SMS_KEY}\\Setup", ["Full Version"])
         tracing = self.values(TRACING, ["Enabled", "TraceFilename"])
         exchange = self.values("SOFTWARE\\Microsoft\\Exchange\\Setup", ["MsiProductMajor", "MsiProductMinor"])

@@ -158,7 +158,7 @@ class Registry:
     def delete_key(self, subkey: str) -> None:
         from impacket.dcerpc.v5 import rrp
 
-        parent, _, leaf = subkey.rpartition("\\")
+        parent, dummy, leaf = subkey.rpartition("\\")
         handle = self.open(parent)
         try:
             rrp.hBaseRegDeleteKey(self.dce, handle, leaf)
@@ -175,7 +175,7 @@ class Registry:
 
         from . import ndr
 
-        request = ndr.BaseInitiateSystemShutdown()
+        request = ndr.shutdown_request()
         request["ServerName"] = rrp.NULL
         request.fields["lpMessage"].fields["Data"]["Data"] = message  # shown to whoever is logged on
         request["dwTimeout"], request["bForceAppsClosed"], request["bRebootAfterShutdown"] = timeout, 1, int(reboot)

@@ -119,7 +119,7 @@ def test_only_plain_file_names_are_followed(name, plain):
 
 
 def test_a_manifest_tolerates_an_original_it_never_saw():
-    entries = tx.manifest_entries({"files": [None, "junk"]}, {}, {"Distmgr.dll": {"version": "2.00.1493.3240",
-                                                                                 "sha256": B}})
+    installed = {"Distmgr.dll": {"version": "2.00.1493.3240", "sha256": B}}
+    entries = tx.manifest_entries({"files": [None, "junk"]}, {}, installed)
     assert entries == [{"name": "Distmgr.dll", "version": None, "sha256": None,
                         "installed_version": "2.00.1493.3240", "installed_sha256": B}]
