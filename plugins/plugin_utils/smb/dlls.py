@@ -101,6 +101,16 @@ class Transaction:
         journal["updated"] = _now()
         self.write_json(self.journal_path, journal)
 
+    def write_journal_noting(self, journal: dict, problems: list[str]) -> None:
+        """During a rollback or roll forward: a journal that cannot be written is one more problem
+        to report, not the end of the recovery (a lost connection still is)."""
+        try:
+            self.write_journal(journal)
+        except Unreachable:
+            raise
+        except SmbError as error:
+            problems.append(f"journal: {error}")
+
     def read_journal(self) -> dict | None:
         problems = []
         for candidate in (self.journal_path, self.journal_path + ".tmp"):
@@ -182,12 +192,7 @@ class Transaction:
         """Roll back: stop what runs again, copy the originals back and check them, start in reverse."""
         problems = []
         journal["phase"] = "rolling_back"
-        try:
-            self.write_journal(journal)
-        except Unreachable:
-            raise
-        except SmbError as error:
-            problems.append(f"journal: {error}")
+        self.write_journal_noting(journal, problems)
         if journal["replaced"] and not problems:
             for name in list(journal["stopped"]):
                 try:
@@ -216,12 +221,7 @@ class Transaction:
         journal["phase"] = "rollback_failed" if problems else "rolled_back"
         if problems:
             journal["error"] = "; ".join(problems)
-        try:
-            self.write_journal(journal)
-        except Unreachable:
-            raise
-        except SmbError as error:
-            problems.append(f"journal: {error}")
+        self.write_journal_noting(journal, problems)
         return problems
 
     def recover(self) -> None:
@@ -243,10 +243,7 @@ class Transaction:
         if action == "roll_forward":
             problems = self.start_reverse(journal)
             journal["phase"] = "restarting" if problems else "done"
-            try:
-                self.write_journal(journal)
-            except SmbError as error:
-                problems.append(f"journal: {error}")
+            self.write_journal_noting(journal, problems)
         else:
             problems = self.undo(journal)
         if problems:
