@@ -25,6 +25,7 @@ class ActionModule(ActionBase):
             "title": {"type": "str", "default": "KB Q317061 fleet audit"},
             "template": {"type": "path"},
             "check_mode": {"type": "bool", "default": False},
+            "notes": {"type": "list", "elements": "str", "default": []},
         }
         dummy, args = self.validate_argument_spec(argument_spec=spec)
         hostvars = task_vars.get("hostvars", {})
@@ -35,12 +36,13 @@ class ActionModule(ActionBase):
             registered = [hv.get(name) for name in args["result_var"]]
             entries.append(rpt.entry_from_hostvars(host, registered, (hv.get("ansible_facts") or {}).get("q317061"),
                                                    change=change if isinstance(change, dict) else None))
-        report = rpt.build(entries, title=args["title"], check_mode=args["check_mode"])
+        report = rpt.build(entries, title=args["title"], check_mode=args["check_mode"], notes=args["notes"])
         try:
             paths = rpt.write_set(report, args["dest"], args["basename"], args["template"])
         except OSError as error:
             raise AnsibleActionFail(f"cannot write the Q317061 report to {args['dest']}: {error}") from error
         # The report is the run's record, written in check mode too (labelled, under its own name).
+        problems = list(args["notes"]) + rpt.problems(report) if rpt.problems(report) else []
         result.update(changed=False, paths=paths, summary=report["summary"], lines=rpt.summary_lines(report),
-                      problems=rpt.problems(report))
+                      problems=problems, artifact=rpt.artifact(report, paths))
         return result

@@ -24,9 +24,22 @@ description:
     bundle after the check never reaches a host.
 options:
   source:
-    description: The bundle folder on the controller.
-    type: path
+    description:
+      - The bundle folder on the controller, or an C(https) URL of a C(.zip) or C(.tar.gz) archive of it (the KB
+        layout at the archive's top or inside one top folder).
+      - An archive is downloaded onto the controller, checked against O(archive_sha256), and unpacked (once per
+        SHA-256) into C(~/.ansible/smsfleet.q317061/archives); names outside the archive's folder, links and
+        special files are refused.
+    type: str
     required: true
+  archive_sha256:
+    description: The SHA-256 of the archive at an C(https) O(source); required then.
+    type: str
+    default: ''
+  ca_path:
+    description: A PEM file of CAs that sign the bundle server's certificate (default - the controller's own).
+    type: str
+    default: 
   platforms:
     description: The platforms that need the hotfix (C(i386), C(Alpha)). An empty list checks nothing.
     type: list
@@ -49,6 +62,12 @@ author:
 """
 
 EXAMPLES = r"""
+- name: Check a bundle published on an internal web server
+  smsfleet.q317061.q317061_bundle:
+    source: https://repo.corp.example.com/hotfixes/Q317061.zip
+    archive_sha256: 9b1e4c0d7a3f2e5b8c6d4a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d
+    platforms: [i386]
+
 - name: Check the hotfix bundle for the platforms in this run
   smsfleet.q317061.q317061_bundle:
     source: /srv/hotfixes/Q317061

@@ -208,6 +208,25 @@ def to_csv(report: dict) -> str:
     return out.getvalue()
 
 
+ARTIFACT_HOSTS = 200  # host lists in the artifact stop here (AWX keeps artifacts in its database)
+
+
+def artifact(report: dict, paths: dict) -> dict:
+    """The run's summary for AWX (set_stats): job artifacts, and extra vars of later workflow nodes.
+    Counts, not rows; host lists capped; no secrets (nothing a report does not show)."""
+    s = report["summary"]
+
+    def hosts(names):
+        return names[:ARTIFACT_HOSTS] + ([f"... and {len(names) - ARTIFACT_HOSTS} more"] if len(names) > ARTIFACT_HOSTS
+                                         else [])
+    return {"title": report["title"], "check_mode": bool(report.get("check_mode")), "generated_at": report["generated_at"],
+            "hosts": s["hosts"], "by_status": s["by_status"], "by_exposure": s["by_exposure"],
+            "by_outcome": s["by_outcome"], "changed": s["changed"], "manual": hosts(s["manual"]),
+            "failed": hosts(s["failed"]), "unchecked": hosts(s["unchecked"]),
+            "workaround_applied": hosts(s["workaround_applied"]), "report": dict(paths),
+            "lines": summary_lines(report)}
+
+
 def summary_lines(report: dict) -> list[str]:
     s = report["summary"]
     counts = ", ".join(f"{k} {v}" for k, v in s["by_status"].items() if v)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import urllib.parse
 
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
@@ -19,12 +20,13 @@ SERIAL_MAX = 100_000  # larger batches mean nothing for any fleet; Ansible spins
 SHA256_KEYS = ("i386/Baseutil.dll", "i386/Distmgr.dll", "Alpha/Baseutil.dll", "Alpha/Distmgr.dll", "Q317061.exe")
 # Registered results and facts the playbooks set themselves: not user settings, never warned about.
 INTERNAL = frozenset((
-    "q317061", "q317061_plan", "q317061_bundle", "q317061_run", "q317061_before", "q317061_audit", "q317061_after",
-    "q317061_change", "q317061_result", "q317061_report", "q317061_recovery", "q317061_verify", "q317061_restart",
-    "q317061_regedit", "q317061_restored", "q317061_installer", "q317061_rollback_dlls", "q317061_staged", "q317061_report_hosts",
-    "q317061_changes", "q317061_unreadable", "q317061_expected", "q317061_hotfix_plans", "q317061_item_errors",
-    "q317061_exifs", "q317061_settings", "q317061_guard", "q317061_outcomes", "q317061_failed_hosts",
-    "q317061_exifs_rollback", "q317061_preflight", "q317061_predicted", "q317061_record_key", "q317061_rollback_plan",
+    "q317061", "q317061_after", "q317061_audit", "q317061_before", "q317061_bundle", "q317061_change",
+    "q317061_changes", "q317061_exifs", "q317061_exifs_rollback", "q317061_expected", "q317061_failed_hosts",
+    "q317061_guard", "q317061_hotfix_plans", "q317061_installer", "q317061_item_errors", "q317061_outcomes",
+    "q317061_plan", "q317061_predicted", "q317061_preflight", "q317061_record_key", "q317061_recovery",
+    "q317061_regedit", "q317061_report", "q317061_report_hosts", "q317061_restart", "q317061_restored",
+    "q317061_result", "q317061_rollback_dlls", "q317061_rollback_plan", "q317061_run", "q317061_settings",
+    "q317061_staged", "q317061_summary", "q317061_unreadable", "q317061_verify",
 ))
 
 
@@ -64,8 +66,13 @@ RULES = {r.name: r for r in (
     _rule("admin_console", "choice", "close", "one of close, refuse", "host",
           "A running SMS Administrator console is closed, or the host fails before anything changes.",
           choices=("close", "refuse")),
-    _rule("hotfix_source", "source", "", "a controller folder holding the bundle in the KB layout", "run",
+    _rule("hotfix_source", "source", "", "a controller folder holding the bundle in the KB layout, or an https URL "
+          "of a .zip or .tar.gz of it", "run",
           "Where the hotfix bundle is (checked by the pre-flight before any host is touched)."),
+    _rule("hotfix_archive_sha256", "sha256", "", "64 hexadecimal digits: the SHA-256 of the archive at the https "
+          "q317061_hotfix_source", "run", "Pins the downloaded bundle archive (required with an https source)."),
+    _rule("hotfix_ca_path", "local_file", "", "a PEM file of CA certificates on the controller", "run",
+          "CAs that sign the https bundle server's certificate (default: the controller's own)."),
     _rule("hotfix_sha256", "pins", {}, "a mapping of bundle files (i386/Baseutil.dll, ..., Q317061.exe) to "
           "64-hex-digit SHA-256 values", "run", "SHA-256 pins for the bundle's files."),
     _rule("installer_arguments", "text", "/q", "one line of printable text", "host",
@@ -193,7 +200,18 @@ def _local_path(rule, value):
 
 
 def _source(rule, value):
-    return _local_path(rule, value)
+    path = _local_path(rule, value)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path):
+        parsed = urllib.parse.urlsplit(path)
+        if parsed.scheme.lower() != "https" or not parsed.hostname or re.search(r"\s", path):
+            raise _fail(rule, value, "only https URLs are accepted")
+    return path
+
+
+def _sha256(rule, value):
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Fa-f]{64}", value.strip()):
+        raise _fail(rule, value)
+    return value.strip().lower()
 
 
 def _basename(rule, value):
@@ -277,7 +295,8 @@ def _local_file(rule, value):
 
 _KINDS = {"bool": _bool, "choice": _choice, "int": _int, "percent": _percent, "hrp": _hrp, "text": _text,
           "windows_path": _windows_path, "local_path": _local_path, "source": _source, "basename": _basename,
-          "pattern": _pattern, "serial": _serial, "pins": _pins, "local_file": _local_file}
+          "pattern": _pattern, "serial": _serial, "pins": _pins, "local_file": _local_file,
+          "sha256": _sha256}
 
 
 def settings(values: dict, scope: str | None = None) -> tuple[dict, list[str]]:
@@ -295,6 +314,10 @@ def settings(values: dict, scope: str | None = None) -> tuple[dict, list[str]]:
             out[name[len("q317061_"):]] = normalise(name, values.get(name))
         except VariableError as error:
             errors.append(str(error))
+    url = str(out.get("hotfix_source") or "").lower().startswith("https://")
+    if url and not out.get("hotfix_archive_sha256") and "q317061_hotfix_archive_sha256" not in " ".join(errors):
+        errors.append("q317061_hotfix_archive_sha256: required when q317061_hotfix_source is an https URL (the "
+                      "archive's SHA-256, 64 hexadecimal digits)")
     return out, errors
 
 

@@ -262,3 +262,45 @@ def test_restart_that_never_returns(lab_factory, bundle, tmp_path):
     run = remediate(lab, bundle, tmp_path / "r2", *policy)
     assert run.returncode == 0, run.stdout[-3000:]
     assert {e["status"] for e in report(tmp_path / "r2").values()} == {"mitigated"}
+
+
+@pytest.fixture
+def bundle_server(tmp_path, bundle):
+    """The lab bundle as a zip on an HTTPS server whose certificate the lab CA signed."""
+    import functools
+    import hashlib
+    import http.server
+    import shutil
+    import threading
+
+    from winlab.tls import LabCA
+
+    root = tmp_path / "www"
+    root.mkdir()
+    shutil.make_archive(str(root / "Q317061"), "zip", root_dir=bundle.parent, base_dir=bundle.name)
+    tls = LabCA(tmp_path / "tls-state")
+    tls.ensure("127.0.0.1")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.socket = tls.server_context().wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield {"url": f"https://127.0.0.1:{server.server_address[1]}/Q317061.zip", "ca": str(tls.ca_pem),
+           "sha256": hashlib.sha256((root / "Q317061.zip").read_bytes()).hexdigest()}
+    server.shutdown()
+
+
+def test_a_bundle_from_an_https_url_pinned_by_its_sha256(lab_factory, bundle_server, tmp_path):
+    lab = lab_factory("defaults: {restart_seconds: 1}\ngroups: [{name: u, count: 2}]\n")
+    source = ["-e", f"q317061_hotfix_source={bundle_server['url']}", "-e", f"q317061_hotfix_ca_path={bundle_server['ca']}",
+              "-e", f"q317061_report_dir={tmp_path / 'r'}", "-e", "q317061_serial=100%"]
+    wrong = lab.playbook("remediate.yml", *source, "-e", f"q317061_hotfix_archive_sha256={'0' * 64}")
+    assert wrong.returncode == 2 and "not the pinned" in wrong.stdout and "No host was changed." in wrong.stdout
+    assert "fatal: [u-01 -> localhost]" not in wrong.stdout  # the refusal is the controller's, not a host's
+    assert {e["change"]["outcome"] for e in report(tmp_path / "r").values()} == {"not_attempted"}
+    assert dll_versions(lab.host_state("u-01"))["Distmgr.dll"] == "2.00.1493.3000"
+    untrusted = lab.playbook("remediate.yml", *source[:2], "-e", f"q317061_report_dir={tmp_path / 'r0'}",
+                             "-e", f"q317061_hotfix_archive_sha256={bundle_server['sha256']}")
+    assert untrusted.returncode == 2 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stdout  # no CA, no download
+    run = lab.playbook("remediate.yml", *source, "-e", f"q317061_hotfix_archive_sha256={bundle_server['sha256']}")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert {e["status"] for e in report(tmp_path / "r").values()} == {"fixed"}
