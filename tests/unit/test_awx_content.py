@@ -1,0 +1,137 @@
+"""awx/content.yml held to AWX's own rules, as AWX's API applies them (ansible/awx: awx/api/views
+JobTemplateSurveySpec._validate_spec_data, awx/main/models/mixins.py _survey_element_validation and
+_update_unified_job_kwargs, awx/main/models/jobs.py and the JobTemplate serializers), and every
+survey answer AWX can pass checked against the collection's own variable rules."""
+
+import pathlib
+import re
+
+import pytest
+import yaml
+
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import variables
+from awx_rules import SurveyError, answer_errors, extra_vars, spec_errors, ui_answers
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CONTENT = yaml.safe_load((ROOT / "awx" / "content.yml").read_text())["q317061_awx"]
+JOB_TYPES = ("run", "check")
+ASK_FIELDS = {"ask_limit_on_launch", "ask_job_slice_count_on_launch", "ask_variables_on_launch",
+              "ask_inventory_on_launch", "ask_diff_mode_on_launch"}
+TEMPLATE_FIELDS = {"name", "description", "playbook", "job_type", "use_fact_cache", "job_slice_count", "diff_mode",
+                   "extra_vars", "survey", "forks", "verbosity", "limit", "timeout"} | ASK_FIELDS
+
+
+@pytest.mark.parametrize("name", sorted(CONTENT["surveys"]))
+def test_each_survey_passes_awxs_spec_validation(name):
+    survey = CONTENT["surveys"][name]
+    if "spec" not in survey:  # a shared question, used by the surveys below
+        return
+    assert spec_errors(survey) == []
+    for question in survey["spec"]:
+        assert re.fullmatch(r"q317061_[a-z0-9_]+", question["variable"]), question["variable"]
+        assert question["variable"] in variables.RULES, f"{question['variable']} is not checked by q317061_settings"
+        if question["type"] in ("multiplechoice", "multiselect"):
+            assert isinstance(question["choices"], list)  # a string would make AWX test defaults by substring
+
+
+def every_answer(question):
+    """Answers AWX lets through for a question: its default, each choice, the bounds, or nothing."""
+    kind = question["type"]
+    if kind == "multiplechoice":
+        return [[c] for c in question["choices"]] + [[]]
+    if kind == "integer":
+        bounds = [question.get("min"), question.get("max"), question.get("default")]
+        return [[b] for b in bounds if isinstance(b, int)] + [[]]
+    return [[question.get("default", "")], []]
+
+
+@pytest.mark.parametrize("name", [n for n, s in CONTENT["surveys"].items() if "spec" in s])
+def test_every_answer_awx_passes_is_accepted_by_the_variable_rules(name):
+    survey = CONTENT["surveys"][name]
+    required = {q["variable"]: "/srv/hotfixes/Q317061" for q in survey["spec"] if q["required"] and "default" not in q}
+    for question in survey["spec"]:
+        for answer in every_answer(question):
+            given = dict(ui_answers(survey, **required))
+            given.pop(question["variable"], None)
+            if answer:
+                given[question["variable"]] = answer[0]
+            if not answer and question["required"]:
+                with pytest.raises(SurveyError, match="value missing"):
+                    extra_vars(survey, given)
+                continue
+            if answer and answer_errors(question, answer[0]):
+                continue  # AWX itself refuses it at launch
+            passed = extra_vars(survey, given)
+            value = passed.get(question["variable"])
+            if question["variable"] == "q317061_hotfix_source" and not value:
+                continue
+            variables.normalise(question["variable"], value)  # raises VariableError if refused
+
+
+def test_awx_passes_answers_as_their_types_and_leaves_unanswered_optional_ones_out():
+    survey = CONTENT["surveys"]["remediate"]
+    passed = extra_vars(survey, ui_answers(survey, q317061_hotfix_source="/srv/hotfixes/Q317061",
+                                           q317061_max_fail_percentage=25))
+    assert passed["q317061_max_fail_percentage"] == 25 and passed["q317061_serial"] == "1,25%,100%"
+    assert passed["q317061_allow_workaround"] == "false" and "q317061_sp4_hrp_revision" not in passed
+    assert passed["q317061_hotfix_archive_sha256"] == ""  # left empty: the server applies its default ""
+    run, errors = variables.settings(passed, scope="run")
+    assert errors == [] and run["serial"] == [1, "25%", "100%"] and run["max_fail_percentage"] == 25
+    with pytest.raises(SurveyError, match="expected to be an integer"):
+        extra_vars(survey, ui_answers(survey, q317061_hotfix_source="x", q317061_max_fail_percentage="25"))
+
+
+@pytest.mark.parametrize("bad, words", [
+    ({"name": "x", "description": "", "spec": []}, "doesn't contain any items"),
+    ({"name": "x", "description": "", "spec": [{"type": "text", "question_name": "q", "variable": "v",
+                                                 "required": "false"}]}, "expected to be boolean"),
+    ({"name": "x", "description": "", "spec": [{"type": "boolean", "question_name": "q", "variable": "v",
+                                                 "required": False}]}, "allowed types"),
+    ({"name": "x", "description": "", "spec": [{"type": "integer", "question_name": "q", "variable": "v",
+                                                 "required": False, "default": "5"}]}, "expected to be int"),
+    ({"name": "x", "description": "", "spec": [{"type": "text", "question_name": "q", "variable": "v",
+                                                 "required": False, "min": ""}]}, "min limit"),
+    ({"name": "x", "description": "", "spec": [{"type": "multiplechoice", "question_name": "q", "variable": "v",
+                                                 "required": False, "choices": ["a"], "default": "b"}]}, "not in"),
+    ({"name": "x", "description": "", "spec": [{"type": "text", "question_name": "q", "variable": "v",
+                                                 "required": False}] * 2}, "duplicated"),
+])
+def test_the_rules_themselves_refuse_what_awx_refuses(bad, words):
+    assert any(words in e for e in spec_errors(bad)), spec_errors(bad)
+
+
+def test_job_templates_have_awxs_fields_and_valid_values():
+    names = [t["name"] for t in CONTENT["job_templates"]]
+    assert len(names) == len(set(names)) and all(len(n) <= 512 for n in names)
+    for template in CONTENT["job_templates"]:
+        assert set(template) <= TEMPLATE_FIELDS, set(template) - TEMPLATE_FIELDS
+        assert template["job_type"] in JOB_TYPES
+        assert (ROOT / template["playbook"]).is_file(), template["playbook"]
+        assert isinstance(template.get("job_slice_count", 1), int) and template.get("job_slice_count", 1) >= 0
+        assert all(isinstance(template[f], bool) for f in ASK_FIELDS & set(template))
+        assert isinstance(template.get("extra_vars", {}), dict)
+        assert "spec" in CONTENT["surveys"][template["survey"]]
+        extra = dict(template.get("extra_vars") or {}, q317061_report_dir=CONTENT["report_dir"])
+        assert variables.settings(extra, scope="run")[1] == []
+    kinds = [CONTENT["credentials"]["machine"], CONTENT["credentials"]["vault"]]
+    assert len(set(kinds)) == 2  # one credential per kind: AWX refuses two Machine credentials on a template
+
+
+def test_the_workflow_is_audit_plan_approval_remediate_audit_report():
+    nodes = {n["identifier"]: n for n in CONTENT["workflow"]["nodes"]}
+    assert len(nodes) == len(CONTENT["workflow"]["nodes"])
+    templates = {t["name"] for t in CONTENT["job_templates"]}
+    order, node = [], "audit"
+    while node:
+        order.append(node)
+        ujt = nodes[node]["unified_job_template"]
+        if ujt["type"] == "job_template":
+            assert ujt["name"] in templates
+        else:
+            assert ujt["type"] == "workflow_approval" and isinstance(ujt["timeout"], int) and ujt["timeout"] >= 0
+        following = [s["identifier"] for s in (nodes[node].get("related") or {}).get("success_nodes", [])]
+        assert len(following) <= 1 and all(f in nodes for f in following)
+        node = following[0] if following else None
+    assert order == ["audit", "plan", "approval", "remediate", "audit-after", "report"]
+    plan = next(t for t in CONTENT["job_templates"] if t["name"] == nodes["plan"]["unified_job_template"]["name"])
+    assert plan["job_type"] == "check" and plan["diff_mode"] is True
