@@ -11,11 +11,13 @@ plugin_utils/transaction.py), by whichever transport reaches the host, and the h
 from __future__ import annotations
 
 import datetime
+import os
 
+from ansible import constants as C
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import transaction, transport, variables
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import factcache, transaction, transport, variables
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import classify
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.versions import FixPolicy
 
@@ -89,6 +91,7 @@ class ActionModule(ActionBase):
         )
         result.setdefault("changed", False)
         result["ansible_facts"] = {"q317061": facts}
+        self._cache_for_awx(facts, task_vars)
         if raw.get("errors"):
             result.setdefault("warnings", []).extend(f"q317061 probe could not read: {e}" for e in raw["errors"])
         return result
@@ -125,3 +128,16 @@ class ActionModule(ActionBase):
             raise AnsibleConnectionFailure(str(error)) from None
         except smb.SmbError as error:
             return {"failed": True, "changed": False, "msg": str(error)}
+
+    def _cache_for_awx(self, facts, task_vars):
+        """With a jsonfile fact cache (AWX turns one on for use_fact_cache), also keep the verdict where
+        AWX reads facts back into its database (plugin_utils/factcache.py)."""
+        if C.config.get_config_value("CACHE_PLUGIN") not in factcache.JSONFILE or self._task.check_mode:
+            return
+        directory = C.config.get_config_value("CACHE_PLUGIN_CONNECTION")
+        host = (task_vars or {}).get("inventory_hostname")
+        if directory and host:
+            try:
+                factcache.write_verdict(os.path.expanduser(directory), host, facts)
+            except OSError as error:
+                self._display.warning(f"q317061: cannot write the verdict to the fact cache {directory}: {error}")

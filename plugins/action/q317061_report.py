@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
+import os
+
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import factcache
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils import report as rpt
 
 
@@ -34,7 +38,8 @@ class ActionModule(ActionBase):
             hv = hostvars.get(host, {})
             change = hv.get(args["change_var"]) if args["change_var"] else None
             registered = [hv.get(name) for name in args["result_var"]]
-            entries.append(rpt.entry_from_hostvars(host, registered, (hv.get("ansible_facts") or {}).get("q317061"),
+            cached = (hv.get("ansible_facts") or {}).get("q317061") or self._cached(host)
+            entries.append(rpt.entry_from_hostvars(host, registered, cached,
                                                    change=change if isinstance(change, dict) else None))
         report = rpt.build(entries, title=args["title"], check_mode=args["check_mode"], notes=args["notes"])
         try:
@@ -46,3 +51,12 @@ class ActionModule(ActionBase):
         result.update(changed=False, paths=paths, summary=report["summary"], lines=rpt.summary_lines(report),
                       problems=problems, artifact=rpt.artifact(report, paths))
         return result
+
+    @staticmethod
+    def _cached(host):
+        """A verdict in a jsonfile fact cache that ansible-core did not load itself (AWX's layout)."""
+        if C.config.get_config_value("CACHE_PLUGIN") not in factcache.JSONFILE:
+            return None
+        directory = C.config.get_config_value("CACHE_PLUGIN_CONNECTION")
+        prefix = C.config.get_config_value("CACHE_PLUGIN_PREFIX") or ""
+        return factcache.read_verdict(os.path.expanduser(directory), host, prefix) if directory else None

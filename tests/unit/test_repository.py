@@ -19,3 +19,15 @@ def test_no_generated_file_is_tracked():
 def test_what_setup_generates_is_ignored():
     for path in ("winlab/src/winlab.egg-info/SOURCES.txt", ".venv/bin/python", "tests/output/x", ".lab/inventory.yml"):
         assert _git("check-ignore", "--no-index", path).strip() == path, path
+
+
+def test_the_projects_ansible_cfg_does_not_hide_an_execution_environments_collections():
+    """AWX runs the project's playbooks in the project folder, so its ansible.cfg applies; an execution
+    environment's collections are in /usr/share/ansible/collections (ansible-builder's path)."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "ansible.cfg")
+    paths = config["defaults"]["collections_path"].split(":")
+    assert "/usr/share/ansible/collections" in paths
+    assert not any(p.startswith("~") for p in paths)  # an installed release must never shadow the checkout

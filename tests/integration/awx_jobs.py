@@ -1,0 +1,130 @@
+"""Run awx/content.yml's job templates the way AWX runs them, with ansible-runner (ansible/awx,
+awx/main/tasks/jobs.py RunJob; awx/main/tasks/facts.py; awx/main/models/inventory.py):
+
+- a private data dir with the project, a static inventory, env/extravars from the survey answers
+  (tests/unit/awx_rules.py: template vars, valid defaults, then answers), the Limit, and for
+  check-mode templates `--check` (and `--diff`);
+- slicing: hosts sorted by name, slice k of N gets positions k-1, k-1+N, ...; every group stays, with
+  its vars, holding only the slice's hosts;
+- the fact cache: before a job AWX writes each of the job's hosts' facts from its database to
+  `<artifacts>/<ident>/fact_cache/<host>`, and after it reads those files back (a file not rewritten
+  keeps the host's facts; a missing one clears them), the database being here a dict.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import pathlib
+import sys
+import time
+
+import ansible_runner
+import yaml
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "unit"))
+from awx_rules import extra_vars, ui_answers  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CONTENT = yaml.safe_load((ROOT / "awx" / "content.yml").read_text())["q317061_awx"]
+
+
+def template(name: str) -> dict:
+    return next(t for t in CONTENT["job_templates"] if t["name"] == name)
+
+
+def static_inventory(lab) -> dict:
+    """The lab's inventory as AWX holds it: groups with their vars and children, hosts with hostvars."""
+    return yaml.safe_load(lab.inventory.read_text())
+
+
+def _hosts(inventory: dict) -> dict:
+    found = {}
+
+    def walk(group):
+        for name, hostvars in (group.get("hosts") or {}).items():
+            found[name] = hostvars or {}
+        for child in (group.get("children") or {}).values():
+            walk(child or {})
+    walk(inventory["all"])
+    return found
+
+
+def sliced(inventory: dict, number: int, count: int) -> dict:
+    """AWX's slice `number` of `count`: every group kept, only this slice's hosts in them."""
+    names = sorted(_hosts(inventory))
+    keep = set(names[number - 1::count]) if count > 1 else set(names)
+    out = copy.deepcopy(inventory)
+
+    def prune(group):
+        if group.get("hosts"):
+            group["hosts"] = {h: v for h, v in group["hosts"].items() if h in keep}
+        for child in (group.get("children") or {}).values():
+            prune(child or {})
+    prune(out["all"])
+    return out
+
+
+class FactDatabase:
+    """AWX's Host.ansible_facts, with start_fact_cache and finish_fact_cache around each job."""
+
+    def __init__(self):
+        self.facts: dict[str, dict] = {}
+
+    def start(self, directory: pathlib.Path, hosts) -> float:
+        directory.mkdir(parents=True, exist_ok=True)
+        for host in hosts:
+            if host in self.facts:
+                path = directory / host
+                path.write_text(json.dumps(self.facts[host]))
+                os.chmod(path, 0o600)
+        return time.time()
+
+    def finish(self, directory: pathlib.Path, hosts, written_at: float) -> None:
+        for host in hosts:
+            path = directory / host
+            if not path.exists():
+                self.facts[host] = {}  # AWX clears the facts of a host whose file is gone
+            elif path.stat().st_mtime > written_at or host not in self.facts:
+                try:
+                    self.facts[host] = json.loads(path.read_text())
+                except ValueError:
+                    pass
+
+
+def run_job(tmp: pathlib.Path, name: str, lab, answers: dict | None = None, limit: str | None = None,
+            slice_number: int = 1, slice_count: int = 1, facts: FactDatabase | None = None, ident: str = "1"):
+    """One AWX job of the named template; returns the ansible-runner result."""
+    tpl = template(name)
+    survey = CONTENT["surveys"][tpl["survey"]]
+    base = dict(tpl.get("extra_vars") or {}, q317061_report_dir=str(tmp / "reports"))  # the volume mount
+    variables = extra_vars(survey, ui_answers(survey, **(answers or {})), template_vars=base)
+    data = tmp / f"job-{ident}"
+    (data / "env").mkdir(parents=True)
+    (data / "project").symlink_to(ROOT)  # AWX copies the project revision into the job's private data dir
+    (data / "inventory").mkdir()
+    inventory = sliced(static_inventory(lab), slice_number, slice_count)
+    (data / "inventory" / "hosts.json").write_text(json.dumps(inventory))
+    hosts = sorted(_hosts(inventory))
+    fact_dir = data / "artifacts" / ident / "fact_cache"
+    written = facts.start(fact_dir, hosts) if facts is not None and tpl.get("use_fact_cache") else None
+    cmdline = " ".join((["--check"] if tpl["job_type"] == "check" else []) + (["--diff"] if tpl.get("diff_mode") else []))
+    env = {k: v for k, v in lab.env.items() if k != "ANSIBLE_CONFIG"}  # AWX runs in the project: its ansible.cfg
+    runner = ansible_runner.run(
+        private_data_dir=str(data), playbook=tpl["playbook"], inventory=str(data / "inventory" / "hosts.json"),
+        extravars=variables, limit=limit, ident=ident, cmdline=cmdline or None, envvars=env, quiet=True,
+        fact_cache_type="jsonfile" if tpl.get("use_fact_cache") else "", json_mode=False)
+    if written is not None:
+        facts.finish(fact_dir, hosts, written)
+    runner.variables = variables
+    runner.private_data_dir = data
+    return runner
+
+
+def artifacts(runner) -> dict:
+    """What AWX stores as the job's artifacts: set_stats data of the playbook_on_stats event."""
+    for event in runner.events:
+        if event.get("event") == "playbook_on_stats":
+            return event["event_data"].get("artifact_data") or {}
+    return {}
