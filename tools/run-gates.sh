@@ -15,6 +15,7 @@ gate "powershell syntax and argspec" .venv/bin/python -m pytest -p no:cacheprovi
 gate "ansible-test sanity" tools/sanity.sh
 gate "ansible-lint (production)" tools/lint.sh
 gate "collection build" tools/build.sh
+gate "galaxy-importer (publishable)" tools/importer.sh
 gate "integration tests (winlab)" tools/integration.sh
 gate "molecule scenario (winlab)" tools/molecule.sh
 if [ ${#failed[@]} -gt 0 ]; then
