@@ -31,3 +31,18 @@ def test_the_projects_ansible_cfg_does_not_hide_an_execution_environments_collec
     paths = config["defaults"]["collections_path"].split(":")
     assert "/usr/share/ansible/collections" in paths
     assert not any(p.startswith("~") for p in paths)  # an installed release must never shadow the checkout
+
+
+def test_the_supported_ansible_core_versions_agree_everywhere():
+    """requires_ansible, the roles' min_ansible_version and the README name the ansible-core tested here."""
+    import re
+
+    import yaml
+
+    pinned = re.search(r"^ansible-core==(\d+\.\d+)\.", (ROOT / "requirements" / "constraints.txt").read_text(), re.M)[1]
+    runtime = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())["requires_ansible"]
+    assert runtime == f">={pinned}.0"
+    for role in ("hotfix", "workaround"):
+        meta = yaml.safe_load((ROOT / "roles" / role / "meta" / "main.yml").read_text())
+        assert str(meta["galaxy_info"]["min_ansible_version"]) == pinned, role
+    assert f"ansible-core {pinned}" in (ROOT / "README.md").read_text()
