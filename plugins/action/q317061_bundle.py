@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from ansible.module_utils.urls import open_url
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils import archive, bundle
@@ -38,8 +39,9 @@ class ActionModule(ActionBase):
         source = args["source"]
         try:
             if archive.is_url(source):
+                ca_path = os.path.expanduser(args["ca_path"]) if args["ca_path"] else None
                 source = archive.fetch(source, args["archive_sha256"],
-                                       ca_path=os.path.expanduser(args["ca_path"]) if args["ca_path"] else None)
+                                       lambda url: open_url(url, ca_path=ca_path, timeout=60, validate_certs=True))
             else:
                 source = os.path.expanduser(os.path.expandvars(source))
             files = bundle.check_bundle(source, args["platforms"], args["method"], args["sha256"])

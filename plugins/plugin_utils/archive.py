@@ -13,10 +13,8 @@ import hashlib
 import os
 import re
 import shutil
-import ssl
 import tarfile
 import tempfile
-import urllib.request
 import zipfile
 
 CHUNK = 1 << 20
@@ -36,9 +34,10 @@ def default_cache() -> str:
     return os.path.expanduser(os.path.join("~", ".ansible", "smsfleet.q317061", "archives"))
 
 
-def fetch(url: str, sha256: str, cache_dir: str | None = None, ca_path: str | None = None, timeout: int = 60,
-          opener=None) -> str:
-    """The folder holding the unpacked bundle (downloaded, checked and unpacked once per SHA-256)."""
+def fetch(url: str, sha256: str, opener, cache_dir: str | None = None) -> str:
+    """The folder holding the unpacked bundle (downloaded, checked and unpacked once per SHA-256).
+    opener(url) returns a readable response; the action plugin gives Ansible's open_url (TLS
+    validation, the CA file), tests their own."""
     if not url.lower().startswith("https://"):
         raise ArchiveError(f"q317061_hotfix_source {url!r}: only https URLs are accepted (the bytes must not be "
                            "changed on the way)")
@@ -52,7 +51,7 @@ def fetch(url: str, sha256: str, cache_dir: str | None = None, ca_path: str | No
     os.makedirs(os.path.dirname(root), mode=0o700, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=os.path.dirname(root), prefix=f".{digest[:12]}.") as work:
         archive = os.path.join(work, "archive")
-        got = _download(url, archive, ca_path, timeout, opener)
+        got = _download(url, archive, opener)
         if got != digest:
             raise ArchiveError(f"the archive at {url} has SHA-256 {got}, not the pinned {digest}: refused, nothing "
                                "was unpacked")
@@ -65,12 +64,10 @@ def fetch(url: str, sha256: str, cache_dir: str | None = None, ca_path: str | No
     return _bundle_folder(root)
 
 
-def _download(url, path, ca_path, timeout, opener) -> str:
-    context = ssl.create_default_context(cafile=ca_path or None)
-    open_url = opener or (lambda u: urllib.request.urlopen(u, timeout=timeout, context=context))  # noqa: S310 (https only)
+def _download(url, path, opener) -> str:
     digest, size = hashlib.sha256(), 0
     try:
-        with open_url(url) as response, open(path, "wb") as out:
+        with opener(url) as response, open(path, "wb") as out:
             while True:
                 chunk = response.read(CHUNK)
                 if not chunk:
@@ -82,7 +79,7 @@ def _download(url, path, ca_path, timeout, opener) -> str:
                 out.write(chunk)
     except ArchiveError:
         raise
-    except (OSError, ValueError) as error:  # URLError, SSL errors, timeouts
+    except Exception as error:  # noqa: BLE001 - the opener's own (URL, TLS, timeout): the download failed
         raise ArchiveError(f"cannot download the hotfix bundle from {url}: {getattr(error, 'reason', error)}") from None
     return digest.hexdigest()
 

@@ -30,17 +30,17 @@ def opener_for(data: bytes, calls: list):
 def test_an_archive_is_checked_unpacked_and_reused(tmp_path):
     data = zip_bytes({"Q317061.exe": b"MZ", "i386/Distmgr.dll": b"x", "i386/Baseutil.dll": b"y"}, top="Q317061/")
     calls = []
-    folder = archive.fetch(URL, hashlib.sha256(data).hexdigest(), str(tmp_path), opener=opener_for(data, calls))
+    folder = archive.fetch(URL, hashlib.sha256(data).hexdigest(), opener_for(data, calls), str(tmp_path))
     assert (tmp_path / hashlib.sha256(data).hexdigest() / "Q317061" / "i386" / "Distmgr.dll").read_bytes() == b"x"
     assert folder.endswith("Q317061")  # the one top folder holds the KB layout
-    again = archive.fetch(URL, hashlib.sha256(data).hexdigest().upper(), str(tmp_path), opener=opener_for(data, calls))
+    again = archive.fetch(URL, hashlib.sha256(data).hexdigest().upper(), opener_for(data, calls), str(tmp_path))
     assert again == folder and len(calls) == 1  # unpacked once per SHA-256
 
 
 def test_a_wrong_pin_unpacks_nothing(tmp_path):
     data = zip_bytes({"i386/Distmgr.dll": b"x"})
     with pytest.raises(archive.ArchiveError, match="not the pinned"):
-        archive.fetch(URL, "0" * 64, str(tmp_path), opener=opener_for(data, []))
+        archive.fetch(URL, "0" * 64, opener_for(data, []), str(tmp_path))
     assert not (tmp_path / ("0" * 64)).exists()
 
 
@@ -48,7 +48,7 @@ def test_a_wrong_pin_unpacks_nothing(tmp_path):
 def test_names_outside_the_archive_are_refused(tmp_path, name):
     data = zip_bytes({name: b"x"})
     with pytest.raises(archive.ArchiveError, match="a name outside its folder"):
-        archive.fetch(URL, hashlib.sha256(data).hexdigest(), str(tmp_path), opener=opener_for(data, []))
+        archive.fetch(URL, hashlib.sha256(data).hexdigest(), opener_for(data, []), str(tmp_path))
 
 
 def test_links_in_a_tar_are_refused(tmp_path):
@@ -59,7 +59,7 @@ def test_links_in_a_tar_are_refused(tmp_path):
         tf.addfile(link)
     data = out.getvalue()
     with pytest.raises(archive.ArchiveError, match="not a plain file"):
-        archive.fetch(URL, hashlib.sha256(data).hexdigest(), str(tmp_path), opener=opener_for(data, []))
+        archive.fetch(URL, hashlib.sha256(data).hexdigest(), opener_for(data, []), str(tmp_path))
 
 
 @pytest.mark.parametrize("url, sha, words", [
@@ -69,7 +69,7 @@ def test_links_in_a_tar_are_refused(tmp_path):
 ])
 def test_plain_http_and_missing_pins_are_refused(tmp_path, url, sha, words):
     with pytest.raises(archive.ArchiveError, match=words):
-        archive.fetch(url, sha, str(tmp_path), opener=opener_for(b"", []))
+        archive.fetch(url, sha, opener_for(b"", []), str(tmp_path))
 
 
 @pytest.mark.parametrize("values, words", [
