@@ -39,7 +39,7 @@ options:
   ca_path:
     description: A PEM file of CAs that sign the bundle server's certificate (default - the controller's own).
     type: str
-    default: 
+    default: ''
   platforms:
     description: The platforms that need the hotfix (C(i386), C(Alpha)). An empty list checks nothing.
     type: list

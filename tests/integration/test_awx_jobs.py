@@ -4,8 +4,17 @@ through AWX's database, check-mode reports, and a sliced audit merged into one f
 
 import json
 
+import pytest
+
 from awx_jobs import FactDatabase, artifacts, run_job
-from test_remediate import bundle, dll_versions  # noqa: F401 (fixture)
+from test_remediate import dll_versions
+from winlab.bundle import write_bundle
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    write_bundle(tmp_path / "bundle")
+    return tmp_path / "bundle"
 
 FLEET = """
 defaults: {restart_seconds: 1}
@@ -36,7 +45,7 @@ def test_audit_job_status_events_artifacts_reports_and_the_fact_cache(lab_factor
     assert "Lab-Passw0rd" not in json.dumps(summary)
 
 
-def test_a_limit_narrows_the_hosts_still_reports_and_fails_the_job_when_a_host_failed(lab_factory, bundle, tmp_path):  # noqa: F811
+def test_a_limit_narrows_the_hosts_still_reports_and_fails_the_job_when_a_host_failed(lab_factory, bundle, tmp_path):
     lab = lab_factory(FLEET.replace("a-05: {transport: smb}", "a-05: {transport: smb}\n      a-03: {faults: {hang_on_stop: [SMS_EXECUTIVE]}}"))
     answers = {"q317061_hotfix_source": str(bundle), "q317061_serial": "1,25%,100%", "q317061_max_fail_percentage": 100}
     job = run_job(tmp_path, "Q317061 remediate", lab, answers=answers, limit="a-03:a-04:a-05",
@@ -51,7 +60,7 @@ def test_a_limit_narrows_the_hosts_still_reports_and_fails_the_job_when_a_host_f
     assert job.variables["q317061_serial"] == "1,25%,100%"  # a survey's text answer, as AWX passes it
 
 
-def test_a_check_mode_job_is_labelled_and_never_overwrites_a_real_report(lab_factory, bundle, tmp_path):  # noqa: F811
+def test_a_check_mode_job_is_labelled_and_never_overwrites_a_real_report(lab_factory, bundle, tmp_path):
     lab = lab_factory(FLEET)
     answers = {"q317061_hotfix_source": str(bundle), "q317061_serial": "100%"}
     real = run_job(tmp_path, "Q317061 remediate", lab, answers=answers, ident="1")

@@ -83,7 +83,7 @@ def answer_errors(question: dict, value) -> list[str]:
         if isinstance(high, int) and len(value) > high:
             return [f"'{name}' value {value} is too large (must be no more than {high})."]
     elif kind == "integer":
-        if type(value) is not int:
+        if isinstance(value, bool) or not isinstance(value, int):  # AWX: type(value) == int
             return [f"Value {value} for '{name}' expected to be an integer."]
         if isinstance(low, int) and value < low or isinstance(high, int) and value > high:
             return [f"'{name}' value {value} is out of bounds ({low}..{high})."]

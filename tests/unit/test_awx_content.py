@@ -81,20 +81,20 @@ def test_awx_passes_answers_as_their_types_and_leaves_unanswered_optional_ones_o
         extra_vars(survey, ui_answers(survey, q317061_hotfix_source="x", q317061_max_fail_percentage="25"))
 
 
+def one(**question):
+    """A survey of one question, with AWX's required keys filled in."""
+    return {"name": "x", "description": "", "spec": [dict({"question_name": "q", "variable": "v", "required": False},
+                                                         **question)]}
+
+
 @pytest.mark.parametrize("bad, words", [
     ({"name": "x", "description": "", "spec": []}, "doesn't contain any items"),
-    ({"name": "x", "description": "", "spec": [{"type": "text", "question_name": "q", "variable": "v",
-                                                 "required": "false"}]}, "expected to be boolean"),
-    ({"name": "x", "description": "", "spec": [{"type": "boolean", "question_name": "q", "variable": "v",
-                                                 "required": False}]}, "allowed types"),
-    ({"name": "x", "description": "", "spec": [{"type": "integer", "question_name": "q", "variable": "v",
-                                                 "required": False, "default": "5"}]}, "expected to be int"),
-    ({"name": "x", "description": "", "spec": [{"type": "text", "question_name": "q", "variable": "v",
-                                                 "required": False, "min": ""}]}, "min limit"),
-    ({"name": "x", "description": "", "spec": [{"type": "multiplechoice", "question_name": "q", "variable": "v",
-                                                 "required": False, "choices": ["a"], "default": "b"}]}, "not in"),
-    ({"name": "x", "description": "", "spec": [{"type": "text", "question_name": "q", "variable": "v",
-                                                 "required": False}] * 2}, "duplicated"),
+    (one(type="text", required="false"), "expected to be boolean"),
+    (one(type="boolean"), "allowed types"),
+    (one(type="integer", default="5"), "expected to be int"),
+    (one(type="text", min=""), "min limit"),
+    (one(type="multiplechoice", choices=["a"], default="b"), "not in"),
+    ({"name": "x", "description": "", "spec": one(type="text")["spec"] * 2}, "duplicated"),
 ])
 def test_the_rules_themselves_refuse_what_awx_refuses(bad, words):
     assert any(words in e for e in spec_errors(bad)), spec_errors(bad)
