@@ -16,6 +16,7 @@ def bundle(tmp_path):
     write_bundle(tmp_path / "bundle")
     return tmp_path / "bundle"
 
+
 FLEET = """
 defaults: {restart_seconds: 1}
 groups:

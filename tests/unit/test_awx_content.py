@@ -83,8 +83,8 @@ def test_awx_passes_answers_as_their_types_and_leaves_unanswered_optional_ones_o
 
 def one(**question):
     """A survey of one question, with AWX's required keys filled in."""
-    return {"name": "x", "description": "", "spec": [dict({"question_name": "q", "variable": "v", "required": False},
-                                                         **question)]}
+    base = {"question_name": "q", "variable": "v", "required": False}
+    return {"name": "x", "description": "", "spec": [dict(base, **question)]}
 
 
 @pytest.mark.parametrize("bad, words", [
