@@ -6,13 +6,14 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup test unit sanity lint ps1 build integration demo lab-up lab-down bench clean
+.PHONY: help setup test unit sanity lint ps1 build integration demo lab-up lab-down bench bench-remediation clean
 
 help:
 	@echo "make setup        create .venv (Python >= 3.12) and install pinned tools"
 	@echo "make test         every gate: unit tests, sanity, lint, PowerShell checks, build, integration"
 	@echo "make demo         emulated fleet: audit, remediate, audit again, show the report"
 	@echo "make bench        benchmarks against the 1,000-host scale fleet (see docs/benchmarks.md)"
+	@echo "make bench-remediation  remediation at fleet scale: commands, bytes and ratios (docs/benchmarks.md)"
 
 setup:
 	@tools/setup.sh
@@ -43,6 +44,9 @@ demo: setup
 
 bench: setup
 	@bench/run.sh
+
+bench-remediation: setup
+	@bench/remediation.sh
 
 clean:
 	rm -rf tests/output .lab .pytest_cache .coverage

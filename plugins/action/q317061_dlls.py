@@ -2,12 +2,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run the q317061_dlls transaction so that a dropped connection cannot kill it halfway.
 
-Over WinRM the staged files are copied from the controller's checked copies (files[].local, with
-win_copy), then the module runs asynchronously: WinRM deletes the shell when the connection drops
-and kills whatever runs in it, so the transaction runs in its own process on the host and this
-action polls for its result. A poll that fails (the network, a restart) is retried; if the host
-booted since the transaction started, the transaction's process died with it: polling stops and
-the host's journal tells the next run what to recover (plugin_utils/transaction.py).
+Over WinRM the staged files are uploaded from the controller's checked copies (files[].local), gzip
+compressed (about half a DLL's bytes), with the connection's put_file, one command each, skipping a
+file the probe found staged with the same SHA-256; the module expands and checks them. Then the
+module runs asynchronously: WinRM deletes the shell when the connection drops
+and kills whatever runs in it, so the transaction runs in its own process on the host. One small
+script waits on the host for the job's result file and prints it with the host's boot time; a wait
+that fails (the network, a restart) is retried, and if the host booted since the transaction
+started, its process died with it: waiting stops and the host's journal tells the next run what
+to recover (plugin_utils/transaction.py). A hotfix host so costs: upload per file not yet staged,
+start, wait (more waits only for a transaction longer than WAIT_SECONDS).
 
 Over smb the controller runs the same transaction itself (plugin_utils/smb/dlls.py), writing the
 checked bytes straight from files[].local. If the connection drops midway it reconnects and
@@ -20,29 +24,49 @@ import base64
 import json
 import time
 
-from ansible.errors import AnsibleConnectionFailure
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import transport
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import bundle, transport
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import parse_time
 
 MODULE = "smsfleet.q317061.q317061_dlls"
-STATUS = "ansible.windows.async_status"
-SLURP = "ansible.windows.slurp"
 BOOT_TIME = "(Get-CimInstance -ClassName Win32_OperatingSystem -Property LastBootUpTime).LastBootUpTime.ToFileTime()"
-POLL_SECONDS = 2
+POLL_SECONDS = 2  # between attempts to reach a host that did not answer
+WAIT_SECONDS = 15  # one wait command's longest wait, inside WinRM's default operation timeout (20 s)
 RECONNECTS, RECONNECT_SECONDS = 6, 5  # smb: how long a dropped transaction waits for the host to answer again
 FILETIME_1970 = 116444736000000000
 display = Display()
 
 
-def _job_status(read: dict) -> dict:
-    """The async job's result file, read with slurp: {} while it cannot be parsed (being written)."""
+def _wait_script(results_file: str, seconds: int) -> str:
+    """Wait on the host for the async job's result file to say finished, or to predate the last boot (the job
+    died with it), at most `seconds`; print {boot (FILETIME), result (the file's text, or null)}."""
+    quoted = results_file.replace("'", "''")
+    return f"""$results = '{quoted}'
+$until = [DateTime]::UtcNow.AddSeconds({seconds})
+$boot = (Get-CimInstance -ClassName Win32_OperatingSystem -Property LastBootUpTime).LastBootUpTime
+while ($true) {{
+    $text = $null
+    $job = $null
+    try {{ $text = [IO.File]::ReadAllText($results); $job = ConvertFrom-Json -InputObject $text }} catch {{ }}
+    $dead = (Test-Path -LiteralPath $results) -and (Get-Item -LiteralPath $results).LastWriteTime -lt $boot
+    if ($job.finished -or $dead -or [DateTime]::UtcNow -ge $until) {{ break }}
+    Start-Sleep -Milliseconds 500
+}}
+if ($job.finished) {{ Remove-Item -LiteralPath $results -Force }}
+ConvertTo-Json -Compress -InputObject @{{ boot = $boot.ToFileTime(); result = $text }}
+"""
+
+
+def _job_status(text) -> dict:
+    """The async job's result: {} while the file is missing or cannot be parsed (being written)."""
     try:
-        return json.loads(base64.b64decode(read.get("content") or "").decode("utf-8-sig"))
+        status = json.loads((text or "").lstrip("\ufeff"))
     except ValueError:
         return {}
+    return status if isinstance(status, dict) else {}
 
 
 def _probed_boot(task_vars):
@@ -62,15 +86,17 @@ class ActionModule(ActionBase):
         args = dict(self._task.args)
         if transport.name(self._connection) == transport.SMB:
             return dict(result, **self._run_smb(args))
-        local = {f.get("name"): f.pop("local", None) for f in [dict(f) for f in args.get("files") or []]}
-        args["files"] = [{k: v for k, v in f.items() if k != "local"} for f in args.get("files") or []] or None
-        if args["files"] is None:
-            args.pop("files")
-        staged = self._stage(args, local, task_vars)
-        if staged:
-            return dict(result, **staged)
+        files = [dict(f) for f in args.get("files") or []]
+        local = {f.get("name"): f.pop("local", None) for f in files}
+        if files:
+            args["files"] = files
+        else:
+            args.pop("files", None)
         if self._task.check_mode or args.get("state") == "recovered":
             return dict(result, **self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+        staged = self._stage(files, local, task_vars)
+        if staged:
+            return dict(result, **staged)
         services = len(args.get("services") or []) + 4  # WMI, its dependents, the console
         timeout = int(args.get("stop_timeout") or 120) * services * 2 + 300
         boot = _probed_boot(task_vars)
@@ -79,23 +105,28 @@ class ActionModule(ActionBase):
         job = self._start(args, task_vars, timeout)
         if job.get("failed") or not job.get("ansible_job_id"):
             return dict(result, **job)
-        return dict(result, **self._wait(job, task_vars, timeout, boot))
+        return dict(result, **self._wait(job, timeout, boot))
 
-    def _stage(self, args, local, task_vars):
-        """Copy each file's checked controller copy (files[].local) to its source path on the host with
-        win_copy (which skips a file already there with the same checksum). {} when all went well."""
-        for f in args.get("files") or []:
-            if not local.get(f["name"]):
+    def _stage(self, files, local, task_vars):
+        """Upload the gzip copy of each file's checked controller copy (files[].local) that the probe did not find
+        staged with the same SHA-256, into the connecting user's temp folder (files[].upload: the module expands it
+        into files[].source and checks it). put_file checks the upload's SHA-1. {} when all went well."""
+        probe = ((task_vars or {}).get("ansible_facts") or {}).get("q317061", {}).get("probe") or {}
+        staging = probe.get("staging") or {}
+        staged = {path.lower(): digest for path, digest in (staging.get("files") or {}).items()}
+        folder = None
+        for f in files:
+            if not local.get(f["name"]) or staged.get(f["source"].lower()) == str(f.get("sha256")).lower():
                 continue
-            task = self._task.copy()
-            task.args = {"src": local[f["name"]], "dest": f["source"]}
-            copy = self._shared_loader_obj.action_loader.get(
-                "ansible.windows.win_copy", task=task, connection=self._connection, play_context=self._play_context,
-                loader=self._loader, templar=self._templar, shared_loader_obj=self._shared_loader_obj)
-            copied = copy.run(task_vars=task_vars)
-            if copied.get("failed") or copied.get("unreachable"):
-                return {"failed": True, "changed": bool(copied.get("changed")), "unreachable": copied.get("unreachable"),
-                        "msg": f"staging {f['name']} on the host failed: {copied.get('msg')}; nothing else was changed"}
+            if folder is None:
+                # Without staging facts (another probe), Ansible's own temp folder on the host, made on demand.
+                folder = (staging.get("temp_dir") or self._make_tmp_path()).rstrip("\\")
+            f["upload"] = f"{folder}\\q317061-{str(f['sha256'])[:16]}-{f['name']}.gz"
+            try:
+                self._connection.put_file(bundle.gzip_copy(local[f["name"]]), f["upload"])
+            except (AnsibleError, OSError) as error:
+                return {"failed": True, "changed": False, "unreachable": isinstance(error, AnsibleConnectionFailure),
+                        "msg": f"staging {f['name']} on the host failed: {error}; nothing else was changed"}
         return {}
 
     def _run_smb(self, args):
@@ -157,47 +188,41 @@ class ActionModule(ActionBase):
         finally:
             self._task.async_val = saved
 
-    def _wait(self, job, task_vars, timeout, boot):
-        """Read the job's result file (slurp: one read-only command per poll) until it says finished."""
-        jid, results = job["ansible_job_id"], job.get("results_file")
+    def _wait(self, job, timeout, boot):
+        """Wait for the job's result on the host (one command per WAIT_SECONDS) until it says finished."""
         deadline = time.monotonic() + timeout
-        disturbed = False
         while time.monotonic() < deadline:
-            time.sleep(POLL_SECONDS)
+            seconds = max(1, min(WAIT_SECONDS, int(deadline - time.monotonic())))
+            script = _wait_script(job["results_file"], seconds)
+            encoded = base64.b64encode(script.encode("utf-16-le")).decode()
             try:
-                read = self._execute_module(module_name=SLURP, task_vars=task_vars, module_args={"src": results})
+                rc, stdout, stderr = self._connection.exec_command(
+                    f"PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand {encoded}",
+                    in_data=None, sudoable=False)
+                reply = json.loads((stdout or b"").decode("utf-8", "replace"))
             except (AnsibleConnectionFailure, OSError) as error:
-                disturbed = True
-                display.vvvv(f"q317061_dlls: poll failed ({error}); retrying")
+                display.vvvv(f"q317061_dlls: waiting failed ({error}); retrying")
                 self._reset()
+                time.sleep(POLL_SECONDS)
                 continue
-            status = _job_status(read)
+            except ValueError:
+                return {"failed": True, "changed": True,
+                        "msg": f"the DLL transaction's result cannot be read (rc {rc}: "
+                               f"{(stderr or b'').decode('utf-8', 'replace').strip()}); its journal on the host "
+                               "records how far it got"}
+            status = _job_status(reply.get("result"))
             if status.get("finished"):
-                self._cleanup(jid, task_vars)
                 return {k: v for k, v in status.items() if k not in ("started", "finished", "results_file",
                                                                      "ansible_job_id")}
-            if read.get("failed"):
-                return {"failed": True, "changed": True,
-                        "msg": f"the DLL transaction's result cannot be read ({read.get('msg')}); its journal on the "
-                               "host records how far it got"}
-            now = self._boot_time() if disturbed and boot is not None else None
-            if now is not None and abs(now - boot) > 2:
+            now = (int(reply.get("boot") or 0) - FILETIME_1970) / 10_000_000
+            if boot is not None and abs(now - boot) > 2:
                 return {"failed": True, "changed": True,
                         "msg": "the host restarted while the DLL transaction ran, so its process died; the journal "
                                "on the host records how far it got, and the next remediate.yml or rollback.yml "
                                "recovers it first"}
-            disturbed = False
         return {"failed": True, "changed": True,
                 "msg": f"the DLL transaction did not finish within {timeout} seconds; it may still run on the host "
                        "(its journal says how far it got); run remediate.yml again to recover or confirm"}
-
-    def _cleanup(self, jid, task_vars):
-        async_dir = self.get_shell_option("async_dir", default="~/.ansible_async")
-        try:
-            self._execute_module(module_name=STATUS, task_vars=task_vars,
-                                 module_args={"jid": jid, "mode": "cleanup", "_async_dir": async_dir})
-        except AnsibleConnectionFailure:
-            pass  # a left-over result file is harmless
 
     def _boot_time(self):
         """The host's boot time (seconds since 1970), or None if it cannot be read now."""

@@ -28,6 +28,8 @@ $spec = @{
                 sha256 = @{ type = 'str'; required = $true }
                 # The controller's copy the action plugin stages from (it never reaches the module).
                 local = @{ type = 'path' }
+                # Where the action uploaded it when the staged folder did not exist yet.
+                upload = @{ type = 'path' }
             }
         }
         backup_dir = @{ type = 'path' }
@@ -66,6 +68,18 @@ Function Get-FileFacts($Path) {
         $version = '{0}.{1:00}.{2}.{3:0000}' -f $info.FileMajorPart, $info.FileMinorPart, $info.FileBuildPart, $info.FilePrivatePart
     }
     @{ version = $version; sha256 = $sha256 }
+}
+
+Function Expand-Upload($Path, $Destination) {
+    # A gzip file into $Destination (replaced whole).
+    $in = [IO.File]::OpenRead($Path)
+    try {
+        $gzip = New-Object IO.Compression.GZipStream($in, [IO.Compression.CompressionMode]::Decompress)
+        $out = [IO.File]::Create($Destination)
+        try { $gzip.CopyTo($out) }
+        finally { $out.Dispose() }
+    }
+    finally { $in.Dispose() }
 }
 
 Function Test-SameFile($Facts, $Version, $Sha256) {
@@ -373,6 +387,17 @@ try {
         foreach ($file in $module.Params.files) {
             if (-not (Test-PlainName $file.name)) { $module.FailJson("files: '$($file.name)' is not a plain file name; nothing was changed") }
             $wanted += @{ name = $file.name; source = $file.source; version = $file.version; sha256 = $file.sha256.ToLowerInvariant() }
+        }
+        # The action's gzip upload becomes the staged copy (checked below like any staged file); a new file
+        # in the work folder takes its permissions.
+        foreach ($file in $module.Params.files) {
+            if (-not $file.upload -or $module.CheckMode -or -not (Test-Path -LiteralPath $file.upload -PathType Leaf)) { continue }
+            try {
+                $null = New-Item -Path (Split-Path -Path $file.source -Parent) -ItemType Directory -Force
+                Expand-Upload -Path $file.upload -Destination $file.source
+            }
+            catch { $module.FailJson("the upload $($file.upload) of $($file.name) cannot be expanded ($($_.Exception.Message)); nothing was changed") }
+            finally { Remove-Item -LiteralPath $file.upload -Force -ErrorAction SilentlyContinue }
         }
     }
     else {

@@ -62,9 +62,16 @@ options:
       local:
         description:
           - The controller's checked copy of the file (the hotfix bundle's cache). When given, the action plugin
-            stages it to O(files[].source) first (over WinRM, with M(ansible.windows.win_copy), which skips a file
-            already there); over smb it is required, and its bytes are written into O(bin_dir) by the transaction
-            itself. Never sent to the host.
+            stages it first. Over WinRM it uploads a gzip copy (one command, about half the bytes) into the
+            connecting user's temp folder and sets O(files[].upload); it skips a file the probe found staged with
+            the same SHA-256. Over smb it is required, and its bytes are written into O(bin_dir) by the
+            transaction itself. Never sent to the host.
+        type: path
+      upload:
+        description:
+          - A gzip copy of the file the action plugin uploaded. The module expands it into O(files[].source) (in
+            the work folder, whose permissions it sets first), deletes it, and then checks O(files[].source) as
+            always (version and SHA-256). Ignored in check mode.
         type: path
       version:
         description: The file version the staged file has and O(bin_dir) must have afterwards.

@@ -267,6 +267,20 @@ foreach ($candidate in $journalPath, "$journalPath.tmp") {
     catch { $transaction.readable = $false; $transaction.error = "unreadable: $($_.Exception.Message)" }
 }
 
+# What the DLL transaction's staging may skip (q317061_dlls action, WinRM only): the SHA-256 of each
+# staged file, and the temp folder it uploads to.
+$stagedRoot = Join-Path $module.Params.work_dir 'staged'
+$staging = [Ordered]@{ temp_dir = [IO.Path]::GetTempPath(); files = [Ordered]@{} }
+Get-Guarded "staged files $stagedRoot" {
+    if (Test-Path -LiteralPath $stagedRoot -PathType Container) {
+        foreach ($folder in Get-ChildItem -LiteralPath $stagedRoot -Directory) {
+            foreach ($file in Get-ChildItem -LiteralPath $folder.FullName -File) {
+                $staging.files[$file.FullName] = (Get-FileHash -LiteralPath $file.FullName -Algorithm SHA256).Hash.ToLowerInvariant()
+            }
+        }
+    }
+}
+
 $module.Result.probe = [Ordered]@{
     schema = 2
     computer_name = $env:COMPUTERNAME
@@ -304,6 +318,7 @@ $module.Result.probe = [Ordered]@{
     drives = $drives
     distmgr_log = $log
     transaction = $transaction
+    staging = $staging
     errors = @($errors)
 }
 $module.ExitJson()

@@ -145,6 +145,20 @@ probe:
       sample: {journal: 'C:\SMSFleet\Q317061\journal.json', present: true, readable: true, phase: done,
                state: replaced, started: '2026-11-21T09:00:00Z', updated: '2026-11-21T09:00:40Z', error: null,
                stopped: [SMS_SITE_COMPONENT_MANAGER], replaced: [Baseutil.dll, Distmgr.dll]}
+    staging:
+      description:
+        - What the staging of M(smsfleet.q317061.q317061_dlls) over WinRM may skip, and where it uploads. C(null)
+          over the smb transport, which stages nothing (it writes the checked bytes in the transaction itself).
+      type: dict
+      contains:
+        temp_dir:
+          description: The connecting user's temp folder, where the staging uploads.
+          type: str
+        files:
+          description: The SHA-256 of each file in the staged folders (O(work_dir)C(\staged\<platform>)), by full path.
+          type: dict
+      sample: {temp_dir: 'C:\Users\ADMINI~1\AppData\Local\Temp\',
+               files: {'C:\SMSFleet\Q317061\staged\i386\Baseutil.dll': '8d7f...'}}
     errors:
       description: Reads that failed, one sentence each.
       type: list

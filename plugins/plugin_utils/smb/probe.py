@@ -294,6 +294,7 @@ class Probe:
             "drives": self.drives(),
             "distmgr_log": self.distmgr_log(install_dir, tracing, windows, log_tail_bytes, max_log_lines),
             "transaction": self.journal(work_dir),
+            "staging": None,  # nothing is staged over smb: the transaction writes the checked bytes itself
             "errors": list(self.errors),
         }
 

@@ -13,7 +13,7 @@ import re
 
 import yaml
 
-from .host import EXIFS_PARAMS, IFS_TARGET, SMS_SERVICES, TIME_ZONE_KEY, TRACING_KEY, Host, iso, sms_log_time, view32
+from .host import EXIFS_PARAMS, IFS_TARGET, SMS_SERVICES, TIME_ZONE_KEY, TRACING_KEY, Host, iso, sms_log_time, user_temp_dir, view32
 from .content import spec_dll, text_size
 
 KB_SIZES = {  # (platform, dll) -> size of the 2.00.1493.3240 build (KB Q317061)
@@ -331,6 +331,7 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
             registry["HKLM\\SOFTWARE\\Microsoft\\SharePoint Portal Server"] = {}
         services["W3SVC"] = {"state": "running" if spec.get("owa") else "stopped", "start_mode": "auto",
                              "depends_on": []}
+    dirs.append(user_temp_dir(spec["username"]))  # where put_file may write before any folder is made
     state = {
         "name": spec["name"], "group": spec.get("group"), "computer_name": spec.get("computer_name"),
         "username": spec["username"], "password": spec["password"], "address": address, "port": port,

@@ -49,6 +49,11 @@ class ConnectionLost(Exception):
     """The WinRM connection goes away now; the glue drops the reply (see server.EmulatedHost)."""
 
 
+def user_temp_dir(username: str) -> str:
+    """The connecting user's temp folder ([IO.Path]::GetTempPath(), without the trailing backslash)."""
+    return f"C:\\Users\\{username}\\AppData\\Local\\Temp"
+
+
 def filetime(epoch: float) -> int:
     return FILETIME_EPOCH + int(epoch * 10_000_000)
 
@@ -221,6 +226,9 @@ class Host:
     def kill(self, pid: int) -> None:
         """Stop-Process: a process that already quit is not an error for the caller to stumble on."""
         self.state["processes"] = [p for p in self.state.get("processes", []) if p["pid"] != pid]
+
+    def temp_dir(self) -> str:
+        return user_temp_dir(self.state["username"])
 
     def make_private_dir(self, path: str) -> None:
         """A folder for SYSTEM and Administrators only, without inherited permissions (made if missing)."""

@@ -7,6 +7,7 @@ them exactly the size the KB lists.
 
 from __future__ import annotations
 
+import random
 import struct
 
 MACHINES = {"i386": 0x014C, "Alpha": 0x0184}
@@ -83,7 +84,15 @@ def build_dll(platform: str, version: str, size: int, language: str = "English (
     image = header + b"\0" * (headers_size - len(header)) + rsrc + b"\0" * (raw_size - len(rsrc))
     if size < len(image):
         raise ValueError(f"a PE with this version resource needs at least {len(image)} bytes")
-    return image + b"\0" * (size - len(image))
+    return image + _filler(size - len(image), f"{platform} {version} {language} {name}")
+
+
+def _filler(length: int, seed: str) -> bytes:
+    """The rest of the file, as compressible as real code and data (gzip keeps about half of an x86 DLL):
+    each 4 KiB page half noise, half zeros. All zeros would flatter any compression of staged files."""
+    noise = random.Random(seed).randbytes((length + 4095) // 4096 * 2048)
+    pages = (noise[i:i + 2048] + bytes(2048) for i in range(0, len(noise), 2048))
+    return b"".join(pages)[:length]
 
 
 def read_version_info(content: bytes) -> dict:

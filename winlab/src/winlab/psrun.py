@@ -11,12 +11,15 @@ Plain scripts (win_reboot's) are matched by shape. Anything else fails clearly.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import json
 import re
 import shlex
+import time
 
 from . import twins
+from .content import file_bytes
 from .twins.registry import host_path
 from .host import ConnectionLost, Host, HostError, filetime
 
@@ -137,6 +140,9 @@ def _async_module(host: Host, params: dict, wrapper: dict) -> tuple[int, bytes, 
 
 def _put_file(host: Host, path: str, data: bytes) -> tuple[int, bytes, bytes]:
     content = b"".join(base64.b64decode(line) for line in data.split(b"\n") if line.strip())
+    parent = path.rsplit("\\", 1)[0] if "\\" in path else ""
+    if parent and not re.fullmatch(r"[A-Za-z]:", parent) and not host.is_dir(parent):
+        return 1, b"", f"Could not find a part of the path '{path}'.\r\n".encode()  # [IO.File]::Create
     try:
         meta = twins.file_meta_from_bytes(host, path, content)
         host.write_file(path, meta)
@@ -176,8 +182,36 @@ def _reboot(host: Host, body: str, delay: int) -> tuple[int, bytes, bytes]:
     return 0, (json.dumps(reply) + "\r\n").encode(), b""
 
 
+# q317061_dlls' wait for its async job: it waits up to N seconds for the result file to say finished
+# (or to predate the last boot: the job died with it) and prints {boot, result}.
+_WAIT_ASYNC = re.compile(r"^\$results = '([^']+)'\s*\n\$until = \[DateTime\]::UtcNow\.AddSeconds\((\d+)\)")
+
+
+def _wait_async(host: Host, path: str, seconds: int) -> tuple[int, bytes, bytes]:
+    def read():
+        entry = host.file(path)
+        text = file_bytes(host, entry).decode("utf-8-sig") if entry else None
+        try:
+            job = json.loads(text) if text else None
+        except ValueError:
+            job = None
+        dead = entry is not None and datetime.datetime.fromisoformat(
+            entry["modified"].replace("Z", "+00:00")).timestamp() < host.state["boot_time"]
+        return entry, text, job if isinstance(job, dict) else None, dead
+    entry, text, job, dead = read()
+    if not (job and job.get("finished")) and not dead:
+        time.sleep(seconds)  # twins run to their end at once: an unfinished job here never finishes (as a lost one)
+        entry, text, job, dead = read()
+    if job and job.get("finished"):
+        host.delete_file(path)
+    return 0, (json.dumps({"boot": filetime(host.state["boot_time"]), "result": text}) + "\r\n").encode(), b""
+
+
 def _plain_script(host: Host, script: str) -> tuple[int, bytes, bytes]:
     body = script.strip()
+    match = _WAIT_ASYNC.match(body)
+    if match:
+        return _wait_async(host, match.group(1), int(match.group(2)))
     if "LastBootUpTime" in body and "ToFileTime" in body:
         return 0, f"{filetime(host.state['boot_time'])}\r\n".encode(), b""
     match = _SHUTDOWN.search(body)

@@ -13,13 +13,15 @@ WinRM deletes the shell (the twin dies as its journal reaches `replacing`); an a
 from __future__ import annotations
 
 import datetime
+import gzip
 import json
 import ntpath
 import re
 import time
+import zlib
 
 from ..host import ConnectionLost, HostError
-from . import ModuleFail, file_bytes, twin, win_join
+from . import ModuleFail, file_bytes, meta_from_bytes, twin, win_join
 
 PHASES = ("stopping", "backing_up", "replacing", "verifying", "restarting", "done", "rolling_back", "rolled_back",
           "rollback_failed")
@@ -290,6 +292,18 @@ def dlls(host, params, check_mode, diff):
         if bad:
             raise ModuleFail(f"files: '{bad[0]}' is not a plain file name; nothing was changed", **result)
         wanted = [dict(f, sha256=f["sha256"].lower()) for f in params["files"]]
+        for f in params["files"]:  # the action's gzip upload becomes the staged copy (as the ps1's Expand-Upload)
+            upload = host.file(f["upload"]) if f.get("upload") and not check_mode else None
+            if upload is None:
+                continue
+            try:
+                content = gzip.decompress(file_bytes(host, upload))
+                host.write_file(f["source"], meta_from_bytes(host, content))
+            except (OSError, EOFError, zlib.error, HostError) as error:
+                raise ModuleFail(f"the upload {f['upload']} of {f['name']} cannot be expanded ({error}); nothing was "
+                                 "changed", **result) from None
+            finally:
+                host.delete_file(f["upload"])
     else:
         wanted = [dict(e, source=win_join(backup_dir, e["name"])) for e in manifest_files]
     before, after, current, pending, refused = {}, {}, {}, [], []

@@ -1,5 +1,6 @@
 """Twin of smsfleet.q317061.q317061_probe: the same raw facts the ps1 reads, read the same way."""
 
+import hashlib
 import json
 
 from ..host import EXIFS_PARAMS, IDENT_KEY, TIME_ZONE_KEY, TRACING_KEY, iso
@@ -46,6 +47,14 @@ def transaction(host, work_dir):
         except (ValueError, AttributeError) as error:
             out.update(readable=False, error=f"unreadable: {error}")
     return out
+
+
+def staging(host, work_dir):
+    """What the DLL transaction's staging may skip (the ps1's $staging): each staged file's SHA-256."""
+    root = win_join(work_dir, "staged").lower() + "\\"
+    files = {entry["path"]: entry.get("sha256") or hashlib.sha256(file_bytes(host, entry)).hexdigest()
+             for key, entry in host.state["files"].items() if key.startswith(root) and key[len(root):].count("\\") == 1}
+    return {"temp_dir": host.temp_dir() + "\\", "files": files}
 
 
 def software32(host, path):
@@ -137,6 +146,7 @@ def probe(host, params, check_mode, diff):
         "drives": drives,
         "distmgr_log": log,
         "transaction": transaction(host, params["work_dir"]),
+        "staging": staging(host, params["work_dir"]),
         "errors": errors,
     }
     return {"changed": False, "probe": probe}
