@@ -41,15 +41,18 @@ class ActionModule(ActionBase):
             "recover": {"type": "bool", "default": False},
         }
         dummy, args = self.validate_argument_spec(argument_spec=spec)
+        # An option left out takes the host's own q317061_* variable, as the playbooks do: read here, not templated
+        # from the settings play's registered table of every host, which costs far more per host.
         try:
-            policy = FixPolicy(
-                sp4_hrp_revision=variables.normalise("q317061_sp4_hrp_revision", args["sp4_hrp_revision"]),
-                later_service_packs_fixed=variables.normalise("q317061_later_service_packs_fixed",
-                                                              args["later_service_packs_fixed"]))
-            work_dir = variables.normalise("q317061_work_dir", args["work_dir"])
+            values = {name: variables.normalise(f"q317061_{name}", args[name] if args[name] is not None else
+                                                self._host_var(task_vars, f"q317061_{name}"))
+                      for name in ("sp4_hrp_revision", "later_service_packs_fixed", "work_dir")}
         except variables.VariableError as error:
             result.update(failed=True, msg=f"{error}; nothing was read or changed")
             return result
+        policy = FixPolicy(sp4_hrp_revision=values["sp4_hrp_revision"],
+                           later_service_packs_fixed=values["later_service_packs_fixed"])
+        work_dir = values["work_dir"]
 
         probe_args = {"log_tail_bytes": args["log_tail_bytes"], "work_dir": work_dir}
         probe = self._probe(probe_args, task_vars)
@@ -141,3 +144,8 @@ class ActionModule(ActionBase):
                 factcache.write_verdict(os.path.expanduser(directory), host, facts)
             except OSError as error:
                 self._display.warning(f"q317061: cannot write the verdict to the fact cache {directory}: {error}")
+
+    def _host_var(self, task_vars, name):
+        """The host's own variable, templated (None when unset)."""
+        value = (task_vars or {}).get(name)
+        return None if value is None else self._templar.template(value)

@@ -24,7 +24,10 @@ class ActionModule(ActionBase):
         dummy, args = self.validate_argument_spec(argument_spec=spec, mutually_exclusive=[("facts", "result")],
                                                   required_one_of=[("facts", "result")])
         try:
-            policy = plans.policy_from_vars({f"q317061_{name}": args[name] for name in POLICY_OPTIONS})
+            # An option left out takes the host's own q317061_* variable (as the playbooks do).
+            policy = plans.policy_from_vars({f"q317061_{name}": args[name] if args[name] is not None else
+                                             self._host_var(task_vars, f"q317061_{name}")
+                                             for name in POLICY_OPTIONS})
         except plans.PolicyError as error:
             result.update(failed=True, msg=f"invalid remediation policy for this host: {error}; nothing was changed")
             return result
@@ -37,3 +40,8 @@ class ActionModule(ActionBase):
             result["warnings"] = ["the Q317061 workaround hides the Exchange IFS drive; Outlook Web Access may stop "
                                   "working on this server (KB Q317061)"]
         return result
+
+    def _host_var(self, task_vars, name):
+        """The host's own variable, templated (None when unset)."""
+        value = (task_vars or {}).get(name)
+        return None if value is None else self._templar.template(value)

@@ -12,6 +12,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils import factcache
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils import report as rpt
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils.plans import change_record
 
 
 class ActionModule(ActionBase):
@@ -30,6 +31,7 @@ class ActionModule(ActionBase):
             "template": {"type": "path"},
             "check_mode": {"type": "bool", "default": False},
             "notes": {"type": "list", "elements": "str", "default": []},
+            "refused": {"type": "str"},
         }
         dummy, args = self.validate_argument_spec(argument_spec=spec)
         hostvars = task_vars.get("hostvars", {})
@@ -37,6 +39,10 @@ class ActionModule(ActionBase):
         for host in args["hosts"]:
             hv = hostvars.get(host, {})
             change = hv.get(args["change_var"]) if args["change_var"] else None
+            plan = (hv.get("ansible_facts") or {}).get("q317061_plan")
+            if args["change_var"] and not isinstance(change, dict) and isinstance(plan, dict):
+                # Never attempted: the rollout stopped first, the pre-flight refused, or nothing was planned.
+                change = change_record(plan, attempted=False, refused=args["refused"])
             registered = [hv.get(name) for name in args["result_var"]]
             cached = (hv.get("ansible_facts") or {}).get("q317061") or self._cached(host)
             entries.append(rpt.entry_from_hostvars(host, registered, cached,

@@ -36,14 +36,14 @@ class ActionModule(ActionBase):
         hosts = {}
         names = {n for n in task_vars if n.startswith("q317061_")}
         for host in targets:
-            values = {name: hostvars[host].get(name) for name in variables.RULES}
-            values.update({name: hostvars[host].get(name) for name in variables.RETIRED})
+            own = hostvars[host]  # each lookup of hostvars[host] gathers the host's variables again: once per host
+            values = {name: own.get(name) for name in (*variables.RULES, *variables.RETIRED)}
             hosts[host], found = variables.settings(values, scope="host")
             errors += [f"host {host}: {e}" for e in found if f"host {host}: {e}" not in errors]
-            connection = {name: hostvars[host].get(name) for name in ("ansible_connection", "ansible_port",
+            connection = {name: own.get(name) for name in ("ansible_connection", "ansible_port",
                           "ansible_user", "ansible_smb_domain", *transport.SMB_CHOICES, *transport.SMB_SECONDS)}
             errors += [f"host {host}: {e}" for e in transport.check_connection(connection)]
-            names.update(n for n in hostvars[host] if str(n).startswith("q317061_"))
+            names.update(n for n in own if str(n).startswith("q317061_"))
         result["warnings"] = variables.unknown(names)
 
         # The audit reads only, so --check does not make it a prediction: its report is a real audit.

@@ -26,10 +26,12 @@ options:
         C(Baseutil.dll) and C(Distmgr.dll). SP4 builds at or above it count as fixed.
       - No value is published in the KB articles, so by default no SP4 build counts as fixed.
       - 4001 to 4999, or a full version like C(2.00.1493.4200); an empty string is unset.
+      - When left out, the host's C(q317061_sp4_hrp_revision) variable (as the playbooks do).
     type: int
   later_service_packs_fixed:
     description:
       - Whether builds of later service packs (revision 5000 and above) count as fixed.
+      - When left out, the host's C(q317061_later_service_packs_fixed) variable, else C(true).
     type: bool
     default: true
   log_tail_bytes:
@@ -40,6 +42,7 @@ options:
   work_dir:
     description:
       - The remediation work folder whose C(journal.json) the probe reads.
+      - When left out, the host's C(q317061_work_dir) variable, else the default.
     type: path
     default: C:\SMSFleet\Q317061
   recover:

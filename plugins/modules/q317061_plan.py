@@ -30,6 +30,8 @@ options:
       - C(auto) applies the hotfix where it applies and the workaround only where allowed; C(hotfix) and
         C(workaround) apply only that remedy; C(audit) changes nothing and reports what C(auto) would do.
       - Defaults to C(auto). Accepted values are C(auto), C(hotfix), C(workaround) and C(audit).
+      - This and every other policy option, when left out, take the host's C(q317061_*) variable of the same
+        name (C(q317061_strategy), C(q317061_hotfix_method) for O(hotfix_method)), else the default.
     type: raw
   allow_workaround:
     description: Whether the workaround may be applied to this host (it may break Outlook Web Access). Defaults to false.

@@ -39,7 +39,13 @@ options:
     elements: str
     default: [q317061_audit]
   change_var:
-    description: Name of a per-host variable describing what remediation changed (a dict with C(changed) and C(summary)).
+    description:
+      - Name of a per-host variable describing what remediation changed (a dict with C(changed) and C(summary)).
+      - A host without it that has a plan (C(ansible_facts.q317061_plan)) was not attempted, and its record is made
+        from the plan here (the rollout stopped before its wave, the pre-flight refused, or nothing was planned).
+    type: str
+  refused:
+    description: Why the controller's pre-flight refused the hotfix bundle, for the records made from plans.
     type: str
   basename:
     description: File name without extension.

@@ -389,3 +389,72 @@ def test_a_stop_cascades_to_running_dependents_only_through_the_journal():
     # Only WMI was asked for; its running dependents (the SMS services) were stopped first, each journaled.
     assert result["stopped"][-1] == "Winmgmt" and set(result["stopped"][:-1]) >= {"SMS_EXECUTIVE"}
     assert host.service_state("SMS_EXECUTIVE") == "running"
+
+
+def _staging_host(tmp_path):
+    from winlab import fleet
+    from winlab.host import Host
+    from winlab.state import BlobStore
+    spec = fleet.expand(yaml.safe_load("hosts: [{name: a}]"))[0]
+    return Host(fleet.initial_state(spec, "127.0.0.1", 0, time.time()), blobs=BlobStore(tmp_path / "blobs"))
+
+
+def test_put_file_needs_an_existing_folder_as_file_create_does(tmp_path):
+    from winlab import psrun
+    host = _staging_host(tmp_path)
+    line = base64.b64encode(b"MZ payload") + b"\n"
+    rc, dummy, err = psrun._put_file(host, "C:\\NoSuchFolder\\x.bin", line)
+    assert rc == 1 and b"Could not find a part of the path" in err and host.file("C:\\NoSuchFolder\\x.bin") is None
+    rc, out, dummy = psrun._put_file(host, host.temp_dir() + "\\x.bin", line)
+    assert rc == 0 and json.loads(out)["sha1"] == hashlib.sha1(b"MZ payload").hexdigest()
+
+
+def test_the_probe_reports_staged_hashes_and_the_temp_folder(tmp_path):
+    from winlab import twins
+    host = _staging_host(tmp_path)
+    entry = host.file("C:\\SMS\\bin\\i386\\Distmgr.dll")
+    host.write_file("C:\\W\\staged\\i386\\Distmgr.dll", dict(entry))
+    host.write_file("C:\\W\\staged\\i386\\deeper\\other.dll", dict(entry))  # only staged\<platform>\<file> counts
+    staging = twins.run("smsfleet.q317061.q317061_probe", host, {"work_dir": "C:\\W"})["probe"]["staging"]
+    assert staging == {"temp_dir": host.temp_dir() + "\\", "files": {"C:\\W\\staged\\i386\\Distmgr.dll": entry["sha256"]}}
+
+
+def test_the_transaction_expands_a_gzip_upload_and_refuses_a_damaged_one(tmp_path):
+    import gzip
+    from winlab import twins
+    from winlab.content import meta_from_bytes
+    from winlab.pe import build_dll
+    host = _staging_host(tmp_path)
+    new = build_dll("i386", "2.00.1493.3240", 230800, name="Distmgr")
+    upload = host.temp_dir() + "\\q317061-0-Distmgr.dll.gz"
+    files = [{"name": "Distmgr.dll", "source": "C:\\W\\staged\\i386\\Distmgr.dll", "upload": upload,
+              "version": "2.00.1493.3240", "sha256": hashlib.sha256(new).hexdigest()}]
+    host.write_file(upload, meta_from_bytes(host, gzip.compress(new)[:-20]))  # cut short on the way
+    damaged = twins.run("smsfleet.q317061.q317061_dlls", host, dict(DLLS_ARGS, files=files))
+    assert damaged["failed"] and "cannot be expanded" in damaged["msg"] and "nothing was changed" in damaged["msg"]
+    assert host.file(upload) is None and host.service_state("SMS_EXECUTIVE") == "running"
+    host.write_file(upload, meta_from_bytes(host, gzip.compress(new)))
+    result = twins.run("smsfleet.q317061.q317061_dlls", host, dict(DLLS_ARGS, files=files))
+    assert result["changed"] and host.file(upload) is None
+    assert host.file("C:\\SMS\\bin\\i386\\Distmgr.dll")["sha256"] == hashlib.sha256(new).hexdigest()
+
+
+def test_the_wait_for_the_transaction_is_emulated_as_the_action_writes_it(tmp_path):
+    """The action's own wait script: a finished job's result is printed and its file removed; a job whose file
+    predates the last boot died with it, and the wait says so at once."""
+    from winlab import psrun
+    from winlab.host import filetime
+    from ansible_collections.smsfleet.q317061.plugins.action.q317061_dlls import _wait_script
+    host = _staging_host(tmp_path)
+    path = "C:\\Users\\Administrator\\.ansible_async\\j1"
+    host.write_json(path, {"started": 1, "finished": 1, "changed": True})
+    rc, out, dummy = psrun._plain_script(host, _wait_script(path, 15))
+    reply = json.loads(out)
+    assert rc == 0 and json.loads(reply["result"])["changed"] and reply["boot"] == filetime(host.state["boot_time"])
+    assert host.file(path) is None
+    host.write_json(path, {"started": 1, "finished": 0})
+    host.state["boot_time"] = time.time() + 5  # booted after the job's file was last written
+    start = time.monotonic()
+    rc, out, dummy = psrun._plain_script(host, _wait_script(path, 15))
+    assert time.monotonic() - start < 2 and json.loads(json.loads(out)["result"])["finished"] == 0
+    assert host.file(path) is not None  # an unfinished job's file stays for the record

@@ -1,5 +1,6 @@
 """Controller pre-flight of the hotfix bundle: every mismatch named, nothing accepted by accident."""
 
+import gzip
 import hashlib
 import pathlib
 
@@ -7,7 +8,7 @@ import pytest
 from winlab.bundle import write_bundle  # lab bundles: genuine PE files pefile can read
 from winlab.pe import build_dll
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils.bundle import BundleError, check_bundle
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils.bundle import BundleError, check_bundle, gzip_copy
 
 
 @pytest.fixture(autouse=True)
@@ -105,3 +106,15 @@ def test_installer_must_be_intel(tmp_path):
     (tmp_path / "Q317061.exe").write_bytes(build_dll("Alpha", "2.00.1493.3240", 65536))
     with pytest.raises(BundleError, match="Q317061.exe: PE machine type is Alpha; the installer runs on Intel"):
         check_bundle(str(tmp_path), ["i386"], method="installer")
+
+
+def test_the_checked_copies_get_their_gzip_copies_once(tmp_path):
+    """Staging over WinRM uploads <cached>.gz: made by the pre-flight, once per run, not per host."""
+    write_bundle(tmp_path / "bundle")
+    files = check_bundle(str(tmp_path / "bundle"), ["i386"])
+    cached = pathlib.Path(files["i386"]["Distmgr.dll"]["path"])
+    packed = cached.with_name(cached.name + ".gz")
+    assert gzip.decompress(packed.read_bytes()) == cached.read_bytes()
+    assert packed.stat().st_size < cached.stat().st_size * 0.6  # a DLL packs to about half
+    before = packed.stat().st_mtime_ns
+    assert gzip_copy(str(cached)) == str(packed) and packed.stat().st_mtime_ns == before

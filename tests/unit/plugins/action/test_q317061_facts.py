@@ -117,3 +117,28 @@ def test_a_failed_recovery_fails_the_host_with_the_reason():
     result = action.run(task_vars={})
     assert result["failed"] and "could not be recovered: start SMS_EXECUTIVE: timed out" in result["msg"]
     assert "ansible_facts" not in result
+
+
+def test_options_left_out_take_the_hosts_own_variables():
+    """The playbooks pass no options: each host's q317061_* variables decide, templated like any variable."""
+    action = _action({}, {"probe": probe(dll_version="2.00.1493.4200", sms__full_version="2.00.1493.4000")})
+    action._templar = mock.MagicMock(template=lambda value: value.replace("{{ hrp }}", "4200"))
+    host_vars = {"q317061_sp4_hrp_revision": "{{ hrp }}", "q317061_work_dir": "D:\\Fleet"}
+    facts = action.run(task_vars=host_vars)["ansible_facts"]["q317061"]
+    assert facts["policy"]["sp4_hrp_revision"] == 4200 and facts["status"] == "fixed"
+    assert action._execute_module.call_args.kwargs["module_args"]["work_dir"] == "D:\\Fleet"
+
+
+def test_an_option_given_wins_over_the_hosts_variable():
+    action = _action({"work_dir": "E:\\Q"}, {"probe": probe()})
+    action._templar = mock.MagicMock(template=lambda value: value)
+    action.run(task_vars={"q317061_work_dir": "D:\\Fleet"})
+    assert action._execute_module.call_args.kwargs["module_args"]["work_dir"] == "E:\\Q"
+
+
+def test_a_bad_host_variable_fails_before_the_probe():
+    action = _action({}, {"probe": probe()})
+    action._templar = mock.MagicMock(template=lambda value: value)
+    result = action.run(task_vars={"q317061_work_dir": "relative\\path"})
+    assert result["failed"] and "q317061_work_dir" in result["msg"] and "nothing was read or changed" in result["msg"]
+    action._execute_module.assert_not_called()
