@@ -17,17 +17,19 @@ from ansible import constants as C
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import factcache, transaction, transport, variables
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import factcache, plans, transaction, transport, variables
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import classify
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.versions import FixPolicy
 
 PROBE = "smsfleet.q317061.q317061_probe"
+PLAN_OPTIONS = ("strategy", "allow_workaround", "reboot", "hotfix_method", "admin_console")
 DLLS = "smsfleet.q317061.q317061_dlls"
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("sp4_hrp_revision", "later_service_packs_fixed", "log_tail_bytes", "work_dir", "recover"))
+    _VALID_ARGS = frozenset(("sp4_hrp_revision", "later_service_packs_fixed", "log_tail_bytes", "work_dir", "recover",
+                             "plan"))
     _requires_connection = True
 
     def run(self, tmp=None, task_vars=None):
@@ -39,6 +41,7 @@ class ActionModule(ActionBase):
             "log_tail_bytes": {"type": "int", "default": 262144},
             "work_dir": {"type": "raw"},
             "recover": {"type": "bool", "default": False},
+            "plan": {"type": "bool", "default": False},
         }
         dummy, args = self.validate_argument_spec(argument_spec=spec)
         # An option left out takes the host's own q317061_* variable, as the playbooks do: read here, not templated
@@ -53,7 +56,27 @@ class ActionModule(ActionBase):
         policy = FixPolicy(sp4_hrp_revision=values["sp4_hrp_revision"],
                            later_service_packs_fixed=values["later_service_packs_fixed"])
         work_dir = values["work_dir"]
+        if not args["plan"]:
+            return self._classify(result, args, policy, work_dir, task_vars)
+        try:
+            decide = plans.policy_from_vars({f"q317061_{name}": self._host_var(task_vars, f"q317061_{name}")
+                                             for name in PLAN_OPTIONS})
+        except plans.PolicyError as error:
+            result.update(failed=True, msg=f"invalid remediation policy for this host: {error}; nothing was read or "
+                                           "changed")
+            return result
+        try:
+            result = self._classify(result, args, policy, work_dir, task_vars)
+        except AnsibleConnectionFailure as error:  # a host that cannot be reached still gets its plan
+            result.update(unreachable=True, changed=False, msg=str(error))
+        plan, warnings = plans.plan_with_policy(plans.facts_from_result(result), decide)
+        result.setdefault("ansible_facts", {})["q317061_plan"] = plan
+        if warnings:
+            result["warnings"] = list(result.get("warnings") or []) + warnings
+        return result
 
+    def _classify(self, result, args, policy, work_dir, task_vars):
+        """Probe (recovering first if asked), classify, and return the result with ansible_facts.q317061."""
         probe_args = {"log_tail_bytes": args["log_tail_bytes"], "work_dir": work_dir}
         probe = self._probe(probe_args, task_vars)
         if probe.get("failed") or "probe" not in probe:

@@ -32,13 +32,10 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=f"invalid remediation policy for this host: {error}; nothing was changed")
             return result
         facts = args["facts"] if args["facts"] is not None else plans.facts_from_result(args["result"])
-        plan = plans.plan_host(facts, policy)
-        plan["policy"] = {name: getattr(policy, name) for name in ("strategy", "allow_workaround", "reboot", "method",
-                                                                   "admin_console")}
+        plan, warnings = plans.plan_with_policy(facts, policy)
         result.update(changed=False, msg=plan["reason"], ansible_facts={"q317061_plan": plan})
-        if plan["action"] == "workaround":
-            result["warnings"] = ["the Q317061 workaround hides the Exchange IFS drive; Outlook Web Access may stop "
-                                  "working on this server (KB Q317061)"]
+        if warnings:
+            result["warnings"] = warnings
         return result
 
     def _host_var(self, task_vars, name):

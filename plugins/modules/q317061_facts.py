@@ -51,6 +51,15 @@ options:
         C(state=recovered)), then probe again. Reports C(changed) when it recovered something.
     type: bool
     default: false
+  plan:
+    description:
+      - Also decide what remediation does to the host, as M(smsfleet.q317061.q317061_plan) would with the host's
+        policy variables (C(q317061_strategy), C(q317061_allow_workaround), C(q317061_reboot),
+        C(q317061_hotfix_method), C(q317061_admin_console)), and return it as C(ansible_facts.q317061_plan).
+      - A host that cannot be reached or probed gets its plan too (for a human), so one task per host
+        probes and decides; C(remediate.yml) uses this.
+    type: bool
+    default: false
 notes:
   - Supports check mode.
 seealso:

@@ -40,6 +40,18 @@ def policy_from_vars(values: dict) -> Policy:
                   method=get("hotfix_method"), admin_console=get("admin_console"))
 
 
+def plan_with_policy(facts: dict, policy: "Policy") -> tuple[dict, list[str]]:
+    """plan_host, with the policy the plan was made under recorded in it; and the warnings to show with it."""
+    plan = plan_host(facts, policy)
+    plan["policy"] = {name: getattr(policy, name) for name in ("strategy", "allow_workaround", "reboot", "method",
+                                                               "admin_console")}
+    warnings = []
+    if plan["action"] == "workaround":
+        warnings.append("the Q317061 workaround hides the Exchange IFS drive; Outlook Web Access may stop working on "
+                        "this server (KB Q317061)")
+    return plan, warnings
+
+
 def bin_dir(facts: dict) -> str | None:
     sms = (facts.get("probe") or {}).get("sms") or {}
     if not sms.get("install_dir") or sms.get("platform") not in ("i386", "Alpha"):

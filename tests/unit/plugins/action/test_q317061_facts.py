@@ -3,7 +3,7 @@
 from unittest import mock
 
 import pytest
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 
 from ansible_collections.smsfleet.q317061.plugins.action.q317061_facts import DLLS, PROBE, ActionModule
 from probe_factory import probe
@@ -141,4 +141,31 @@ def test_a_bad_host_variable_fails_before_the_probe():
     action._templar = mock.MagicMock(template=lambda value: value)
     result = action.run(task_vars={"q317061_work_dir": "relative\\path"})
     assert result["failed"] and "q317061_work_dir" in result["msg"] and "nothing was read or changed" in result["msg"]
+    action._execute_module.assert_not_called()
+
+
+def test_plan_true_decides_from_the_hosts_policy_in_the_same_task():
+    action = _action({"plan": True}, {"probe": probe()})
+    action._templar = mock.MagicMock(template=lambda value: value)
+    result = action.run(task_vars={"q317061_strategy": "workaround", "q317061_allow_workaround": True})
+    plan = result["ansible_facts"]["q317061_plan"]
+    assert plan["action"] == "workaround" and plan["policy"]["strategy"] == "workaround"
+    assert any("Outlook Web Access" in w for w in result["warnings"])
+    assert result["ansible_facts"]["q317061"]["status"] == "vulnerable"
+
+
+def test_plan_true_plans_an_unreachable_host_for_a_human():
+    action = _action({"plan": True}, {})
+    action._execute_module.side_effect = AnsibleConnectionFailure("ntlm: auth method ntlm requires a password")
+    result = action.run(task_vars={})
+    assert result["unreachable"] and "requires a password" in result["msg"]
+    plan = result["ansible_facts"]["q317061_plan"]
+    assert plan["action"] == "manual" and plan["status"] == "unreachable"
+
+
+def test_plan_true_with_a_bad_policy_reads_nothing():
+    action = _action({"plan": True}, {"probe": probe()})
+    action._templar = mock.MagicMock(template=lambda value: value)
+    result = action.run(task_vars={"q317061_strategy": "sometimes"})
+    assert result["failed"] and "invalid remediation policy" in result["msg"]
     action._execute_module.assert_not_called()
