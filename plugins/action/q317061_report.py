@@ -35,9 +35,13 @@ class ActionModule(ActionBase):
         }
         dummy, args = self.validate_argument_spec(argument_spec=spec)
         hostvars = task_vars.get("hostvars", {})
+        # Results and facts are data, never templates: read them raw (templating each host's registered
+        # results costs more than the rest of the report together on a big fleet).
+        read = getattr(hostvars, "raw_get", None) or (lambda host: hostvars.get(host, {}))
         entries = []
         for host in args["hosts"]:
-            hv = hostvars.get(host, {})
+            hv = read(host)
+            hv = hv if isinstance(hv, dict) else {}
             change = hv.get(args["change_var"]) if args["change_var"] else None
             plan = (hv.get("ansible_facts") or {}).get("q317061_plan")
             if args["change_var"] and not isinstance(change, dict) and isinstance(plan, dict):
