@@ -199,12 +199,13 @@ class ActionModule(ActionBase):
                 rc, stdout, stderr = self._connection.exec_command(
                     f"PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand {encoded}",
                     in_data=None, sudoable=False)
-                reply = json.loads((stdout or b"").decode("utf-8", "replace"))
             except (AnsibleConnectionFailure, OSError) as error:
                 display.vvvv(f"q317061_dlls: waiting failed ({error}); retrying")
                 self._reset()
                 time.sleep(POLL_SECONDS)
                 continue
+            try:
+                reply = json.loads((stdout or b"").decode("utf-8", "replace"))
             except ValueError:
                 return {"failed": True, "changed": True,
                         "msg": f"the DLL transaction's result cannot be read (rc {rc}: "

@@ -7,14 +7,15 @@ from ansible_collections.smsfleet.q317061.plugins.action.q317061_report import A
 from probe_factory import probe
 
 PLAN = {"action": "hotfix", "reason": "Baseutil.dll and Distmgr.dll are older than the Q317061 build"}
-AUDITED = {"changed": False, "ansible_facts": {"q317061": {"status": "vulnerable", "exposure": "affected_now",
-                                                          "reasons": ["old DLLs"], "probe": probe()}}}
+VERDICT = {"status": "vulnerable", "exposure": "affected_now", "reasons": ["old DLLs"], "probe": probe()}
+AUDITED = {"changed": False, "ansible_facts": {"q317061": VERDICT}}
 
 
 def _report(tmp_path, hostvars, **args):
-    task = mock.MagicMock(args=dict({"hosts": sorted(hostvars), "dest": str(tmp_path), "basename": "r",
-                                     "result_var": ["q317061_before"], "change_var": "q317061_change"}, **args),
-                          check_mode=False, async_val=0, action="smsfleet.q317061.q317061_report")
+    base = {"hosts": sorted(hostvars), "dest": str(tmp_path), "basename": "r", "result_var": ["q317061_before"],
+            "change_var": "q317061_change"}
+    task = mock.MagicMock(args=dict(base, **args), check_mode=False, async_val=0,
+                          action="smsfleet.q317061.q317061_report")
     action = ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
     action.run(task_vars={"hostvars": hostvars})
     return {h["host"]: h["change"] for h in json.loads((tmp_path / "r.json").read_text())["hosts"]}
