@@ -10,9 +10,8 @@ from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import factcache
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import factcache, plans
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils import report as rpt
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils.plans import change_record
 
 
 class ActionModule(ActionBase):
@@ -43,11 +42,16 @@ class ActionModule(ActionBase):
             hv = read(host)
             hv = hv if isinstance(hv, dict) else {}
             change = hv.get(args["change_var"]) if args["change_var"] else None
-            plan = (hv.get("ansible_facts") or {}).get("q317061_plan")
-            if args["change_var"] and not isinstance(change, dict) and isinstance(plan, dict):
-                # Never attempted: the rollout stopped first, the pre-flight refused, or nothing was planned.
-                change = change_record(plan, attempted=False, refused=args["refused"])
             registered = [hv.get(name) for name in args["result_var"]]
+            if args["change_var"] and not isinstance(change, dict):
+                # Never attempted: the rollout stopped first, the pre-flight refused, nothing was planned, or the
+                # host could not be reached (Ansible keeps no facts of an unreachable host: planned here, for a human).
+                plan = (hv.get("ansible_facts") or {}).get("q317061_plan")
+                ran = [r for r in registered if isinstance(r, dict) and r and not r.get("skipped")]
+                if not isinstance(plan, dict) and ran:
+                    plan = plans.plan_with_policy(plans.facts_from_result(ran[0]), plans.policy_from_vars({}))[0]
+                if isinstance(plan, dict):
+                    change = plans.change_record(plan, attempted=False, refused=args["refused"])
             cached = (hv.get("ansible_facts") or {}).get("q317061") or self._cached(host)
             entries.append(rpt.entry_from_hostvars(host, registered, cached,
                                                    change=change if isinstance(change, dict) else None))

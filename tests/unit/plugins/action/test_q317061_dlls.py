@@ -113,3 +113,12 @@ def test_the_wait_script_names_the_result_file_safely():
     script = q317061_dlls._wait_script("C:\\Users\\o'brien\\.ansible_async\\j1", 15)
     assert script.startswith("$results = 'C:\\Users\\o''brien\\.ansible_async\\j1'\n$until = [DateTime]::UtcNow.AddSeconds(15)")
     assert "Remove-Item -LiteralPath $results" in script  # the result file is cleaned up by the same command
+
+
+def test_without_the_probes_staging_facts_it_uploads_into_ansibles_own_temp_folder(tmp_path):
+    action, connection = _action([_file(tmp_path, "Distmgr.dll", b"MZ")], [_finished(changed=True)])
+    action._make_tmp_path = mock.MagicMock(return_value="C:\\Users\\ops\\AppData\\Local\\Temp\\ansible-tmp-1\\")
+    action.run(task_vars={})
+    assert connection.put_file.call_args.args[1] == ("C:\\Users\\ops\\AppData\\Local\\Temp\\ansible-tmp-1\\"
+                                                     "q317061-dddddddddddddddd-Distmgr.dll.gz")
+    action._make_tmp_path.assert_called_once()

@@ -38,3 +38,11 @@ def test_the_preflight_refusal_is_the_reason_given(tmp_path):
     changes = _report(tmp_path, hostvars, refused="hotfix bundle /b refused:\n- i386/Distmgr.dll: SHA-256 is x")
     assert changes["h1"]["outcome"] == "not_attempted"
     assert "pre-flight refused the run (hotfix bundle /b refused:)" in changes["h1"]["summary"]
+
+
+def test_an_unreachable_host_keeps_no_facts_and_is_planned_for_a_human(tmp_path):
+    """Ansible drops the facts of an unreachable result, plan included: the report plans it from the error."""
+    hostvars = {"h1": {"q317061_before": {"unreachable": True, "msg": "basic: the specified credentials were rejected"},
+                       "ansible_facts": {}}}
+    change = _report(tmp_path, hostvars)["h1"]
+    assert change["outcome"] == "manual" and "credentials were rejected" in change["summary"]
