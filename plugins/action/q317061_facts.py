@@ -22,7 +22,6 @@ from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification im
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.versions import FixPolicy
 
 PROBE = "smsfleet.q317061.q317061_probe"
-PLAN_OPTIONS = ("strategy", "allow_workaround", "reboot", "hotfix_method", "admin_console")
 DLLS = "smsfleet.q317061.q317061_dlls"
 
 
@@ -48,7 +47,8 @@ class ActionModule(ActionBase):
         # from the settings play's registered table of every host, which costs far more per host.
         try:
             values = {name: variables.normalise(f"q317061_{name}", args[name] if args[name] is not None else
-                                                self._host_var(task_vars, f"q317061_{name}"))
+                                                variables.host_value(task_vars, f"q317061_{name}",
+                                                                     self._templar))
                       for name in ("sp4_hrp_revision", "later_service_packs_fixed", "work_dir")}
         except variables.VariableError as error:
             result.update(failed=True, msg=f"{error}; nothing was read or changed")
@@ -59,8 +59,8 @@ class ActionModule(ActionBase):
         if not args["plan"]:
             return self._classify(result, args, policy, work_dir, task_vars)
         try:
-            decide = plans.policy_from_vars({f"q317061_{name}": self._host_var(task_vars, f"q317061_{name}")
-                                             for name in PLAN_OPTIONS})
+            decide = plans.policy_from_vars({f"q317061_{name}": variables.host_value(
+                task_vars, f"q317061_{name}", self._templar) for name in plans.POLICY_OPTIONS})
         except plans.PolicyError as error:
             result.update(failed=True, msg=f"invalid remediation policy for this host: {error}; nothing was read or "
                                            "changed")
@@ -167,8 +167,3 @@ class ActionModule(ActionBase):
                 factcache.write_verdict(os.path.expanduser(directory), host, facts)
             except OSError as error:
                 self._display.warning(f"q317061: cannot write the verdict to the fact cache {directory}: {error}")
-
-    def _host_var(self, task_vars, name):
-        """The host's own variable, templated (None when unset)."""
-        value = (task_vars or {}).get(name)
-        return None if value is None else self._templar.template(value)

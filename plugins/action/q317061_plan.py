@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import plans
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import plans, variables
 
-POLICY_OPTIONS = ("strategy", "allow_workaround", "reboot", "hotfix_method", "admin_console")
+POLICY_OPTIONS = plans.POLICY_OPTIONS
 
 
 class ActionModule(ActionBase):
@@ -26,7 +26,8 @@ class ActionModule(ActionBase):
         try:
             # An option left out takes the host's own q317061_* variable (as the playbooks do).
             policy = plans.policy_from_vars({f"q317061_{name}": args[name] if args[name] is not None else
-                                             self._host_var(task_vars, f"q317061_{name}")
+                                             variables.host_value(task_vars, f"q317061_{name}",
+                                                                  self._templar)
                                              for name in POLICY_OPTIONS})
         except plans.PolicyError as error:
             result.update(failed=True, msg=f"invalid remediation policy for this host: {error}; nothing was changed")
@@ -37,8 +38,3 @@ class ActionModule(ActionBase):
         if warnings:
             result["warnings"] = warnings
         return result
-
-    def _host_var(self, task_vars, name):
-        """The host's own variable, templated (None when unset)."""
-        value = (task_vars or {}).get(name)
-        return None if value is None else self._templar.template(value)

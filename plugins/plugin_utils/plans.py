@@ -31,6 +31,10 @@ class Policy:
     admin_console: str = "close"
 
 
+# The plan's options, each also a host variable q317061_<name> (q317061_plan and q317061_facts plan=true).
+POLICY_OPTIONS = ("strategy", "allow_workaround", "reboot", "hotfix_method", "admin_console")
+
+
 def policy_from_vars(values: dict) -> Policy:
     """Build the policy from q317061_* variables (missing or empty ones take the defaults)."""
     def get(name):

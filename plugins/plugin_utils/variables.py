@@ -321,6 +321,13 @@ def settings(values: dict, scope: str | None = None) -> tuple[dict, list[str]]:
     return out, errors
 
 
+def host_value(task_vars: dict | None, name: str, templar):
+    """An action's own host variable `name`, resolved by the action's templar; None when unset (the templar is
+    not touched then). Actions read settings so rather than from templated arguments (docs/benchmarks.md)."""
+    value = (task_vars or {}).get(name)
+    return None if value is None else templar.template(value)
+
+
 def unknown(names) -> list[str]:
     """Warnings for q317061_* names that are neither settings nor the playbooks' own (likely typos)."""
     warnings = []

@@ -155,3 +155,14 @@ def test_misspelled_names_are_warned_with_a_suggestion():
     warnings = variables.unknown(["q317061_alow_workaround", "q317061_plan", "q317061_strategy", "other"])
     assert warnings == ["q317061_alow_workaround is not a variable of smsfleet.q317061 and is ignored; "
                         "did you mean q317061_allow_workaround?"]
+
+
+def test_host_value_templates_only_a_variable_that_is_set():
+    class Templar:
+        def template(self, value):
+            return value.replace("{{ base }}", "D:\\Fleet")
+
+    host_vars = {"q317061_work_dir": "{{ base }}\\Q317061"}
+    assert variables.host_value(host_vars, "q317061_work_dir", Templar()) == "D:\\Fleet\\Q317061"
+    assert variables.host_value(host_vars, "q317061_reboot", None) is None  # unset: the templar is not touched
+    assert variables.host_value(None, "q317061_reboot", None) is None
