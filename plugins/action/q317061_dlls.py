@@ -60,6 +60,12 @@ ConvertTo-Json -Compress -InputObject @{{ boot = $boot.ToFileTime(); result = $t
 """
 
 
+def _powershell(script: str) -> str:
+    """A plain PowerShell command line for a script (no module wrapper: a few hundred bytes on the wire)."""
+    encoded = base64.b64encode(script.encode("utf-16-le")).decode()
+    return f"PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand {encoded}"
+
+
 def _job_status(text) -> dict:
     """The async job's result: {} while the file is missing or cannot be parsed (being written)."""
     try:
@@ -193,12 +199,9 @@ class ActionModule(ActionBase):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             seconds = max(1, min(WAIT_SECONDS, int(deadline - time.monotonic())))
-            script = _wait_script(job["results_file"], seconds)
-            encoded = base64.b64encode(script.encode("utf-16-le")).decode()
             try:
                 rc, stdout, stderr = self._connection.exec_command(
-                    f"PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand {encoded}",
-                    in_data=None, sudoable=False)
+                    _powershell(_wait_script(job["results_file"], seconds)), in_data=None, sudoable=False)
             except (AnsibleConnectionFailure, OSError) as error:
                 display.vvvv(f"q317061_dlls: waiting failed ({error}); retrying")
                 self._reset()
@@ -227,11 +230,8 @@ class ActionModule(ActionBase):
 
     def _boot_time(self):
         """The host's boot time (seconds since 1970), or None if it cannot be read now."""
-        script = BOOT_TIME
-        encoded = base64.b64encode(script.encode("utf-16-le")).decode()
-        command = f"PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand {encoded}"
         try:
-            rc, stdout, dummy = self._connection.exec_command(command, in_data=None, sudoable=False)
+            rc, stdout, dummy = self._connection.exec_command(_powershell(BOOT_TIME), in_data=None, sudoable=False)
         except (AnsibleConnectionFailure, OSError):
             self._reset()
             return None
