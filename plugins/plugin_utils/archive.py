@@ -9,6 +9,7 @@ Unpacking refuses absolute names, '..', links and anything that is not a plain f
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -92,6 +93,17 @@ def _safe(name: str, url: str) -> str:
     return os.path.join(*parts) if parts else ""
 
 
+def _extract(dest: str, rel: str, is_dir: bool, open_member) -> None:
+    """One checked member (its relative path already made safe) into dest: a folder, or a file's bytes."""
+    target = os.path.join(dest, rel)
+    if is_dir or not rel:
+        os.makedirs(target, exist_ok=True)
+        return
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open_member() as src, open(target, "wb") as out:
+        shutil.copyfileobj(src, out)
+
+
 def _unpack(archive: str, dest: str, url: str) -> None:
     os.makedirs(dest)
     if zipfile.is_zipfile(archive):
@@ -101,13 +113,7 @@ def _unpack(archive: str, dest: str, url: str) -> None:
                 mode = (info.external_attr >> 16) & 0o170000
                 if mode and mode not in (0o100000, 0o040000):
                     raise ArchiveError(f"the archive at {url} holds {info.filename!r}, which is not a plain file")
-                target = os.path.join(dest, rel)
-                if info.is_dir() or not rel:
-                    os.makedirs(target, exist_ok=True)
-                    continue
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
+                _extract(dest, rel, info.is_dir(), functools.partial(zf.open, info))
         return
     try:
         with tarfile.open(archive) as tf:
@@ -115,13 +121,7 @@ def _unpack(archive: str, dest: str, url: str) -> None:
                 rel = _safe(member.name, url)
                 if not (member.isfile() or member.isdir()):
                     raise ArchiveError(f"the archive at {url} holds {member.name!r}, which is not a plain file")
-                target = os.path.join(dest, rel)
-                if member.isdir() or not rel:
-                    os.makedirs(target, exist_ok=True)
-                    continue
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with tf.extractfile(member) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
+                _extract(dest, rel, member.isdir(), functools.partial(tf.extractfile, member))
     except tarfile.TarError as error:
         raise ArchiveError(f"the file at {url} is neither a zip nor a tar archive ({error})") from None
 
