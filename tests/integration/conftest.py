@@ -9,6 +9,7 @@ import time
 
 import pytest
 import yaml
+from winlab.bundle import write_bundle
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
@@ -68,6 +69,13 @@ class Lab:
     def playbook(self, *args, check=False):
         return subprocess.run([BIN / "ansible-playbook", "-i", str(self.inventory), *args], capture_output=True,
                               text=True, env=self.env, check=check, timeout=1200, cwd=ROOT)
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    """A good hotfix bundle (winlab's synthetic KB layout) for a test's remediation."""
+    write_bundle(tmp_path / "bundle")
+    return tmp_path / "bundle"
 
 
 @pytest.fixture

@@ -4,17 +4,8 @@ through AWX's database, check-mode reports, and a sliced audit merged into one f
 
 import json
 
-import pytest
-
 from awx_jobs import FactDatabase, artifacts, run_job
 from test_remediate import dll_versions
-from winlab.bundle import write_bundle
-
-
-@pytest.fixture
-def bundle(tmp_path):
-    write_bundle(tmp_path / "bundle")
-    return tmp_path / "bundle"
 
 
 FLEET = """

@@ -35,12 +35,6 @@ def report(reports, name="q317061-remediation"):
     return {e["host"]: e for e in json.loads((reports / f"{name}.json").read_text())["hosts"]}
 
 
-@pytest.fixture
-def bundle(tmp_path):
-    write_bundle(tmp_path / "bundle")
-    return tmp_path / "bundle"
-
-
 def test_demo_fleet_end_to_end(demo_lab, bundle, tmp_path):
     names = sorted(p.stem for p in (demo_lab.state_dir / "hosts").glob("*.json"))
     original = {n: demo_lab.host_state(n) for n in names}

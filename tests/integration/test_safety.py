@@ -19,12 +19,6 @@ IDENT = "HKLM\\SOFTWARE\\Microsoft\\SMS\\Identification"
 RECORD = "HKLM\\SOFTWARE\\smsfleet\\Q317061"
 
 
-@pytest.fixture
-def bundle(tmp_path):
-    write_bundle(tmp_path / "bundle")
-    return tmp_path / "bundle"
-
-
 def commands(lab):
     return sum(s["commands"] for s in lab.stats().values())
 

@@ -8,11 +8,9 @@ import json
 import subprocess
 import sys
 
-import pytest
 import yaml
 
-from test_remediate import dll_versions, host_changes, remediate, report, services
-from winlab.bundle import write_bundle
+from test_remediate import WORKAROUND_FLEET, dll_versions, host_changes, remediate, report, services
 from winlab.content import text_bytes
 
 SMB_FLEET = """
@@ -27,12 +25,6 @@ groups:
 """
 BIN = "C:\\SMS\\bin\\i386"
 WORK = "C:\\SMSFleet\\Q317061"
-
-
-@pytest.fixture
-def bundle(tmp_path):
-    write_bundle(tmp_path / "bundle")
-    return tmp_path / "bundle"
 
 
 def host_file(lab, name, path) -> bytes | None:
@@ -221,17 +213,7 @@ groups:
     assert "Not-The-Passw0rd-7" not in json.dumps(entries) + run.stdout  # no secrets in reports or output
 
 
-WORKAROUND = """
-defaults:
-  restart_seconds: 1
-  transport: smb
-  sms: {baseutil: "2.00.1493.4000", distmgr: "2.00.1493.4000", full_version: "2.00.1493.4000"}
-groups:
-  - name: w
-    count: 2
-    overrides:
-      w-02: {exifs_drive_letter: null}
-"""
+WORKAROUND = WORKAROUND_FLEET.replace("  restart_seconds: 1\n", "  restart_seconds: 1\n  transport: smb\n")
 
 
 def test_workaround_restart_and_rollback_over_smb(lab_factory, bundle, tmp_path):

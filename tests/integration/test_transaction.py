@@ -8,7 +8,6 @@ import json
 import pytest
 
 from test_remediate import dll_versions, remediate, report, services
-from winlab.bundle import write_bundle
 from winlab.pe import build_dll
 
 ONE = "defaults: {restart_seconds: 1}\nhosts: [{name: t-01}]\n"
@@ -16,12 +15,6 @@ BIN = "C:\\SMS\\bin\\i386"
 WORK = "C:\\SMSFleet\\Q317061"
 JOURNAL = f"{WORK}\\journal.json"
 SMS = ["SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR"]
-
-
-@pytest.fixture
-def bundle(tmp_path):
-    write_bundle(tmp_path / "bundle")
-    return tmp_path / "bundle"
 
 
 def put(lab, local, remote):
