@@ -75,10 +75,14 @@ def _job_status(text) -> dict:
     return status if isinstance(status, dict) else {}
 
 
+def _probe(task_vars) -> dict:
+    """What this run's probe of the host read (ansible_facts.q317061.probe), or {}."""
+    return ((task_vars or {}).get("ansible_facts") or {}).get("q317061", {}).get("probe") or {}
+
+
 def _probed_boot(task_vars):
     """The boot time this run's probe read (seconds since 1970), so no extra command is needed."""
-    probe = ((task_vars or {}).get("ansible_facts") or {}).get("q317061", {}).get("probe") or {}
-    when = parse_time(probe.get("boot_time"))
+    when = parse_time(_probe(task_vars).get("boot_time"))
     return when.timestamp() if when else None
 
 
@@ -117,8 +121,7 @@ class ActionModule(ActionBase):
         """Upload the gzip copy of each file's checked controller copy (files[].local) that the probe did not find
         staged with the same SHA-256, into the connecting user's temp folder (files[].upload: the module expands it
         into files[].source and checks it). put_file checks the upload's SHA-1. {} when all went well."""
-        probe = ((task_vars or {}).get("ansible_facts") or {}).get("q317061", {}).get("probe") or {}
-        staging = probe.get("staging") or {}
+        staging = _probe(task_vars).get("staging") or {}
         staged = {path.lower(): digest for path, digest in (staging.get("files") or {}).items()}
         folder = None
         for f in files:
