@@ -6,18 +6,15 @@
 #AnsibleRequires -CSharpUtil Ansible.Basic
 #AnsibleRequires -PowerShell Ansible.ModuleUtils.AddType
 
-# Read-only: gathers, in one round trip, the raw facts Q317061 classification needs.
-# The module wrapper sets $ErrorActionPreference = 'Stop', so every read is guarded: a value
-# that cannot be read is reported as $null plus an entry in 'errors', never a failure.
-# Interpretation happens on the controller (plugin_utils/classification.py).
+# Read-only, one round trip. Every read is guarded (the wrapper sets ErrorActionPreference Stop): an
+# unreadable value is $null plus an entry in 'errors'. The controller interprets (classification.py).
+# Keep the exec payload under one WinRM Send (ansible-core's 200,000-byte stdin chunk): test_audit.py.
 
 $spec = @{
     options = @{
-        services = @{ type = 'list'; elements = 'str'; default = @(
-                'SMS_SITE_COMPONENT_MANAGER', 'SMS_EXECUTIVE', 'SMS_SQL_MONITOR', 'SMS_SITE_BACKUP',
-                'SMS_NT_LOGON_DISCOVERY_AGENT', 'SMS_LICENSE_SERVER', 'Winmgmt', 'EXIFS', 'W3SVC', 'MSExchangeIS'
-            )
-        }
+        services = @{ type = 'list'; elements = 'str'; default = @('SMS_SITE_COMPONENT_MANAGER', 'SMS_EXECUTIVE',
+            'SMS_SQL_MONITOR', 'SMS_SITE_BACKUP', 'SMS_NT_LOGON_DISCOVERY_AGENT', 'SMS_LICENSE_SERVER', 'Winmgmt',
+            'EXIFS', 'W3SVC', 'MSExchangeIS') }
         log_tail_bytes = @{ type = 'int'; default = 262144 }
         max_log_lines = @{ type = 'int'; default = 50 }
         work_dir = @{ type = 'path'; default = 'C:\SMSFleet\Q317061' }
@@ -29,9 +26,8 @@ $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 $errors = [System.Collections.Generic.List[string]]@()
 
 Function Open-MachineKey($SubKey, [switch]$Software32) {
-    # HKLM\<SubKey>, or $null. SMS 2.0, Exchange 2000 and SharePoint Portal Server are 32-bit: on
-    # 64-bit Windows their SOFTWARE keys are in the 32-bit view (WOW6432Node), which a 64-bit
-    # PowerShell's HKLM: drive does not show. -Software32 reads that view first, then the 64-bit one.
+    # HKLM\<SubKey> or $null. SMS, Exchange and SharePoint are 32-bit: on 64-bit Windows their SOFTWARE
+    # keys are in the 32-bit view (WOW6432Node), so -Software32 reads that view first.
     $views = if ($Software32) { 'Registry32', 'Registry64' } else { , 'Default' }
     foreach ($view in $views) {
         $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey('LocalMachine', $view)
@@ -42,7 +38,7 @@ Function Open-MachineKey($SubKey, [switch]$Software32) {
 }
 
 Function Get-RegValue($SubKey, $Name, [switch]$Software32) {
-    # Returns @{ present; value } so an empty string and an absent value stay distinct.
+    # @{ present; value }: an empty string and an absent value stay distinct.
     try {
         $key = Open-MachineKey $SubKey -Software32:$Software32
         if ($key -and $key.GetValueNames() -contains $Name) {
@@ -53,14 +49,15 @@ Function Get-RegValue($SubKey, $Name, [switch]$Software32) {
     return @{ present = $false; value = $null }
 }
 
+Function Get-Sha256($Path) { (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant() }
+
 Function Get-Guarded($What, [ScriptBlock]$Read) {
-    # A failed read adds an error and emits nothing (a bare $null would become an item in a list).
+    # A failed read adds an error and emits nothing (a $null would become a list item).
     try { & $Read }
     catch { $errors.Add("${What}: $($_.Exception.Message)") }
 }
 
-# QueryDosDevice (the IFS drive's target) and the version resource's numeric language ID.
-# If the compile fails the probe still runs: targets and language IDs are then $null.
+# QueryDosDevice (the IFS drive's target) and the numeric language ID; if the compile fails both are $null.
 $native = $false
 try {
     Add-CSharpType -AnsibleModule $module -References @'
@@ -68,50 +65,49 @@ using System;
 using System.Runtime.InteropServices;
 using System.Text;
 namespace SmsFleet.Q317061 {
-    public static class Native {
-        [DllImport("kernel32.dll", CharSet = CharSet.Unicode, SetLastError = true)]
-        private static extern uint QueryDosDeviceW(string lpDeviceName, StringBuilder lpTargetPath, int ucchMax);
-        [DllImport("version.dll", CharSet = CharSet.Unicode, SetLastError = true)]
-        private static extern int GetFileVersionInfoSizeW(string lptstrFilename, out int lpdwHandle);
-        [DllImport("version.dll", CharSet = CharSet.Unicode, SetLastError = true)]
-        private static extern bool GetFileVersionInfoW(string lptstrFilename, int dwHandle, int dwLen, byte[] lpData);
-        [DllImport("version.dll", CharSet = CharSet.Unicode, SetLastError = true)]
-        private static extern bool VerQueryValueW(IntPtr pBlock, string lpSubBlock, out IntPtr lplpBuffer, out int puLen);
-        public static string Target(string letter) {
-            StringBuilder sb = new StringBuilder(1024);
-            return QueryDosDeviceW(letter, sb, sb.Capacity) == 0 ? null : sb.ToString();
-        }
-        public static int LanguageId(string path) {
-            int handle;
-            int size = GetFileVersionInfoSizeW(path, out handle);
-            if (size <= 0) { return -1; }
-            byte[] data = new byte[size];
-            // VerQueryValue answers a pointer into the block: pinned until it has been read.
-            GCHandle pin = GCHandle.Alloc(data, GCHandleType.Pinned);
-            try {
-                IntPtr value;
-                int length;
-                if (!GetFileVersionInfoW(path, 0, size, data) ||
-                    !VerQueryValueW(pin.AddrOfPinnedObject(), @"\VarFileInfo\Translation", out value, out length) ||
-                    length < 4) { return -1; }
-                return Marshal.ReadInt16(value) & 0xFFFF;
-            }
-            finally { pin.Free(); }
-        }
+public static class Native {
+    [DllImport("kernel32.dll", CharSet = CharSet.Unicode)]
+    private static extern uint QueryDosDeviceW(string device, StringBuilder target, int max);
+    [DllImport("version.dll", CharSet = CharSet.Unicode)]
+    private static extern int GetFileVersionInfoSizeW(string file, out int handle);
+    [DllImport("version.dll", CharSet = CharSet.Unicode)]
+    private static extern bool GetFileVersionInfoW(string file, int handle, int size, byte[] data);
+    [DllImport("version.dll", CharSet = CharSet.Unicode)]
+    private static extern bool VerQueryValueW(IntPtr block, string subBlock, out IntPtr value, out int length);
+    public static string Target(string letter) {
+        StringBuilder sb = new StringBuilder(1024);
+        return QueryDosDeviceW(letter, sb, sb.Capacity) == 0 ? null : sb.ToString();
     }
+    public static int LanguageId(string path) {
+        int handle;
+        int size = GetFileVersionInfoSizeW(path, out handle);
+        if (size <= 0) { return -1; }
+        byte[] data = new byte[size];
+        // VerQueryValue points into the block: pinned until read.
+        GCHandle pin = GCHandle.Alloc(data, GCHandleType.Pinned);
+        try {
+            IntPtr value;
+            int length;
+            if (!GetFileVersionInfoW(path, 0, size, data) ||
+                !VerQueryValueW(pin.AddrOfPinnedObject(), @"\VarFileInfo\Translation", out value, out length) ||
+                length < 4) { return -1; }
+            return Marshal.ReadInt16(value) & 0xFFFF;
+        }
+        finally { pin.Free(); }
+    }
+}
 }
 '@
     $native = $true
 }
-catch { $errors.Add("native helper (QueryDosDevice, version language): $($_.Exception.Message)") }
+catch { $errors.Add("native helper: $($_.Exception.Message)") }
 
 $smsId = 'SOFTWARE\Microsoft\SMS\Identification'
 $installRaw = (Get-RegValue $smsId 'Installation Directory' -Software32).value
 $installDir = if ($installRaw) { [Environment]::ExpandEnvironmentVariables([string]$installRaw) } else { $null }
 $siteType = (Get-RegValue $smsId 'Site Type' -Software32).value
 $fullVersion = Get-RegValue 'SOFTWARE\Microsoft\SMS\Setup' 'Full Version' -Software32
-# The platform is the SMS installation's own (bin\i386 or bin\alpha), never the OS's architecture
-# (an x86 SMS on x64 Windows is still i386).
+# The platform is SMS's own (bin\i386 or bin\alpha), not the OS's (x86 SMS on x64 Windows is i386).
 $platform = $null
 if ($installDir) {
     foreach ($candidate in 'i386', 'Alpha') {
@@ -127,55 +123,43 @@ foreach ($name in 'Baseutil.dll', 'Distmgr.dll') {
     $info = [Ordered]@{ path = $null; exists = $false; version = $null; size = $null; sha256 = $null
         language_id = $null; language = $null; modified = $null
     }
-    if ($installDir -and $platform) {
-        $info.path = [IO.Path]::Combine($installDir, 'bin', $platform, $name)
-        try {
-            if (Test-Path -LiteralPath $info.path -PathType Leaf) {
-                $file = Get-Item -LiteralPath $info.path
-                $info.exists = $true
-                $info.size = $file.Length
-                $info.modified = $file.LastWriteTimeUtc.ToString('o')
-                # The hash first: it throws on a file nobody may read, where FileVersionInfo silently
-                # answers all zeros. Nothing is reported from a file until every read succeeded.
-                $sha256 = (Get-FileHash -LiteralPath $file.FullName -Algorithm SHA256).Hash.ToLowerInvariant()
-                $vi = [Diagnostics.FileVersionInfo]::GetVersionInfo($file.FullName)
-                $version = $null
-                if (-not [string]::IsNullOrEmpty($vi.FileVersion) -and
-                    ($vi.FileMajorPart + $vi.FileMinorPart + $vi.FileBuildPart + $vi.FilePrivatePart) -gt 0) {
-                    $version = '{0}.{1:00}.{2}.{3:0000}' -f $vi.FileMajorPart, $vi.FileMinorPart, $vi.FileBuildPart, $vi.FilePrivatePart
-                }
-                $languageId = $null
-                if ($native) {
-                    $lang = [SmsFleet.Q317061.Native]::LanguageId($file.FullName)
-                    if ($lang -ge 0) { $languageId = $lang }
-                }
-                $info.sha256 = $sha256
-                $info.version = $version
-                $info.language = if ($version) { $vi.Language } else { $null }
-                $info.language_id = $languageId
-            }
-        }
-        catch { $errors.Add("file $($info.path): $($_.Exception.Message)") }
-    }
     $dlls[$name] = $info
+    if (-not ($installDir -and $platform)) { continue }
+    $info.path = [IO.Path]::Combine($installDir, 'bin', $platform, $name)
+    try {
+        if (-not (Test-Path -LiteralPath $info.path -PathType Leaf)) { continue }
+        $file = Get-Item -LiteralPath $info.path
+        $info.exists = $true
+        $info.size = $file.Length
+        $info.modified = $file.LastWriteTimeUtc.ToString('o')
+        # The hash first: it throws on an unreadable file where FileVersionInfo answers zeros. Nothing
+        # else is reported from the file until every read succeeded.
+        $sha256 = Get-Sha256 $file.FullName
+        $vi = [Diagnostics.FileVersionInfo]::GetVersionInfo($file.FullName)
+        $version = $null
+        if (-not [string]::IsNullOrEmpty($vi.FileVersion) -and
+            ($vi.FileMajorPart + $vi.FileMinorPart + $vi.FileBuildPart + $vi.FilePrivatePart) -gt 0) {
+            $version = '{0}.{1:00}.{2}.{3:0000}' -f $vi.FileMajorPart, $vi.FileMinorPart, $vi.FileBuildPart, $vi.FilePrivatePart
+        }
+        $lang = if ($native) { [SmsFleet.Q317061.Native]::LanguageId($file.FullName) } else { -1 }
+        $info.sha256 = $sha256
+        $info.version = $version
+        $info.language = if ($version) { $vi.Language } else { $null }
+        $info.language_id = if ($lang -ge 0) { $lang } else { $null }
+    }
+    catch { $errors.Add("file $($info.path): $($_.Exception.Message)") }
 }
 
 $services = @(foreach ($svcName in $module.Params.services) {
-        $svc = Get-Service -Name $svcName -ErrorAction SilentlyContinue
-        if ($svc) {
-            Get-Guarded "service $svcName" {
-                [Ordered]@{
-                    name = $svc.Name
-                    # .NET's names: running, stopped, stoppending, startpending, paused, ...
-                    state = $svc.Status.ToString().ToLowerInvariant()
-                    dependents = @($svc.DependentServices | Where-Object { $_.Status -ne 'Stopped' } | ForEach-Object { $_.Name })
-                }
-            }
-        }
-    })
+    $svc = Get-Service -Name $svcName -ErrorAction SilentlyContinue
+    # .NET's state names: running, stopped, stoppending, startpending, paused, ...
+    if ($svc) {
+        Get-Guarded "service $svcName" { [Ordered]@{ name = $svc.Name; state = $svc.Status.ToString().ToLowerInvariant()
+            dependents = @($svc.DependentServices | Where-Object { $_.Status -ne 'Stopped' } | ForEach-Object { $_.Name }) } }
+    }
+})
 
-# One console detection for every module: mmc.exe with the SMS snap-in on its command line
-# (MainWindowTitle is always empty in a WinRM session).
+# The console is mmc.exe with sms.msc on its command line (MainWindowTitle is empty over WinRM).
 $console = Get-Guarded 'SMS Administrator console (Win32_Process)' {
     [bool]@(Get-CimInstance -ClassName Win32_Process -Filter "Name = 'mmc.exe'" |
             Where-Object { $null -eq $_.CommandLine -or $_.CommandLine -like '*sms.msc*' }).Count
@@ -183,29 +167,27 @@ $console = Get-Guarded 'SMS Administrator console (Win32_Process)' {
 
 $exifsKey = 'SYSTEM\CurrentControlSet\Services\EXIFS'
 $driveLetter = Get-RegValue "$exifsKey\Parameters" 'DriveLetter'
-# The workaround's record of DriveLetter before it blanked it (q317061_exifs): which letter stays
-# mounted until the next boot.
+# q317061_exifs' record of DriveLetter before it blanked it: the letter mounted until the next boot.
 $recordState = Get-RegValue 'SOFTWARE\smsfleet\Q317061' 'OriginalDriveLetterState'
 $recordLetter = Get-RegValue 'SOFTWARE\smsfleet\Q317061' 'OriginalDriveLetter'
-$exchangeMajor = (Get-RegValue 'SOFTWARE\Microsoft\Exchange\Setup' 'MsiProductMajor' -Software32).value
-$exchangeMinor = (Get-RegValue 'SOFTWARE\Microsoft\Exchange\Setup' 'MsiProductMinor' -Software32).value
+$exchange = 'SOFTWARE\Microsoft\Exchange\Setup'
+$exchangeMajor = (Get-RegValue $exchange 'MsiProductMajor' -Software32).value
+$exchangeMinor = (Get-RegValue $exchange 'MsiProductMinor' -Software32).value
 
+# EXIFS throws while the store mounts: each property is read on its own. TotalFreeSpace is what
+# Distribution Manager sees (AvailableFreeSpace is the user's quota).
+$driveProperties = [Ordered]@{ file_system = 'DriveFormat'; label = 'VolumeLabel'; size = 'TotalSize'; free = 'TotalFreeSpace' }
 $drives = @(foreach ($drive in [IO.DriveInfo]::GetDrives()) {
-        $letter = $drive.Name.Substring(0, 1)
-        $d = [Ordered]@{ letter = $letter; type = $drive.DriveType.ToString().ToLowerInvariant(); file_system = $null
-            label = $null; size = $null; free = $null; target = $null
-        }
-        if ($native) { $d.target = Get-Guarded "drive ${letter}: target" { [SmsFleet.Q317061.Native]::Target("${letter}:") } }
-        # EXIFS throws while the store mounts: each property is read on its own.
-        if (Get-Guarded "drive ${letter}: ready" { $drive.IsReady }) {
-            $d.file_system = Get-Guarded "drive ${letter}: file system" { $drive.DriveFormat }
-            $d.label = Get-Guarded "drive ${letter}: label" { $drive.VolumeLabel }
-            $d.size = Get-Guarded "drive ${letter}: size" { $drive.TotalSize }
-            # TotalFreeSpace is what Distribution Manager sees; AvailableFreeSpace is per-user quota.
-            $d.free = Get-Guarded "drive ${letter}: free space" { $drive.TotalFreeSpace }
-        }
-        $d
-    })
+    $letter = $drive.Name.Substring(0, 1)
+    $d = [Ordered]@{ letter = $letter; type = $drive.DriveType.ToString().ToLowerInvariant(); file_system = $null
+        label = $null; size = $null; free = $null; target = $null
+    }
+    if ($native) { $d.target = Get-Guarded "drive ${letter}: target" { [SmsFleet.Q317061.Native]::Target("${letter}:") } }
+    if (Get-Guarded "drive ${letter}: ready" { $drive.IsReady }) {
+        foreach ($p in $driveProperties.GetEnumerator()) { $d[$p.Key] = Get-Guarded "drive ${letter}: $($p.Value)" { $drive.($p.Value) } }
+    }
+    $d
+})
 
 Function Read-LogTail($Path) {
     # The last log_tail_bytes of a log; a line cut by the offset is dropped.
@@ -248,7 +230,7 @@ if ($installDir) {
     $log.lines = @($found | Select-Object -Last $module.Params.max_log_lines)
 }
 
-# The transaction journal (q317061_dlls): an unfinished one means SMS may be stopped or half-replaced.
+# q317061_dlls' journal: an unfinished one means SMS may be stopped or half-replaced.
 $journalPath = Join-Path $module.Params.work_dir 'journal.json'
 $transaction = [Ordered]@{ journal = $journalPath; present = $false; readable = $null; phase = $null; state = $null
     started = $null; updated = $null; error = $null; stopped = @(); replaced = @()
@@ -257,7 +239,7 @@ foreach ($candidate in $journalPath, "$journalPath.tmp") {
     if (-not (Get-Guarded "journal $candidate" { Test-Path -LiteralPath $candidate -PathType Leaf })) { continue }
     $transaction.present = $true
     try {
-        # UTF-8, as q317061_dlls writes it (Get-Content would read it in the ANSI code page).
+        # UTF-8, as q317061_dlls writes it (Get-Content would use the ANSI code page).
         $journal = ConvertFrom-Json -InputObject ([IO.File]::ReadAllText($candidate))
         if ($journal -isnot [Management.Automation.PSCustomObject]) { throw 'it is not a JSON object' }
         foreach ($field in 'phase', 'state', 'started', 'updated', 'error', 'stopped', 'replaced') { $transaction[$field] = $journal.$field }
@@ -267,15 +249,14 @@ foreach ($candidate in $journalPath, "$journalPath.tmp") {
     catch { $transaction.readable = $false; $transaction.error = "unreadable: $($_.Exception.Message)" }
 }
 
-# What the DLL transaction's staging may skip (q317061_dlls action, WinRM only): the SHA-256 of each
-# staged file, and the temp folder it uploads to.
+# For the dlls action's staging (WinRM): the SHA-256 of each staged file, and the upload folder.
 $stagedRoot = Join-Path $module.Params.work_dir 'staged'
 $staging = [Ordered]@{ temp_dir = [IO.Path]::GetTempPath(); files = [Ordered]@{} }
 Get-Guarded "staged files $stagedRoot" {
     if (Test-Path -LiteralPath $stagedRoot -PathType Container) {
         foreach ($folder in Get-ChildItem -LiteralPath $stagedRoot -Directory) {
             foreach ($file in Get-ChildItem -LiteralPath $folder.FullName -File) {
-                $staging.files[$file.FullName] = (Get-FileHash -LiteralPath $file.FullName -Algorithm SHA256).Hash.ToLowerInvariant()
+                $staging.files[$file.FullName] = Get-Sha256 $file.FullName
             }
         }
     }
@@ -292,13 +273,13 @@ $module.Result.probe = [Ordered]@{
     sms = [Ordered]@{
         installed = [bool]$installDir
         install_dir = $installDir
-        site_code = (Get-RegValue $smsId 'Site Code').value
+        site_code = (Get-RegValue $smsId 'Site Code' -Software32).value
         site_type = switch ($siteType) {
             1 { 'primary' }
             2 { 'secondary' }
             default { $null }
         }
-        parent_site_code = (Get-RegValue $smsId 'Parent Site Code').value
+        parent_site_code = (Get-RegValue $smsId 'Parent Site Code' -Software32).value
         full_version = $fullVersion.value
         full_version_present = $fullVersion.present
         platform = $platform

@@ -47,6 +47,29 @@ def test_audit_classifies_every_demo_host_as_the_fleet_intends(demo_lab, tmp_pat
     assert f"{len(_expectations())} hosts: vulnerable {vulnerable}" in run.stdout
 
 
+def test_an_audited_host_costs_the_round_trips_of_a_win_ping(demo_lab, tmp_path):
+    """The probe's exec payload fits one WinRM Send (ansible-core sends stdin in 200,000-byte chunks), so an audit
+    costs each WinRM host exactly the HTTP requests of a win_ping: a probe that grows past it costs every host of a
+    fleet one more round trip (docs/benchmarks.md)."""
+    winrm = sorted(h["name"] for h in fleet.load(DEMO) if h.get("transport") != "smb")
+
+    def requests():
+        stats = demo_lab.stats()
+        return {name: stats[name]["requests"] for name in winrm}
+
+    start = requests()
+    ping = demo_lab.ansible(",".join(winrm), "-m", "ansible.windows.win_ping")
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    pinged = requests()
+    audit = demo_lab.playbook("playbooks/audit.yml", "--limit", ",".join(winrm) + ",localhost",
+                              "-e", f"q317061_report_dir={tmp_path}")
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    audited = requests()
+    per_ping = {name: pinged[name] - start[name] for name in winrm}
+    assert min(per_ping.values()) > 0
+    assert {name: audited[name] - pinged[name] for name in winrm} == per_ping
+
+
 def test_html_report_in_a_real_browser(demo_lab, tmp_path):
     """Chromium renders the self-contained report: counts, sites, every host, badges in their colours; a person
     can filter by status and site and search by host name, and the page loads nothing from anywhere."""
