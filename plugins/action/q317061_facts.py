@@ -28,7 +28,7 @@ DLLS = "smsfleet.q317061.q317061_dlls"
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("sp4_hrp_revision", "later_service_packs_fixed", "log_tail_bytes", "work_dir", "recover",
-                             "plan"))
+                             "plan", "unreachable"))
     _requires_connection = True
 
     def run(self, tmp=None, task_vars=None):
@@ -41,6 +41,7 @@ class ActionModule(ActionBase):
             "work_dir": {"type": "raw"},
             "recover": {"type": "bool", "default": False},
             "plan": {"type": "bool", "default": False},
+            "unreachable": {"type": "str", "default": "unreachable", "choices": ["unreachable", "failed"]},
         }
         dummy, args = self.validate_argument_spec(argument_spec=spec)
         # An option left out takes the host's own q317061_* variable, as the playbooks do: read here, not templated
@@ -57,7 +58,14 @@ class ActionModule(ActionBase):
                            later_service_packs_fixed=values["later_service_packs_fixed"])
         work_dir = values["work_dir"]
         if not args["plan"]:
-            return self._classify(result, args, policy, work_dir, task_vars)
+            try:
+                return self._classify(result, args, policy, work_dir, task_vars)
+            except AnsibleConnectionFailure as error:
+                if args["unreachable"] != "failed":
+                    raise
+                # A failure, so a block's rescue keeps the error (Ansible keeps nothing of an unreachable host).
+                result.update(failed=True, changed=False, q317061_unreachable=True, msg=str(error))
+                return result
         try:
             decide = plans.policy_from_vars({f"q317061_{name}": variables.host_value(
                 task_vars, f"q317061_{name}", self._templar) for name in plans.POLICY_OPTIONS})

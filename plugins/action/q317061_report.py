@@ -31,6 +31,7 @@ class ActionModule(ActionBase):
             "check_mode": {"type": "bool", "default": False},
             "notes": {"type": "list", "elements": "str", "default": []},
             "refused": {"type": "str"},
+            "fresh_since": {"type": "str"},
         }
         dummy, args = self.validate_argument_spec(argument_spec=spec)
         hostvars = task_vars.get("hostvars", {})
@@ -53,7 +54,7 @@ class ActionModule(ActionBase):
                 if isinstance(plan, dict):
                     change = plans.change_record(plan, attempted=False, refused=args["refused"])
             cached = (hv.get("ansible_facts") or {}).get("q317061") or self._cached(host)
-            entries.append(rpt.entry_from_hostvars(host, registered, cached,
+            entries.append(rpt.entry_from_hostvars(host, registered, cached, fresh_since=args["fresh_since"],
                                                    change=change if isinstance(change, dict) else None))
         report = rpt.build(entries, title=args["title"], check_mode=args["check_mode"], notes=args["notes"])
         try:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 
 from ansible.plugins.action import ActionBase
@@ -50,7 +51,9 @@ class ActionModule(ActionBase):
         check_mode = bool(self._task.check_mode) and playbook != "audit"
         run["basename"] = rpt.basename(run.pop("report_basename", None) or BASENAMES[playbook], check_mode)
         suffix = " (check mode: nothing was changed)" if check_mode else ""
-        run.update(check_mode=check_mode, title=TITLES[playbook] + suffix)
+        # The run's start, in the facts' checked_at form: facts checked since are this run's probe (the report).
+        started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        run.update(check_mode=check_mode, title=TITLES[playbook] + suffix, started=started)
         if not errors:  # (a refused value leaves its setting out of `run`)
             errors += rpt.check_destination(run["report_dir"], run["report_template"])
         if errors:

@@ -51,6 +51,16 @@ options:
         C(state=recovered)), then probe again. Reports C(changed) when it recovered something.
     type: bool
     default: false
+  unreachable:
+    description:
+      - How a host that cannot be reached (including refused credentials and a connection dropped during the probe)
+        is returned when O(plan) is false.
+      - V(unreachable) is Ansible's usual result. V(failed) returns a failure with C(q317061_unreachable=true) and
+        the error in C(msg), so a block's C(rescue) can keep the error of each host that could not be checked
+        without registering every host's result; C(audit.yml) uses this.
+    type: str
+    choices: [unreachable, failed]
+    default: unreachable
   plan:
     description:
       - Also decide what remediation does to the host, as M(smsfleet.q317061.q317061_plan) would with the host's
@@ -82,6 +92,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+q317061_unreachable:
+  description: The host could not be reached; C(msg) holds the error. The result is a failure.
+  returned: when the host could not be reached and O(unreachable=failed)
+  type: bool
+  sample: true
 ansible_facts:
   description: Facts added to the host.
   returned: success

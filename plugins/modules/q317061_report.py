@@ -47,6 +47,13 @@ options:
   refused:
     description: Why the controller's pre-flight refused the hotfix bundle, for the records made from plans.
     type: str
+  fresh_since:
+    description:
+      - The run's start (ISO 8601, as the settings task returns it in C(run.started)). A host with no registered
+        result whose C(ansible_facts.q317061) was checked at or after it is reported from this run's probe
+        (C(source=probe)); older facts are the fact cache's (C(source=cache)).
+      - C(audit.yml) registers only the results of hosts that could not be checked and reads the others' facts.
+    type: str
   basename:
     description: File name without extension.
     type: str

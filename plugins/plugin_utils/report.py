@@ -73,18 +73,20 @@ def host_entry(host: str, facts: dict | None, error: str | None = None, unreacha
     }
 
 
-def entry_from_hostvars(host: str, registered, cached_facts: dict | None, change: dict | None = None) -> dict:
-    """A host's row from what this run registered, else from the fact cache.
+def entry_from_hostvars(host: str, registered, cached_facts: dict | None, change: dict | None = None,
+                        fresh_since: str | None = None) -> dict:
+    """A host's row from what this run registered, else from the host's facts, else from the fact cache.
 
     registered: one registered probe result, or a list of them (newest first: the first that ran
     wins, e.g. the re-audit of a changed host before its first probe). A probe that ran wins; an
     unreachable host or a failed probe is reported with its error (an old cached verdict would hide
-    that the host cannot be checked now); a host with no result in this run (skipped, or not
-    targeted) falls back to the cache."""
+    that the host cannot be checked now). Facts checked at or after `fresh_since` (the run's start)
+    are this run's probe: the audit registers only failures. A host with no result in this run
+    (skipped, or not targeted) falls back to the cache."""
     candidates = registered if isinstance(registered, list) else [registered]
     ran = [r for r in candidates if isinstance(r, dict) and r and not r.get("skipped")]
     result = ran[0] if ran else {}
-    if result.get("unreachable"):
+    if result.get("unreachable") or result.get("q317061_unreachable"):
         return host_entry(host, None, error=result.get("msg", "unreachable"), unreachable=True, change=change)
     if result.get("failed"):
         return host_entry(host, None, error=result.get("msg", "failed"), change=change)
@@ -92,8 +94,17 @@ def entry_from_hostvars(host: str, registered, cached_facts: dict | None, change
     if facts is not None:
         return host_entry(host, facts, change=change)
     if cached_facts is not None:
-        return host_entry(host, cached_facts, change=change, source="cache")
+        fresh = fresh_since is not None and checked_since(cached_facts, fresh_since)
+        return host_entry(host, cached_facts, change=change, source="probe" if fresh else "cache")
     return host_entry(host, None, error="no result in this run and none in the fact cache", change=change)
+
+
+def checked_since(facts: dict, since: str) -> bool:
+    """Whether the verdict was checked at or after `since` (ISO 8601 times, whole seconds, UTC)."""
+    try:
+        return datetime.datetime.fromisoformat(str(facts.get("checked_at"))) >= datetime.datetime.fromisoformat(since)
+    except (TypeError, ValueError):
+        return False
 
 
 def summarise(entries: list[dict]) -> dict:

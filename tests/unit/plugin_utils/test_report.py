@@ -72,6 +72,24 @@ def test_entry_from_this_run_or_the_fact_cache(registered, cached, status, sourc
         assert "from the fact cache" in rpt.to_html(rpt.build([entry]))
 
 
+@pytest.mark.parametrize("registered, facts, since, status, source", [
+    (None, _FACTS, "2026-11-20T08:00:00+00:00", "vulnerable", "probe"),  # checked in this run's first second
+    (None, _FACTS, "2026-11-20T07:59:00+00:00", "vulnerable", "probe"),
+    (None, _OLD, "2026-11-20T07:59:00+00:00", "fixed", "cache"),  # loaded from the fact cache, not probed now
+    (None, _FACTS | {"checked_at": "not a time"}, "2026-11-20T07:59:00+00:00", "vulnerable", "cache"),
+    ({"failed": True, "q317061_unreachable": True, "msg": "connection refused"}, _FACTS,  # the audit's rescue
+     "2026-11-20T07:59:00+00:00", "unreachable", "probe"),
+    ({"failed": True, "msg": "Access is denied"}, _OLD, "2026-11-20T07:59:00+00:00", "unknown", "probe"),
+])
+def test_the_audit_reads_this_runs_verdicts_from_the_facts(registered, facts, since, status, source):
+    """audit.yml registers only the hosts that could not be checked: the others' facts are this run's
+    verdicts when checked since the run started, the fact cache's when older."""
+    entry = rpt.entry_from_hostvars("h", registered, facts, fresh_since=since)
+    assert (entry["status"], entry["source"]) == (status, source)
+    if registered:
+        assert registered["msg"] in entry["reasons"][0] and entry["error"] == registered["msg"]
+
+
 @pytest.mark.parametrize("value, shown", [
     ("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"),
     ("+1+1", "'+1+1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),

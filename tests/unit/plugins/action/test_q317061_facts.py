@@ -163,6 +163,19 @@ def test_plan_true_plans_an_unreachable_host_for_a_human():
     assert plan["action"] == "manual" and plan["status"] == "unreachable"
 
 
+@pytest.mark.parametrize("args, unreachable", [({}, True), ({"unreachable": "failed"}, False)])
+def test_an_unreachable_host_is_unreachable_or_a_failure_a_rescue_can_keep(args, unreachable):
+    action = _action(args, {})
+    action._execute_module.side_effect = AnsibleConnectionFailure("winrm: connection refused")
+    if unreachable:
+        with pytest.raises(AnsibleConnectionFailure):
+            action.run(task_vars={})
+        return
+    result = action.run(task_vars={})
+    assert result["failed"] and result["q317061_unreachable"] and "connection refused" in result["msg"]
+    assert "unreachable" not in result and "ansible_facts" not in result
+
+
 def test_plan_true_with_a_bad_policy_reads_nothing():
     action = _action({"plan": True}, {"probe": probe()})
     action._templar = mock.MagicMock(template=lambda value: value)
