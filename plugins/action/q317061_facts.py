@@ -63,9 +63,7 @@ class ActionModule(ActionBase):
             except AnsibleConnectionFailure as error:
                 if args["unreachable"] != "failed":
                     raise
-                # A failure, so a block's rescue keeps the error (Ansible keeps nothing of an unreachable host).
-                result.update(failed=True, changed=False, q317061_unreachable=True, msg=str(error))
-                return result
+                return self._unreachable(result, args, error)
         try:
             decide = plans.policy_from_vars({f"q317061_{name}": variables.host_value(
                 task_vars, f"q317061_{name}", self._templar) for name in plans.POLICY_OPTIONS})
@@ -76,11 +74,21 @@ class ActionModule(ActionBase):
         try:
             result = self._classify(result, args, policy, work_dir, task_vars)
         except AnsibleConnectionFailure as error:  # a host that cannot be reached still gets its plan
-            result.update(unreachable=True, changed=False, msg=str(error))
+            result = self._unreachable(result, args, error)
         plan, warnings = plans.plan_with_policy(plans.facts_from_result(result), decide)
         result.setdefault("ansible_facts", {})["q317061_plan"] = plan
         if warnings:
             result["warnings"] = list(result.get("warnings") or []) + warnings
+        return result
+
+    @staticmethod
+    def _unreachable(result, args, error):
+        """Ansible's unreachable result, or with unreachable=failed a failure, so that a block's rescue keeps
+        the error (Ansible keeps nothing of an unreachable host, and a rescue never sees one)."""
+        if args["unreachable"] == "failed":
+            result.update(failed=True, changed=False, q317061_unreachable=True, msg=str(error))
+        else:
+            result.update(unreachable=True, changed=False, msg=str(error))
         return result
 
     def _classify(self, result, args, policy, work_dir, task_vars):

@@ -49,7 +49,7 @@ class ActionModule(ActionBase):
                 # host could not be reached (Ansible keeps no facts of an unreachable host: planned here, for a human).
                 plan = (hv.get("ansible_facts") or {}).get("q317061_plan")
                 ran = [r for r in registered if isinstance(r, dict) and r and not r.get("skipped")]
-                if not isinstance(plan, dict) and ran:
+                if not (isinstance(plan, dict) and plan) and ran:  # ({} from remediate.yml's rescue: no plan)
                     plan = plans.plan_with_policy(plans.facts_from_result(ran[0]), plans.policy_from_vars({}))[0]
                 if isinstance(plan, dict):
                     change = plans.change_record(plan, attempted=False, refused=args["refused"])

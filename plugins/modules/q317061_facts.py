@@ -54,10 +54,10 @@ options:
   unreachable:
     description:
       - How a host that cannot be reached (including refused credentials and a connection dropped during the probe)
-        is returned when O(plan) is false.
+        is returned.
       - V(unreachable) is Ansible's usual result. V(failed) returns a failure with C(q317061_unreachable=true) and
         the error in C(msg), so a block's C(rescue) can keep the error of each host that could not be checked
-        without registering every host's result; C(audit.yml) uses this.
+        without registering every host's result; C(audit.yml) and C(remediate.yml) use this.
     type: str
     choices: [unreachable, failed]
     default: unreachable

@@ -52,7 +52,8 @@ options:
       - The run's start (ISO 8601, as the settings task returns it in C(run.started)). A host with no registered
         result whose C(ansible_facts.q317061) was checked at or after it is reported from this run's probe
         (C(source=probe)); older facts are the fact cache's (C(source=cache)).
-      - C(audit.yml) registers only the results of hosts that could not be checked and reads the others' facts.
+      - C(audit.yml) and C(remediate.yml) register only the results of hosts that could not be checked and read the
+        others' facts. A report from the fact cache leaves it out: it probed nothing.
     type: str
   basename:
     description: File name without extension.

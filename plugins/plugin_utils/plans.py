@@ -75,10 +75,11 @@ def facts_from_result(result: dict | None) -> dict:
     is `unreachable` or `unknown` with the error, so it is planned for a human, never changed."""
     result = result or {}
     facts = (result.get("ansible_facts") or {}).get("q317061")
-    if facts and not result.get("failed") and not result.get("unreachable"):
+    unreachable = result.get("unreachable") or result.get("q317061_unreachable")  # the latter: unreachable=failed
+    if facts and not result.get("failed") and not unreachable:
         return facts
-    status = "unreachable" if result.get("unreachable") else "unknown"
-    what = "Host unreachable" if result.get("unreachable") else "Probe failed"
+    status = "unreachable" if unreachable else "unknown"
+    what = "Host unreachable" if unreachable else "Probe failed"
     return {"status": status, "reasons": [f"{what}: {result.get('msg') or 'no result'}"]}
 
 

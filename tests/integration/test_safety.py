@@ -76,6 +76,24 @@ def test_one_host_that_cannot_be_checked_never_stops_the_others(lab_factory, bun
     assert entries["s-02"]["change"]["outcome"] == "manual"
 
 
+def test_a_plan_left_in_a_fact_cache_never_sends_an_unchecked_host_into_a_wave(lab_factory, bundle, tmp_path):
+    """With a fact cache, the plans of an earlier run are in the hosts' facts when a run starts. A host whose probe
+    fails in this run gets this run's plan (manual, for a human): it is never changed on an old verdict."""
+    lab = lab_factory(THREE)
+    lab.env.update(ANSIBLE_CACHE_PLUGIN="jsonfile", ANSIBLE_CACHE_PLUGIN_CONNECTION=str(tmp_path / "cache"))
+    planned = remediate(lab, bundle, tmp_path / "plan", "-e", "q317061_serial=100%", check=True)
+    assert planned.returncode == 0, planned.stdout + planned.stderr  # every host planned hotfix, and cached
+    before = lab.host_state("s-02")
+    lab.winlab("fault", "s-02", "drop_on_module", "smsfleet.q317061.q317061_probe")
+    run = remediate(lab, bundle, tmp_path / "r", "-e", "q317061_serial=100%")
+    assert run.returncode == 2 and "1 host(s) could not be checked: s-02" in run.stdout
+    entries = report(tmp_path / "r")
+    assert {n: entries[n]["status"] for n in ("s-01", "s-03")} == {"s-01": "fixed", "s-03": "fixed"}
+    assert entries["s-02"]["change"]["outcome"] == "manual" and entries["s-02"]["error"]
+    assert dll_versions(lab.host_state("s-02")) == dll_versions(before)
+    assert services(lab.host_state("s-02")) == services(before)
+
+
 def test_the_installed_bytes_are_the_checked_bytes(lab_factory, tmp_path):
     """A bundle file swapped after the pre-flight (same size, same version) never reaches a host."""
     lab = lab_factory(THREE.replace("count: 3", "count: 2, host: {faults: {latency_ms: 300}}"))

@@ -5,7 +5,7 @@ from probe_factory import probe
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import classify
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.plans import (
-    Policy, PolicyError, change_record, plan_host, policy_from_vars)
+    Policy, PolicyError, change_record, facts_from_result, plan_host, policy_from_vars)
 
 
 def facts(**changes):
@@ -104,3 +104,19 @@ def test_over_smb_only_the_manual_method_works():
     plan = plan_host(dict(facts(), transport="smb"), Policy(method="installer"))
     assert (plan["action"], plan["method"]) == ("hotfix", "manual")
     assert "only the manual method works over smb" in plan["reason"] and plan["rollback"] is True
+
+
+@pytest.mark.parametrize("result, status, words", [
+    ({"ansible_facts": {"q317061": {"status": "vulnerable"}}}, "vulnerable", None),
+    ({"unreachable": True, "msg": "timed out"}, "unreachable", "Host unreachable: timed out"),
+    ({"failed": True, "q317061_unreachable": True, "msg": "refused"}, "unreachable", "Host unreachable: refused"),
+    ({"failed": True, "msg": "Access is denied", "ansible_facts": {"q317061": {"status": "fixed"}}}, "unknown",
+     "Probe failed: Access is denied"),  # a failed result's facts are never trusted
+    (None, "unknown", "Probe failed: no result"),
+])
+def test_a_host_that_could_not_be_checked_is_planned_from_its_error(result, status, words):
+    got = facts_from_result(result)
+    assert got["status"] == status
+    if words:
+        assert got["reasons"] == [words]
+        assert plan_host(got, Policy())["action"] == "manual"

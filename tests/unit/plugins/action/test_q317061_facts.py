@@ -176,6 +176,15 @@ def test_an_unreachable_host_is_unreachable_or_a_failure_a_rescue_can_keep(args,
     assert "unreachable" not in result and "ansible_facts" not in result
 
 
+def test_plan_true_with_unreachable_failed_is_a_failure_a_rescue_can_keep():
+    action = _action({"plan": True, "unreachable": "failed"}, {})
+    action._execute_module.side_effect = AnsibleConnectionFailure("winrm: connection refused")
+    result = action.run(task_vars={})
+    assert result["failed"] and result["q317061_unreachable"] and "unreachable" not in result
+    plan = result["ansible_facts"]["q317061_plan"]
+    assert plan["action"] == "manual" and plan["status"] == "unreachable"
+
+
 def test_plan_true_with_a_bad_policy_reads_nothing():
     action = _action({"plan": True}, {"probe": probe()})
     action._templar = mock.MagicMock(template=lambda value: value)
