@@ -33,8 +33,8 @@ options:
     required: true
   result_var:
     description:
-      - Names of the variables each host registered q317061_facts results in, newest first; the first that ran
-        wins (the re-audit of a changed host, then its first probe).
+      - Names of the variables holding each host's q317061_facts results (registered, or kept by a rescue), newest
+        first; the first that ran wins (the re-audit of a changed host, then its first probe).
     type: list
     elements: str
     default: [q317061_audit]
@@ -53,7 +53,7 @@ options:
         result whose C(ansible_facts.q317061) was checked at or after it is reported from this run's probe
         (C(source=probe)); older facts are the fact cache's (C(source=cache)).
       - C(audit.yml) and C(remediate.yml) register only the results of hosts that could not be checked and read the
-        others' facts. A report from the fact cache leaves it out: it probed nothing.
+        others' facts. A report from the fact cache leaves it out, as it probed nothing.
     type: str
   basename:
     description: File name without extension.
