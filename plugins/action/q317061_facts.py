@@ -57,24 +57,23 @@ class ActionModule(ActionBase):
         policy = FixPolicy(sp4_hrp_revision=values["sp4_hrp_revision"],
                            later_service_packs_fixed=values["later_service_packs_fixed"])
         work_dir = values["work_dir"]
-        if not args["plan"]:
+        decide = None
+        if args["plan"]:
             try:
-                return self._classify(result, args, policy, work_dir, task_vars)
-            except AnsibleConnectionFailure as error:
-                if args["unreachable"] != "failed":
-                    raise
-                return self._unreachable(result, args, error)
-        try:
-            decide = plans.policy_from_vars({f"q317061_{name}": variables.host_value(
-                task_vars, f"q317061_{name}", self._templar) for name in plans.POLICY_OPTIONS})
-        except plans.PolicyError as error:
-            result.update(failed=True, msg=f"invalid remediation policy for this host: {error}; nothing was read or "
-                                           "changed")
-            return result
+                decide = plans.policy_from_vars({f"q317061_{name}": variables.host_value(
+                    task_vars, f"q317061_{name}", self._templar) for name in plans.POLICY_OPTIONS})
+            except plans.PolicyError as error:
+                result.update(failed=True, msg=f"invalid remediation policy for this host: {error}; nothing was "
+                                               "read or changed")
+                return result
         try:
             result = self._classify(result, args, policy, work_dir, task_vars)
-        except AnsibleConnectionFailure as error:  # a host that cannot be reached still gets its plan
+        except AnsibleConnectionFailure as error:
+            if decide is None and args["unreachable"] != "failed":
+                raise  # Ansible's own unreachable; with plan=true a host that cannot be reached still gets its plan
             result = self._unreachable(result, args, error)
+        if decide is None:
+            return result
         plan, warnings = plans.plan_with_policy(plans.facts_from_result(result), decide)
         result.setdefault("ansible_facts", {})["q317061_plan"] = plan
         if warnings:
