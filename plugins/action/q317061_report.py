@@ -48,9 +48,9 @@ class ActionModule(ActionBase):
                 # Never attempted: the rollout stopped first, the pre-flight refused, nothing was planned, or the
                 # host could not be reached (Ansible keeps no facts of an unreachable host: planned here, for a human).
                 plan = (hv.get("ansible_facts") or {}).get("q317061_plan")
-                ran = [r for r in registered if isinstance(r, dict) and r and not r.get("skipped")]
+                ran = plans.first_that_ran(registered)
                 if not (isinstance(plan, dict) and plan) and ran:  # ({} from remediate.yml's rescue: no plan)
-                    plan = plans.plan_with_policy(plans.facts_from_result(ran[0]), plans.policy_from_vars({}))[0]
+                    plan = plans.plan_with_policy(plans.facts_from_result(ran), plans.policy_from_vars({}))[0]
                 if isinstance(plan, dict):
                     change = plans.change_record(plan, attempted=False, refused=args["refused"])
             cached = (hv.get("ansible_facts") or {}).get("q317061") or self._cached(host)

@@ -70,16 +70,28 @@ _NEXT_STEP = {
 }
 
 
+def unreachable(result: dict) -> bool:
+    """A q317061_facts result of a host that could not be reached: Ansible's own, or the failure that
+    unreachable=failed returns so that a block's rescue keeps it."""
+    return bool(result.get("unreachable") or result.get("q317061_unreachable"))
+
+
+def first_that_ran(registered) -> dict:
+    """The first of one or more q317061_facts results (newest first) that ran, or {}."""
+    candidates = registered if isinstance(registered, list) else [registered]
+    return next((r for r in candidates if isinstance(r, dict) and r and not r.get("skipped")), {})
+
+
 def facts_from_result(result: dict | None) -> dict:
     """A host's facts from its registered q317061_facts result; a host that could not be checked
     is `unreachable` or `unknown` with the error, so it is planned for a human, never changed."""
     result = result or {}
     facts = (result.get("ansible_facts") or {}).get("q317061")
-    unreachable = result.get("unreachable") or result.get("q317061_unreachable")  # the latter: unreachable=failed
-    if facts and not result.get("failed") and not unreachable:
+    lost = unreachable(result)
+    if facts and not result.get("failed") and not lost:
         return facts
-    status = "unreachable" if unreachable else "unknown"
-    what = "Host unreachable" if unreachable else "Probe failed"
+    status = "unreachable" if lost else "unknown"
+    what = "Host unreachable" if lost else "Probe failed"
     return {"status": status, "reasons": [f"{what}: {result.get('msg') or 'no result'}"]}
 
 

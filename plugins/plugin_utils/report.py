@@ -17,6 +17,8 @@ import pathlib
 import re
 import tempfile
 
+from .plans import first_that_ran, unreachable
+
 STATUS_ORDER = ("vulnerable", "pending_reboot", "unknown", "unreachable", "mitigated", "fixed", "not_applicable")
 EXPOSURE_ORDER = ("affected_now", "latent", "none")
 OUTCOME_LABELS = {"changed": "changed", "recovered": "recovered", "unchanged": "unchanged", "failed": "FAILED",
@@ -83,10 +85,8 @@ def entry_from_hostvars(host: str, registered, cached_facts: dict | None, change
     that the host cannot be checked now). Facts checked at or after `fresh_since` (the run's start)
     are this run's probe: the audit registers only failures. A host with no result in this run
     (skipped, or not targeted) falls back to the cache."""
-    candidates = registered if isinstance(registered, list) else [registered]
-    ran = [r for r in candidates if isinstance(r, dict) and r and not r.get("skipped")]
-    result = ran[0] if ran else {}
-    if result.get("unreachable") or result.get("q317061_unreachable"):
+    result = first_that_ran(registered)
+    if unreachable(result):
         return host_entry(host, None, error=result.get("msg", "unreachable"), unreachable=True, change=change)
     if result.get("failed"):
         return host_entry(host, None, error=result.get("msg", "failed"), change=change)
