@@ -28,7 +28,7 @@ $spec = @{
                 sha256 = @{ type = 'str'; required = $true }
                 # The controller's copy the action plugin stages from (it never reaches the module).
                 local = @{ type = 'path' }
-                # Where the action uploaded it when the staged folder did not exist yet.
+                # The action's gzip upload of it (the user's temp folder), expanded into source.
                 upload = @{ type = 'path' }
             }
         }

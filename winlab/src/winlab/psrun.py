@@ -197,11 +197,11 @@ def _wait_async(host: Host, path: str, seconds: int) -> tuple[int, bytes, bytes]
             job = None
         dead = entry is not None and datetime.datetime.fromisoformat(
             entry["modified"].replace("Z", "+00:00")).timestamp() < host.state["boot_time"]
-        return entry, text, job if isinstance(job, dict) else None, dead
-    entry, text, job, dead = read()
+        return text, job if isinstance(job, dict) else None, dead
+    text, job, dead = read()
     if not (job and job.get("finished")) and not dead:
         time.sleep(seconds)  # twins run to their end at once: an unfinished job here never finishes (as a lost one)
-        entry, text, job, dead = read()
+        text, job, dead = read()
     if job and job.get("finished"):
         host.delete_file(path)
     return 0, (json.dumps({"boot": filetime(host.state["boot_time"]), "result": text}) + "\r\n").encode(), b""
