@@ -10,10 +10,10 @@ NT status (0 is success) rather than raising, because the SMB layer answers with
 from __future__ import annotations
 
 import fnmatch
-import time
 
+from . import filetimes
 from .content import file_bytes, meta_from_bytes
-from .host import Host, HostError, iso
+from .host import Host, HostError
 
 STATUS_SUCCESS = 0
 STATUS_NO_SUCH_FILE = 0xC000000F
@@ -27,16 +27,19 @@ STATUS_NOT_A_DIRECTORY = 0xC0000103
 STATUS_DIRECTORY_NOT_EMPTY = 0xC0000101
 STATUS_ACCESS_DENIED = 0xC0000022
 STATUS_OBJECT_NAME_INVALID = 0xC0000033
+STATUS_CANNOT_DELETE = 0xC0000121
+STATUS_DELETE_PENDING = 0xC0000056
 
 ATTR_DIRECTORY = 0x10
 ATTR_ARCHIVE = 0x20
 
 
 class Node:
-    """What an open or a listing sees of one file or folder."""
+    """What an open or a listing sees of one file or folder: its size, times and attributes."""
 
-    def __init__(self, path: str, is_dir: bool, size: int = 0, modified: str | None = None, display: str | None = None):
-        self.path, self.is_dir, self.size, self.modified, self.display = path, is_dir, size, modified, display
+    def __init__(self, path: str, is_dir: bool, size: int = 0, entry: dict | None = None, display: str | None = None):
+        self.path, self.is_dir, self.size, self.display = path, is_dir, size, display
+        self.entry = entry or {}
 
     @property
     def name(self) -> str:
@@ -44,15 +47,18 @@ class Node:
 
     @property
     def attributes(self) -> int:
-        return ATTR_DIRECTORY if self.is_dir else ATTR_ARCHIVE
+        return ATTR_DIRECTORY if self.is_dir else filetimes.attributes(self.entry)
+
+    def times(self, fallback: float) -> tuple[int, int, int, int]:
+        """(creation, last access, last write, change) FILETIMEs; a folder or a file without times: fallback."""
+        if not self.entry.get("modified"):
+            when = filetimes.from_epoch(fallback)
+            return when, when, when, when
+        found = filetimes.times(self.entry)
+        return found["created"], found["accessed"], found["written"], found["changed"]
 
     def mtime(self, fallback: float) -> float:
-        if not self.modified:
-            return fallback
-        try:
-            return time.mktime(time.strptime(self.modified[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
-        except ValueError:
-            return fallback
+        return filetimes.to_epoch(self.times(fallback)[2])
 
 
 def join(root: str, relative: str) -> str | None:
@@ -79,9 +85,9 @@ class FileSystem:
     def stat(self, path: str) -> Node | None:
         entry = self.host.file(path)
         if entry is not None:
-            return Node(entry["path"], False, entry.get("size") or len(file_bytes(self.host, entry)), entry.get("modified"))
+            return Node(entry["path"], False, entry.get("size") or len(file_bytes(self.host, entry)), entry)
         if self.is_dir(path):
-            return Node(self._cased_dir(path), True, 0, None)
+            return Node(self._cased_dir(path), True)
         return None
 
     def _cased_dir(self, path: str) -> str:
@@ -106,7 +112,7 @@ class FileSystem:
                 if "\\" in rest:
                     found.setdefault(head.lower(), Node(entry["path"][:len(prefix)] + head, True))
                 else:
-                    found[head.lower()] = Node(entry["path"], False, entry.get("size") or 0, entry.get("modified"))
+                    found[head.lower()] = Node(entry["path"], False, entry.get("size") or 0, entry)
         for folder in self.host.state.get("dirs", []):
             if folder.lower().startswith(prefix) and folder.rstrip("\\")[len(prefix):]:
                 head = folder[len(prefix):].split("\\", 1)[0]
@@ -149,13 +155,21 @@ class FileSystem:
         dummy, free = self.free(path)
         return STATUS_DISK_FULL if size - current > free else STATUS_SUCCESS
 
-    def commit(self, path: str, data: bytes) -> int:
-        """Store a file's new content (at close, or when a write grows it)."""
+    def commit(self, path: str, data: bytes, stamp: dict | None = None) -> int:
+        """Store a file's new content (when its handle closes). `stamp` holds what the handle decided of
+        the file's times and attributes (an explicitly set LastWrite time stands); the rest is now."""
         try:
-            self.host.write_file(path, dict(meta_from_bytes(self.host, data), modified=iso(time.time())))
+            self.host.write_file(path, dict(meta_from_bytes(self.host, data), modified=filetimes.now_iso(),
+                                            **(stamp or {})))
         except HostError as error:
             return STATUS_DISK_FULL if "space" in str(error) else STATUS_SHARING_VIOLATION
         return STATUS_SUCCESS
+
+    def set_metadata(self, path: str, fields: dict) -> None:
+        """Times and attributes set on a stored file (SET_FILE_BASIC): the Change time moves unless set too."""
+        entry = self.host.file(path)
+        if entry is not None:
+            entry.update(dict({"changed": filetimes.now_iso()}, **fields))
 
     def mkdir(self, path: str) -> int:
         if self.stat(path) is not None:
@@ -183,6 +197,8 @@ class FileSystem:
             return STATUS_FILE_IS_A_DIRECTORY
         if self.host.locked_by(path):
             return STATUS_SHARING_VIOLATION
+        if node.attributes & filetimes.READONLY:
+            return STATUS_CANNOT_DELETE
         self.host.state["files"].pop(path.lower(), None)
         return STATUS_SUCCESS
 

@@ -13,7 +13,7 @@ import re
 
 import yaml
 
-from .host import EXIFS_PARAMS, IFS_TARGET, SMS_SERVICES, TIME_ZONE_KEY, TRACING_KEY, Host, iso, sms_log_time, user_temp_dir, view32
+from .host import EVENT_LOG_STOPPED, EXIFS_PARAMS, IFS_TARGET, SMS_SERVICES, TIME_ZONE_KEY, TRACING_KEY, Host, iso, sms_log_time, user_temp_dir, view32
 from .content import spec_dll, text_size
 
 KB_SIZES = {  # (platform, dll) -> size of the 2.00.1493.3240 build (KB Q317061)
@@ -54,17 +54,28 @@ DEFAULT_HOST = {
     "workgroup": "LAB",
     "exifs_admin_share": False,  # whether the IFS drive has an administrative share (M$): undocumented
     "exifs_in_disk_enum": True,  # whether NetrServerDiskEnum lists the IFS drive: undocumented
-    "smb_signing_required": False,
+    "smb_signing_required": False,  # LanmanServer RequireSecuritySignature
+    "smb_signing_enabled": False,  # LanmanServer EnableSecuritySignature (off on a Windows 2000 member server)
+    "smb_oplocks": True,  # LanmanServer EnableOplocks
+    "oplock_break_seconds": 35,  # OplockBreakWait: how long another opener waits for a holder to answer a break
+    "sharing_violation_retries": True,  # the server retries a sharing violation for about a second first
+    "half_open_seconds": 60,  # how long a connection that went half-open keeps its session's files open
+    "eventlog_start_seconds": 10,  # from the kernel's start to the Event log service's (its 6005 event)
 }
-OS_VERSIONS = {"windows2000": ("5.0.2195.0", "C:\\WINNT"), "windows2003": ("5.2.3790.0", "C:\\WINDOWS"),
-               "windows2016": ("10.0.14393.0", "C:\\Windows")}
+OS_VERSIONS = {"windowsnt4": ("4.0.1381.0", "C:\\WINNT"), "windows2000": ("5.0.2195.0", "C:\\WINNT"),
+               "windows2003": ("5.2.3790.0", "C:\\WINDOWS"), "windows2016": ("10.0.14393.0", "C:\\Windows")}
+SMB_SETTINGS = ("smb_signing_enabled", "smb_oplocks", "oplock_break_seconds", "sharing_violation_retries",
+                "half_open_seconds", "eventlog_start_seconds")
 TRANSPORTS = ("winrm", "smb")
 FAULT_KINDS = {"drop_after_commands": int, "hang_on_stop": list, "start_fails": list, "locked_files": list,
                "unreadable_files": list,
                "system_drive_full": bool,
                "restart_never_returns": bool, "latency_ms": int, "bandwidth_kbps": int,
                "drop_on_module": str, "interrupt_transaction_at": str, "stopped_pipes": list, "denied_shares": list,
-               "drop_transaction_at": str}
+               "drop_transaction_at": str, "half_open_transaction_at": str,
+               "server_service_restarted": bool, "statistics_cleared": bool}
+# Faults that are events: applied when set (winlab fault), never kept in the host's state.
+EVENT_FAULTS = ("server_service_restarted", "statistics_cleared")
 TRANSACTION_PHASES = ("stopping", "backing_up", "replacing", "verifying", "restarting")
 # Fields a host may carry besides DEFAULT_HOST's; anything else is a misspelling and is refused.
 EXTRA_HOST_FIELDS = ("name", "group", "computer_name", "exifs_boot_letter", "processes")
@@ -189,9 +200,15 @@ def validate(host: dict, where: str) -> None:
         bad("os", f"must be one of {', '.join(OS_VERSIONS)} (got {host.get('os')!r})")
     if host.get("transport") is not None and host["transport"] not in TRANSPORTS:
         bad("transport", f"must be winrm or smb (got {host['transport']!r})")
-    for field in ("exifs_admin_share", "exifs_in_disk_enum", "smb_signing_required"):
+    for field in ("exifs_admin_share", "exifs_in_disk_enum", "smb_signing_required", "smb_signing_enabled",
+                  "smb_oplocks", "sharing_violation_retries"):
         if not isinstance(host.get(field), bool):
             bad(field, "must be true or false")
+    for field, low, high in (("oplock_break_seconds", 0, 180), ("half_open_seconds", 0, 7200),
+                             ("eventlog_start_seconds", 0, 600)):
+        value = host.get(field)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            bad(field, f"must be a number from {low} to {high} (got {value!r})")
     if not isinstance(host.get("workgroup"), str) or not host["workgroup"]:
         bad("workgroup", "must be a non-empty string")
     boot = host.get("exifs_boot_letter")
@@ -213,6 +230,9 @@ def validate(host: dict, where: str) -> None:
             bad(f"drives[{i}].free", "must be an integer between 0 and size")
         letters.add(drive["letter"])
     validate_faults(host.get("faults") or {}, bad)
+    for kind in EVENT_FAULTS:
+        if kind in (host.get("faults") or {}):
+            bad(f"faults.{kind}", "is an event, not a state: cause it with `winlab fault HOST " + kind + "`")
 
 
 def _is_letter(value) -> bool:
@@ -245,7 +265,8 @@ def validate_faults(faults: dict, bad) -> None:
             bad(f"faults.{kind}", "must be a list of non-empty strings")
         if FAULT_KINDS[kind] is int and value < 0:
             bad(f"faults.{kind}", f"must not be negative (got {value})")
-        if kind in ("interrupt_transaction_at", "drop_transaction_at") and value not in TRANSACTION_PHASES:
+        if kind in ("interrupt_transaction_at", "drop_transaction_at", "half_open_transaction_at") and \
+                value not in TRANSACTION_PHASES:
             bad(f"faults.{kind}", f"must be one of {', '.join(TRANSACTION_PHASES)} (got {value!r})")
 
 
@@ -346,12 +367,15 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
         "workgroup": spec.get("workgroup", "LAB"), "exifs_admin_share": spec.get("exifs_admin_share", False),
         "exifs_in_disk_enum": spec.get("exifs_in_disk_enum", True),
         "smb_signing_required": spec.get("smb_signing_required", False),
+        **{field: spec.get(field, DEFAULT_HOST[field]) for field in SMB_SETTINGS},
     }
     # 32-bit products' SOFTWARE keys are where a 64-bit Windows keeps them (WOW6432Node).
     state["registry"] = {view32(k, state["os"]) if k.upper().startswith(("HKLM\\SOFTWARE\\MICROSOFT\\SMS",
                          "HKLM\\SOFTWARE\\MICROSOFT\\EXCHANGE", "HKLM\\SOFTWARE\\MICROSOFT\\SHAREPOINT")) else k: v
                          for k, v in registry.items()}
     host = Host(state)
+    host.log_boot(boot - 30 * 86400)  # the System log remembers the boot before, and its clean shutdown
+    host.log_event(boot - 60, EVENT_LOG_STOPPED)
     host.boot(boot)
     host.tick(now)  # three days of uptime: the Information Store has long mounted the IFS drive
     if spec.get("exifs_boot_letter") and exifs:  # DriveLetter changed since the last boot (restart pending)

@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 
-from . import builds
+from . import builds, filetimes
 from .content import text_size
 
 SMS_SERVICES = ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR", "SMS_SITE_BACKUP",
@@ -28,6 +28,15 @@ ZONE_NAMES = {0: "Coordinated Universal Time", 300: "Eastern Standard Time", 360
               420: "Mountain Standard Time", 480: "Pacific Standard Time", -60: "W. Europe Standard Time"}
 FILETIME_EPOCH = 116444736000000000  # 1601-01-01 to 1970-01-01 in 100 ns ticks
 X64_OS = ("windows2016",)  # the lab's 64-bit Windows; Windows 2000 and the lab's 2003 are x86
+# The System log's boot events (source EventLog; the IDs with their qualifier bits, as ElfrReadELW returns them)
+EVENT_LOG_STARTED, EVENT_LOG_STOPPED, EVENT_UNEXPECTED_SHUTDOWN, EVENT_OS_VERSION = \
+    0x80001775, 0x80001776, 0x80001778, 0x80001779  # 6005, 6006, 6008, 6009
+EVENT_SERVICE_STATE = 0x40001B7C  # 7036, Service Control Manager: a service entered a state
+BOOT_STRINGS = {"windowsnt4": ("4.0", "1381", "Service Pack 6", "Uniprocessor Free"),
+                "windows2000": ("5.00.", "2195", "Service Pack 4", "Uniprocessor Free"),
+                "windows2003": ("5.02.", "3790", "Service Pack 2", "Multiprocessor Free"),
+                "windows2016": ("10.00.", "14393", "", "Multiprocessor Free")}
+EVENTLOG_KEEP = 24
 
 
 def view32(path: str, os_name: str | None) -> str:
@@ -100,6 +109,8 @@ class Host:
         pending = self.state.get("restart_at")
         if pending is not None and now >= pending:
             self.state["restart_at"] = None
+            if not self.state.get("unclean_shutdown"):
+                self.log_event(now, EVENT_LOG_STOPPED)
             if self.state.pop("power_off", False) or self.state.get("faults", {}).get("restart_never_returns"):
                 self.state["down_until"] = float("inf")
             else:
@@ -113,6 +124,7 @@ class Host:
     def crash(self, now: float | None = None) -> None:
         """A host crash (blue screen, power loss): down at once, back after restart_seconds with its
         auto-start services running again, whatever a killed process left half done."""
+        self.state["unclean_shutdown"] = True  # no 6006 now; the next boot logs 6008
         self.schedule_restart(0, now)
         self.tick(now)
 
@@ -122,8 +134,30 @@ class Host:
         self.state["restart_at"] = now + max(delay, 0.0)
         self.state["power_off"] = power_off
 
+    def log_event(self, when: float, event_id: int, source: str = "EventLog", kind: int = 4, strings=()) -> None:
+        """One record of the System log (read over MS-EVEN); the newest EVENTLOG_KEEP are kept."""
+        log = self.state.setdefault("eventlog", [])
+        log.append({"n": log[-1]["n"] + 1 if log else 1, "time": int(when), "id": event_id, "type": kind,
+                    "source": source, "strings": list(strings)})
+        del log[:-EVENTLOG_KEEP]
+
+    def log_boot(self, when: float) -> None:
+        """What Windows writes at a boot, once the Event log service runs (eventlog_start_seconds after the
+        kernel started): 6008 when the last shutdown was not clean, 6009 (the OS version), 6005. The Server
+        service starts after it: its statistics (sts0_start) begin a little later."""
+        started = when + float(self.state.get("eventlog_start_seconds", 10))
+        if self.state.pop("unclean_shutdown", False):
+            self.log_event(started, EVENT_UNEXPECTED_SHUTDOWN, kind=1)
+        self.log_event(started, EVENT_OS_VERSION, strings=BOOT_STRINGS.get(self.state.get("os"), ()))
+        self.log_event(started, EVENT_LOG_STARTED)
+        self.state["server_started"] = started + 2
+        for name, svc in list(self.state["services"].items())[:6]:  # what follows a boot: services starting
+            if svc.get("start_mode", "auto") == "auto":
+                self.log_event(started + 5, EVENT_SERVICE_STATE, "Service Control Manager", strings=(name, "running"))
+
     def boot(self, when: float) -> None:
         self.state["boot_time"] = when
+        self.log_boot(when)
         self.state["processes"] = []
         for svc in self.state["services"].values():
             svc["state"] = "running" if svc.get("start_mode", "auto") == "auto" else "stopped"
@@ -263,8 +297,16 @@ class Host:
         free = self.system_drive_free()
         if free is not None and path[:1].upper() == self.state.get("system_drive", "C") and free < meta.get("size", 0):
             raise HostError(f"There is not enough space on the disk. ({path})")
+        existing = self.file(path)
         entry = dict(meta, path=path)
-        entry.setdefault("modified", iso(time.time()))  # a copy keeps its source's, as CopyFile does
+        stamp = filetimes.now_iso()
+        entry.setdefault("modified", stamp)  # a copy keeps its source's, as CopyFile does
+        entry.setdefault("changed", stamp)
+        # Overwriting keeps the file's creation time; a new file is created now (both unless set explicitly).
+        if "created" not in entry:
+            entry["created"] = (existing.get("created") or existing.get("modified")) if existing else stamp
+        if "attributes" not in entry:
+            entry["attributes"] = filetimes.attributes(existing) if existing else filetimes.ARCHIVE
         self.state["files"][path.lower()] = entry
 
     def delete_file(self, path: str) -> None:
@@ -277,7 +319,9 @@ class Host:
         entry = self.file(source)
         if entry is None:
             raise HostError(f"Cannot find path '{source}' because it does not exist.")
-        self.write_file(dest, {k: v for k, v in entry.items() if k != "path"})
+        # CopyFile: the copy has the source's bytes, LastWrite time and attributes; its own creation and change times.
+        meta = {k: v for k, v in entry.items() if k not in ("path", "created", "changed")}
+        self.write_file(dest, dict(meta, attributes=filetimes.attributes(entry)))
 
     def read_json(self, path: str):
         entry = self.file(path)

@@ -174,6 +174,8 @@ class Fleet:
     def op_fault(self, req):
         h = self._host(req["host"])
         kind, value = req["kind"], req.get("value")
+        if kind in fleet_mod.EVENT_FAULTS:
+            return self._event(req["host"], h, kind, req.get("clear"))
         with h.lock:
             faults = copy.deepcopy(h.host.state.get("faults") or {})  # a rejected value must never stick
             if req.get("clear"):
@@ -193,6 +195,18 @@ class Fleet:
             h.apply_link_faults()
             self.store.save_host(h.host.state)
         return {"host": req["host"], "faults": faults}
+
+    def _event(self, name: str, h: EmulatedHost, kind: str, clear: bool) -> dict:
+        """Something that happens now, not a state: the Server service restarted (its sessions end, its
+        statistics start again) or someone cleared its statistics on the console."""
+        if clear:
+            raise ValueError(f"fault: host {name}: {kind}: an event cannot be cleared")
+        with h.lock:
+            h.host.state["server_started"] = time.time()
+            self.store.save_host(h.host.state)
+        if kind == "server_service_restarted":
+            self.smb.drop_all(name)
+        return {"host": name, "faults": h.host.state.get("faults") or {}, "event": kind}
 
     def op_distribute(self, req):
         package = req.get("package") or f"LAB{uuid.uuid4().hex[:5].upper()}"

@@ -120,8 +120,9 @@ def _statistics(pipe, stub):
                 "sts0_pwerrors", "sts0_permerrors", "sts0_syserrors", "sts0_bytessent_low", "sts0_bytessent_high",
                 "sts0_bytesrcvd_low", "sts0_bytesrcvd_high", "sts0_avresponse", "sts0_reqbufneed", "sts0_bigbufneed"):
         stats[key] = 0
-    with pipe.site.lock:
-        stats["sts0_start"] = int(pipe.site.host.state["boot_time"])  # when the Server service started: the boot
+    with pipe.site.lock:  # when the Server service started, or its statistics were last cleared (MS-SRVS 2.2.4.39)
+        state = pipe.site.host.state
+        stats["sts0_start"] = int(state.get("server_started") or state["boot_time"])
     response["ErrorCode"] = 0
     return response
 

@@ -117,11 +117,11 @@ def _open_hklm(pipe, stub):
 
 def _view(pipe, request, path: str) -> str | None:
     """KEY_WOW64_32KEY in samDesired: the 32-bit programs' view (WOW6432Node on 64-bit Windows).
-    Windows 2000 predates WOW64: the bit is an access right no key grants, so the open is denied
+    Windows 2000 and NT 4.0 predate WOW64: the bit is an access right no key grants, so the open is denied
     (None); Windows Server 2003 (x86) ignores it."""
     if not request["samDesired"] & (KEY_WOW64_32KEY | KEY_WOW64_64KEY):
         return path
-    if pipe.site.host.state.get("os") == "windows2000":
+    if pipe.site.host.state.get("os") in ("windowsnt4", "windows2000"):
         return None
     return pipe.site.host.view32(path) if request["samDesired"] & KEY_WOW64_32KEY else path
 

@@ -8,19 +8,18 @@ from __future__ import annotations
 import struct
 import time
 
-from impacket import smb
-
 FILE_DEVICE_DISK, FILE_DEVICE_IS_MOUNTED = 7, 0x20
 NTFS_FLAGS = 0x000700FF  # case-preserving, unicode, ACLs, compression, quotas...
 SECTORS, SECTOR_BYTES = 8, 512  # 4 KiB clusters
 
 
-def filetime(node, fallback: float | None = None) -> int:
-    return smb.POSIXtoFT(int(node.mtime(fallback if fallback is not None else time.time())))
+def times(node, fallback: float | None = None) -> tuple[int, int, int, int]:
+    """(creation, last access, last write, change) FILETIMEs of a node; folders: the fallback (the boot)."""
+    return node.times(fallback if fallback is not None else time.time())
 
 
-def basic(node, when: int) -> bytes:
-    return struct.pack("<qqqqLL", when, when, when, when, node.attributes, 0)  # 40 bytes
+def basic(node, when: tuple) -> bytes:
+    return struct.pack("<qqqqLL", *when, node.attributes, 0)  # 40 bytes
 
 
 def standard(node, delete_pending: bool = False) -> bytes:
@@ -33,13 +32,13 @@ def _allocation(size: int) -> int:
     return (size + cluster - 1) // cluster * cluster
 
 
-def smb1_all(node, when: int) -> bytes:
+def smb1_all(node, when: tuple) -> bytes:
     """SMB_QUERY_FILE_ALL_INFO (level 0x107)."""
     name = node.name.encode("utf-16le")
     return basic(node, when) + standard(node) + struct.pack("<LL", 0, len(name)) + name
 
 
-def smb2_all(node, when: int) -> bytes:
+def smb2_all(node, when: tuple) -> bytes:
     """FileAllInformation (class 18): basic, standard, internal, EA, access, position, mode, alignment, name."""
     name = ("\\" + node.name).encode("utf-16le")
     return (basic(node, when) + standard(node) + struct.pack("<qLLqLL", 0, 0, 0x001F01FF, 0, 0, 0)
@@ -79,13 +78,13 @@ def fs_volume(label: str, serial: int) -> bytes:
     return struct.pack("<qLLBB", 0, serial, len(encoded), 0, 0) + encoded
 
 
-def _entry(kind: str, node, index: int, when: int) -> bytes:
+def _entry(kind: str, node, index: int, when: tuple) -> bytes:
     name = node.name.encode("utf-16le")
     size, allocation = (0, 0) if node.is_dir else (node.size, _allocation(node.size))
-    times = struct.pack("<qqqq", when, when, when, when)
+    stamps = struct.pack("<qqqq", *when)
     if kind == "names":
         return struct.pack("<LLL", 0, index, len(name)) + name
-    fixed = struct.pack("<LL", 0, index) + times + struct.pack("<qqLL", size, allocation, node.attributes, len(name))
+    fixed = struct.pack("<LL", 0, index) + stamps + struct.pack("<qqLL", size, allocation, node.attributes, len(name))
     if kind == "directory":
         return fixed + name
     fixed += struct.pack("<L", 0)  # EaSize
@@ -106,7 +105,7 @@ def directory_entries(kind: str, nodes: list, max_bytes: int, start_index: int =
     Returns (data, how many, offset of the last entry)."""
     raws, used = [], 0
     for i, node in enumerate(nodes):
-        raw = _entry(kind, node, start_index + i, filetime(node, fallback))
+        raw = _entry(kind, node, start_index + i, times(node, fallback))
         if used + len(raw) > max_bytes:
             break
         raws.append(raw)

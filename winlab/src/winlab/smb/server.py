@@ -1,24 +1,28 @@
 """Every emulated host's SMB front door: one impacket SMBSERVER per host and port, all listening
 sockets served by one acceptor thread, one thread per open connection.
 
-What a client meets is what a Windows 2000 server offers (SMB1, NT LM 0.12; SMB 2.002 only where
-the host's OS has it), with the host's own credentials, shares and pipes (Site). Link faults act
-here: a host that is down accepts nothing and drops what was open (a restart kills its sessions),
-`latency_ms`/`bandwidth_kbps` delay every request and reply, and `drop_after_commands` drops the
-connection after the N+1th command has run, before its reply; on SMB a command is one request
-that does work (opening, reading, writing, closing, listing, an RPC call through a pipe), not the
-negotiate, session setup, tree connect, echo or logoff around it.
+What a client meets is what the host's Windows offers (profiles below: NT LM 0.12 with or without
+extended security, capabilities, security mode, SMB 2.002 only where the OS has it), with the
+host's own credentials, shares and pipes (Site). Link faults act here: a host that is down or
+restarting refuses TCP (its listener is closed) and drops what was open (a restart kills its
+sessions); `latency_ms`/`bandwidth_kbps` delay every request and reply; `drop_after_commands`
+drops the connection after the N+1th command has run, before its reply; a connection that goes
+half-open answers nothing more and keeps its opens until the host gives it up. On SMB a command is
+one request that does work (opening, reading, writing, closing, listing, an RPC call through a
+pipe), not the negotiate, session setup, tree connect, echo or logoff around it.
 """
 
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import itertools
 import json
 import logging
 import selectors
 import socket
 import socketserver
+import struct
 import threading
 import time
 
@@ -26,23 +30,47 @@ from impacket import nmb, smb, smbserver
 from impacket import smb3structs as smb3
 
 from ..rpc.engine import RpcPipe
+from ..rpc.eventlog import EVENTLOG
 from ..rpc.lsarpc import LSARPC
 from ..rpc.srvsvc import SRVSVC
 from ..rpc.svcctl import SVCCTL
 from ..rpc.winreg import WINREG
 from . import session, smb1, smb2
 from .disk import DiskShare
+from .opens import OpenTable
 
 log = logging.getLogger(__name__)
-PIPES = {"winreg": [WINREG], "svcctl": [SVCCTL], "srvsvc": [SRVSVC], "lsarpc": [LSARPC]}
-OS = {  # name: (NativeOS, NativeLanMan, (major, minor), Windows folder, offers SMB2)
-    "windows2000": ("Windows 5.0", "Windows 2000 LAN Manager", (5, 0), "C:\\WINNT", False),
-    "windows2003": ("Windows Server 2003 3790", "Windows Server 2003 5.2", (5, 2), "C:\\WINDOWS", False),
-    "windows2016": ("Windows Server 2016 Standard 14393", "Windows Server 2016 Standard 6.3", (10, 0), "C:\\Windows", True),
+PIPES = {"winreg": [WINREG], "svcctl": [SVCCTL], "srvsvc": [SRVSVC], "lsarpc": [LSARPC], "eventlog": [EVENTLOG]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """What one Windows release answers on SMB (sources: docs/winlab.md, "Negotiate profiles")."""
+
+    native_os: str
+    native_lanman: str
+    version: tuple
+    windows_dir: str
+    smb2: bool
+    capabilities: int  # without CAP_EXTENDED_SECURITY, which is added when the client asks for it
+    extended_security: bool  # SPNEGO/NTLMSSP logons; NT 4.0 has only the challenge of the negotiate
+    passthrough: bool  # information levels 1000 + an MS-FSCC class (CAP_INFOLEVEL_PASSTHRU)
+
+
+CAP_EXTENDED_SECURITY, CAP_INFOLEVEL_PASSTHRU = 0x80000000, 0x2000
+OS = {
+    "windowsnt4": Profile("Windows NT 4.0", "NT LAN Manager 4.0", (4, 0), "C:\\WINNT", False, 0x000053FD, False, False),
+    "windows2000": Profile("Windows 5.0", "Windows 2000 LAN Manager", (5, 0), "C:\\WINNT", False, 0x0000F3FD, True, True),
+    "windows2003": Profile("Windows Server 2003 3790", "Windows Server 2003 5.2", (5, 2), "C:\\WINDOWS", False,
+                           0x0001F3FD, True, True),
+    "windows2016": Profile("Windows Server 2016 Standard 14393", "Windows Server 2016 Standard 6.3", (10, 0),
+                           "C:\\Windows", True, 0x0001F3FD, True, True),
 }
 SESSION_COMMANDS_SMB1 = {0x72, 0x73, 0x75, 0x71, 0x74, 0x2B}  # negotiate, session setup, tree (dis)connect, logoff, echo
+NEEDS_NO_SESSION_SMB1 = {0x72, 0x73, 0x2B}  # negotiate, session setup, echo: any other request needs a valid UID
 SESSION_COMMANDS_SMB2 = {0, 1, 2, 3, 4, 13}  # negotiate, session setup, logoff, tree connect/disconnect, echo
 IDLE_SECONDS = 300
+STATUS_SMB_BAD_UID = 0x005B0002  # ERRSRV/ERRbaduid (MS-CIFS 2.2.2.4)
 _sequence = itertools.count(1)
 
 
@@ -51,20 +79,28 @@ class Site:
 
     def __init__(self, emulated):
         self.emulated = emulated
-        self._drop = threading.local()  # per connection thread: drop it after the current request
+        self._drop = threading.local()  # per connection thread: drop it (or let it go half-open) after this request
+        self.opens = OpenTable(emulated.lock, lambda: float(self.host.state.get("oplock_break_seconds", 35)))
 
     host = property(lambda self: self.emulated.host)
     lock = property(lambda self: self.emulated.lock)
     computer_name = property(lambda self: self.host.computer_name)
     workgroup = property(lambda self: self.host.state.get("workgroup", "LAB"))
     comment = property(lambda self: self.host.state.get("comment", ""))
+    # LanmanServer\Parameters RequireSecuritySignature and EnableSecuritySignature (both off on a member server)
     require_signing = property(lambda self: bool(self.host.state.get("smb_signing_required")))
+    signing_enabled = property(lambda self: self.require_signing or bool(self.host.state.get("smb_signing_enabled")))
     boot_time = property(lambda self: self.host.state["boot_time"])
-    os = property(lambda self: OS[self.host.state.get("os", "windows2000")])
-    native_os = property(lambda self: self.os[0])
-    native_lanman = property(lambda self: self.os[1])
-    os_version = property(lambda self: self.os[2])
-    windows_dir = property(lambda self: self.os[3])
+    profile = property(lambda self: OS[self.host.state.get("os", "windows2000")])
+    native_os = property(lambda self: self.profile.native_os)
+    native_lanman = property(lambda self: self.profile.native_lanman)
+    os_version = property(lambda self: self.profile.version)
+    windows_dir = property(lambda self: self.profile.windows_dir)
+    passthrough = property(lambda self: self.profile.passthrough)
+    # LanmanServer\Parameters EnableOplocks (on by default); level II needs CAP_LEVEL_II_OPLOCKS (0x80)
+    oplocks = property(lambda self: bool(self.host.state.get("smb_oplocks", True)))
+    level_ii_oplocks = property(lambda self: bool(self.profile.capabilities & 0x80))
+    sharing_retries = property(lambda self: bool(self.host.state.get("sharing_violation_retries", True)))
 
     def save(self) -> None:
         self.emulated.store.save_host(self.host.state)
@@ -94,10 +130,18 @@ class Site:
         elif faults.get("drop_transaction_at") == phase:
             faults.pop("drop_transaction_at")
             self._drop.now = True
+        elif faults.get("half_open_transaction_at") == phase:
+            faults.pop("half_open_transaction_at")
+            self._drop.half_open = True
 
     def drop_requested(self) -> bool:
         """Whether the request just handled must lose its connection instead of its reply."""
         now, self._drop.now = getattr(self._drop, "now", False), False
+        return now
+
+    def half_open_requested(self) -> bool:
+        """Whether the connection of the request just handled goes silent: no reply, now or ever."""
+        now, self._drop.half_open = getattr(self._drop, "half_open", False), False
         return now
 
     def drive_shares(self) -> dict[str, str]:
@@ -146,7 +190,7 @@ def _config(site: Site) -> configparser.ConfigParser:
     config = configparser.ConfigParser()
     config["global"] = {"server_name": site.computer_name, "server_os": site.native_os,
                         "server_domain": site.workgroup, "log_file": "None", "credentials_file": "",
-                        "rpc_apis": "yes", "SMB2Support": "True" if site.os[4] else "False"}
+                        "rpc_apis": "yes", "SMB2Support": "True" if site.profile.smb2 else "False"}
     # Every share is served by our hooks; the paths are never used (impacket's own handlers are never reached).
     for name, kind in (("IPC$", "3"), ("ADMIN$", "0")) + tuple((chr(c) + "$", "0") for c in range(ord("C"), ord("Z") + 1)):
         config[name] = {"comment": "", "read only": "no", "share type": kind, "path": "/nonexistent-winlab-share"}
@@ -156,6 +200,7 @@ def _config(site: Site) -> configparser.ConfigParser:
 class WinlabSMB(smbserver.SMBSERVER):
     request_queue_size = 64
     daemon_threads = True
+    allow_reuse_address = True
 
     def __init__(self, address, site: Site):
         self.site, self.live = site, {}
@@ -165,10 +210,44 @@ class WinlabSMB(smbserver.SMBSERVER):
         smb1.install(self)
         smb2.install(self)
         _install_tree_connect(self)
+        self.hookSmbCommand(smb.SMB.SMB_COM_LOGOFF_ANDX, _logoff)
 
     def verify_request(self, request, client_address) -> bool:
         with self.site.lock:
-            return self.site.host.is_up()  # a host that is down answers nothing: the connection is closed
+            return self.site.host.is_up()  # went down since the acceptor last looked: the connection is closed
+
+    def send_unsolicited(self, conn_id: str, data: bytes) -> None:
+        """A message the server starts (an oplock break), on one of its connections, from any thread."""
+        handler = self.live.get(conn_id)
+        if handler is not None:
+            handler.send(data)
+
+    # A host that is down or restarting has no listener: a connection attempt is refused (RST), as when
+    # nothing listens on the port of a machine that is booting.
+    @property
+    def listening(self) -> bool:
+        return self.socket.fileno() >= 0
+
+    def stop_listening(self) -> None:
+        self.socket.close()
+
+    def listen_again(self) -> None:
+        self.socket = socket.socket(self.address_family, self.socket_type)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(self.server_address)
+        self.socket.listen(self.request_queue_size)
+        self.socket.setblocking(False)
+
+    def close_session_files(self, conn_id: str, dropped: bool) -> None:
+        """A logoff or a lost connection closes every file the session had open (what was written stays)."""
+        conn = self.getConnectionData(conn_id, checkStatus=False)
+        for fid, entry in list(conn.get("OpenedFiles", {}).items()):
+            if entry.get("FileHandle") == smb1.DISK:
+                try:
+                    entry["Share"].close(entry["Handle"], dropped=dropped)
+                except Exception:  # noqa: BLE001 - the rest must still be closed
+                    log.exception("%s: closing %s failed", self.site.computer_name, entry.get("FileName"))
+            conn["OpenedFiles"].pop(fid, None)
 
     def tree_connect_status(self, name: str) -> int:
         """0, or the NT status Windows answers: an unknown share, or one the account may not use
@@ -181,6 +260,19 @@ class WinlabSMB(smbserver.SMBSERVER):
 
 
 STATUS_BAD_NETWORK_NAME, STATUS_ACCESS_DENIED = 0xC00000CC, 0xC0000022
+
+
+def _logoff(conn_id, server, command, packet):
+    """LOGOFF_ANDX ends the session: its files close, its UID is no longer valid (a second logoff, or any
+    later request with it, gets STATUS_SMB_BAD_UID). The connection itself stays."""
+    conn = server.getConnectionData(conn_id, checkStatus=False)
+    server.close_session_files(conn_id, dropped=False)
+    reply = smb.SMBCommand(smb.SMB.SMB_COM_LOGOFF_ANDX)
+    reply["Parameters"] = struct.pack("<BBH", 0xFF, 0, 0)
+    reply["Data"] = b""
+    conn["Authenticated"], conn["Uid"] = False, 0
+    server.setConnectionData(conn_id, conn)
+    return [reply], None, 0
 
 
 def _share_name(unc: str) -> str:
@@ -220,23 +312,32 @@ def _install_tree_connect(server: WinlabSMB) -> None:
 class Handler(smbserver.SMBSERVERHandler):
     def __init__(self, request, client_address, server):  # pylint: disable=super-init-not-called
         self.conn_id = f"{server.site.computer_name}:{client_address[1]}#{next(_sequence)}"
+        self.send_lock = threading.Lock()  # replies and oplock breaks from other connections' threads
+        self.netbios = None
         socketserver.BaseRequestHandler.__init__(self, request, client_address, server)
 
     def setup(self):
-        self.server.live[self.conn_id] = self.request
+        self.server.live[self.conn_id] = self
         with self.server.site.lock:
             self.boot = self.server.site.host.state["boot_time"]
+
+    def send(self, data: bytes) -> None:
+        with self.send_lock:
+            try:
+                self.netbios.send_packet(data)
+            except OSError:
+                pass  # the connection is going: its own thread notices
 
     def handle(self):
         server, site = self.server, self.server.site
         emulated = site.emulated
         server.addConnection(self.conn_id, *self.client_address[:2])
         emulated.smb_stats["connections"] += 1
-        netbios = nmb.NetBIOSTCPSession(server.getServerName(), "HOST", self.client_address[0],
-                                        sess_port=self.client_address[1], sock=self.request)
+        self.netbios = nmb.NetBIOSTCPSession(server.getServerName(), "HOST", self.client_address[0],
+                                             sess_port=self.client_address[1], sock=self.request)
         while True:
             try:
-                packet = netbios.recv_packet(IDLE_SECONDS)
+                packet = self.netbios.recv_packet(IDLE_SECONDS)
             except (nmb.NetBIOSError, nmb.NetBIOSTimeout, OSError):
                 return
             raw = packet.get_trailer()
@@ -246,7 +347,7 @@ class Handler(smbserver.SMBSERVERHandler):
                 answer = nmb.NetBIOSSessionPacket()
                 answer.set_type(nmb.NETBIOS_SESSION_POSITIVE_RESPONSE)
                 answer.set_trailer(raw)
-                self.request.send(answer.rawData())
+                self.send(answer.rawData())
                 continue
             if packet.get_type() != nmb.NETBIOS_SESSION_MESSAGE:
                 continue
@@ -255,6 +356,10 @@ class Handler(smbserver.SMBSERVERHandler):
                 up = site.host.is_up() and site.host.state["boot_time"] == self.boot
             if not up:  # down, or it restarted since this session began: the session is gone
                 return
+            refused = self._bad_uid(raw)
+            if refused is not None:
+                self.send(refused)
+                continue
             drop = self._counts_as_command(raw) and emulated.command_drops_now()
             try:
                 replies = server.processRequest(self.conn_id, raw)
@@ -264,11 +369,40 @@ class Handler(smbserver.SMBSERVERHandler):
             if drop or site.drop_requested():
                 log.info("%s: dropping the SMB connection (fault)", site.computer_name)
                 return
+            if site.half_open_requested():
+                self._half_open()
+                return
             for reply in replies:
                 data = reply.getData() if hasattr(reply, "getData") else reply
                 emulated.link_delay(len(data))
                 emulated.smb_stats["bytes_out"] += len(data) + 4
-                netbios.send_packet(data)
+                self.send(data)
+
+    def _bad_uid(self, raw: bytes) -> bytes | None:
+        """An SMB1 request other than negotiate, session setup or echo needs the UID of this connection's
+        session: anything else gets STATUS_SMB_BAD_UID, as Windows answers (impacket's stock server says
+        STATUS_ACCESS_DENIED). A second logoff after the first is one such request."""
+        if raw[:4] != b"\xffSMB" or len(raw) < 32 or raw[4] in NEEDS_NO_SESSION_SMB1:
+            return None
+        conn = self.server.getConnectionData(self.conn_id, checkStatus=False)
+        uid = struct.unpack_from("<H", raw, 28)[0]
+        if conn.get("Authenticated") and uid and uid == conn.get("Uid"):
+            return None
+        return session.error_packet(self.server, self.conn_id, raw, STATUS_SMB_BAD_UID)
+
+    def _half_open(self) -> None:
+        """The connection answers nothing more, and the host notices the client is gone only when it gives
+        the connection up (`half_open_seconds`): until then the session keeps its files open. A client's
+        own close does not reach it (the path is broken), so it is waited out too."""
+        deadline = time.monotonic() + float(self.server.site.host.state.get("half_open_seconds", 60))
+        log.info("%s: the SMB connection went half-open (fault)", self.server.site.computer_name)
+        while time.monotonic() < deadline:
+            try:
+                self.netbios.recv_packet(max(0.1, deadline - time.monotonic()))
+            except nmb.NetBIOSTimeout:
+                continue
+            except (nmb.NetBIOSError, OSError):
+                time.sleep(max(0.0, deadline - time.monotonic()))
 
     @staticmethod
     def _counts_as_command(raw: bytes) -> bool:
@@ -279,8 +413,11 @@ class Handler(smbserver.SMBSERVERHandler):
         return False
 
     def finish(self):
-        self.server.live.pop(self.conn_id, None)
-        self.server.removeConnection(self.conn_id)
+        try:
+            self.server.close_session_files(self.conn_id, dropped=True)
+        finally:
+            self.server.live.pop(self.conn_id, None)
+            self.server.removeConnection(self.conn_id)
 
 
 class SmbFront:
@@ -314,13 +451,34 @@ class SmbFront:
                     key.data._handle_request_noblock()  # pylint: disable=protected-access
                 except OSError:
                     pass
+            self._follow_restarts()
+
+    def _follow_restarts(self) -> None:
+        """Close the listener of a host that went down, open it again (same port) when it is back."""
+        for server in self.servers.values():
+            state = server.site.host.state
+            if server.listening and state.get("restart_at") is None and state.get("down_until") is None:
+                continue
+            with server.site.lock:
+                up = server.site.host.is_up()
+            if not up and server.listening:
+                self.selector.unregister(server.socket)
+                server.stop_listening()
+            elif up and not server.listening:
+                try:
+                    server.listen_again()
+                except OSError:
+                    log.exception("%s: cannot listen again on port %s", server.site.computer_name,
+                                  server.server_address[1])
+                    continue
+                self.selector.register(server.socket, selectors.EVENT_READ, server)
 
     def drop_all(self, name: str) -> None:
         """Close every open SMB connection of a host (it crashed or restarted)."""
         server = self.servers.get(name)
-        for sock in list(server.live.values()) if server else []:
+        for handler in list(server.live.values()) if server else []:
             try:
-                sock.shutdown(socket.SHUT_RDWR)
+                handler.request.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
@@ -330,7 +488,8 @@ class SmbFront:
             self.thread.join(timeout=5)
         for name, server in self.servers.items():
             self.drop_all(name)
-            server.socket.close()
+            if server.listening:
+                server.socket.close()
         deadline = time.time() + 5
         while time.time() < deadline and any(s.live for s in self.servers.values()):
             time.sleep(0.05)

@@ -167,7 +167,8 @@ def _session_setup(conn_id, server, command, packet):
     reply["Parameters"], reply["Data"] = answer, body
     if status == STATUS_SUCCESS:
         conn["Authenticated"] = True
-        wanted = (flags2 & smb.SMB.FLAGS2_SMB_SECURITY_SIGNATURE) or site.require_signing
+        # Signing starts with the first logon when the server enables it and the client asks, or the server requires it.
+        wanted = site.signing_enabled and ((flags2 & smb.SMB.FLAGS2_SMB_SECURITY_SIGNATURE) or site.require_signing)
         if wanted and not conn["SignatureEnabled"]:
             conn["SignatureEnabled"], conn["SigningSessionKey"] = True, key
             conn["SigningChallengeResponse"], conn["SignSequenceNumber"] = sign_response, 1
@@ -197,28 +198,75 @@ def _smb2_session_setup(conn_id, server, packet):
     return [reply], None, status
 
 
+def error_packet(server, conn_id: str, raw: bytes, status: int) -> bytes:
+    """A whole SMB1 error reply to a raw request, signed when the connection signs."""
+    request = smb.NewSMBPacket(data=raw)
+    conn = server.getConnectionData(conn_id, checkStatus=False)
+    reply = smb.NewSMBPacket()
+    reply["Flags1"] = smb.SMB.FLAGS1_REPLY
+    reply["Flags2"] = smb.SMB.FLAGS2_NT_STATUS | smb.SMB.FLAGS2_LONG_NAMES | (request["Flags2"] & smb.SMB.FLAGS2_UNICODE)
+    reply["Tid"], reply["Mid"], reply["Pid"], reply["Uid"] = request["Tid"], request["Mid"], request["Pid"], request["Uid"]
+    reply["ErrorCode"], reply["_reserved"], reply["ErrorClass"] = status >> 16, status >> 8 & 0xFF, status & 0xFF
+    reply.addCommand(error_reply(request["Command"]))
+    if conn.get("SignatureEnabled"):
+        reply["Flags2"] |= smb.SMB.FLAGS2_SMB_SECURITY_SIGNATURE
+        server.signSMBv1(conn, reply, conn["SigningSessionKey"], conn["SigningChallengeResponse"])
+    return reply.getData()
+
+
+def security_mode(site) -> int:
+    """User-level security with challenge/response (0x03); signing enabled 0x04, required 0x08 (MS-CIFS 2.2.4.52.2)."""
+    return 0x03 | (0x04 if site.signing_enabled else 0) | (0x08 if site.require_signing else 0)
+
+
+def _negotiate(conn_id, server, command, packet):
+    """NT LM 0.12 as the host's Windows answers it: its capabilities and security mode, MaxMpxCount 50,
+    MaxBufferSize 16644 (a server with more than 512 MB), a fresh challenge; extended security (SPNEGO)
+    only where the OS has it and the client asked, as Windows 2000 decides."""
+    conn = server.getConnectionData(conn_id, checkStatus=False)
+    conn["Pid"] = packet["Pid"]
+    conn["EncryptionKey"] = os.urandom(8)  # the challenge of the non-extended logon, per connection
+    site, profile = server.site, server.site.profile
+    dialects = smb.SMBCommand(packet["Data"][0])["Data"].split(b"\x02")
+    reply = smb.SMBCommand(smb.SMB.SMB_COM_NEGOTIATE)
+    if b"NT LM 0.12\x00" not in dialects:
+        reply["Parameters"], reply["Data"] = struct.pack("<H", 0xFFFF), b""
+        return [reply], None, STATUS_SUCCESS
+    extended = profile.extended_security and bool(packet["Flags2"] & smb.SMB.FLAGS2_EXTENDED_SECURITY)
+    params = smb.SMBExtended_Security_Parameters() if extended else smb.SMBNTLMDialect_Parameters()
+    params["DialectIndex"] = dialects.index(b"NT LM 0.12\x00") - 1
+    params["SecurityMode"] = security_mode(site)
+    params["MaxMpxCount"], params["MaxNumberVcs"], params["MaxBufferSize"], params["MaxRawSize"] = 50, 1, 16644, 65536
+    params["SessionKey"] = 0
+    params["Capabilities"] = profile.capabilities | (0x80000000 if extended else 0)
+    now = smb.POSIXtoFT(time.time())
+    params["LowDateTime"], params["HighDateTime"], params["ServerTimeZone"] = now & 0xFFFFFFFF, now >> 32, 0
+    if extended:
+        blob = SPNEGO_NegTokenInit()
+        blob["MechTypes"] = [NTLMSSP]
+        data = hashlib.md5(site.computer_name.encode()).digest() + blob.getData()  # ServerGUID, SecurityBlob
+        params["ChallengeLength"] = 0
+    else:  # the challenge, then the domain's name (Unicode when the client speaks it)
+        unicode = packet["Flags2"] & smb.SMB.FLAGS2_UNICODE
+        data = conn["EncryptionKey"] + (site.workgroup + "\x00").encode("utf-16le" if unicode else "latin-1")
+        params["ChallengeLength"] = 8
+    reply["Parameters"], reply["Data"] = params, data
+    server.setConnectionData(conn_id, conn)
+    # Windows answers in Unicode whatever the request said; a client that did not ask learns it here.
+    packet_out = smb.NewSMBPacket()
+    packet_out["Flags1"] = smb.SMB.FLAGS1_REPLY
+    packet_out["Flags2"] = smb.SMB.FLAGS2_NT_STATUS | smb.SMB.FLAGS2_UNICODE | smb.SMB.FLAGS2_LONG_NAMES | (
+        smb.SMB.FLAGS2_EXTENDED_SECURITY if extended else 0)
+    packet_out["Tid"], packet_out["Mid"], packet_out["Pid"] = packet["Tid"], packet["Mid"], packet["Pid"]
+    packet_out.addCommand(reply)
+    return None, [packet_out], STATUS_SUCCESS
+
+
 def install(server) -> None:
-    original = {}
-
-    def negotiate(conn_id, srv, command, packet):
-        conn = srv.getConnectionData(conn_id, checkStatus=False)
-        conn["EncryptionKey"] = os.urandom(8)  # the challenge of the non-extended logon, per connection
-        commands, packets, status = original["negotiate"](conn_id, srv, command, packet)
-        params = conn.get("_dialects_parameters")
-        if params is not None:  # serialised lazily: adjusting it here changes the reply
-            params["SecurityMode"] = 0x03 | 0x04 | (0x08 if srv.site.require_signing else 0)
-            params["MaxMpxCount"], params["MaxBufferSize"] = 50, 16644
-            now = smb.POSIXtoFT(time.time())
-            params["LowDateTime"], params["HighDateTime"] = now & 0xFFFFFFFF, now >> 32
-        data = conn.get("_dialects_data")
-        if data is not None and "ServerGUID" in data.fields:
-            data["ServerGUID"] = hashlib.md5(srv.site.computer_name.encode()).digest()
-        return commands, packets, status
-
     def not_implemented(conn_id, srv, command, packet):  # through the normal path, so the reply is signed
         return [error_reply(packet["Command"])], None, STATUS_NOT_IMPLEMENTED
 
-    original["negotiate"] = server.hookSmbCommand(smb.SMB.SMB_COM_NEGOTIATE, negotiate)
+    server.hookSmbCommand(smb.SMB.SMB_COM_NEGOTIATE, _negotiate)
     server.hookSmbCommand(smb.SMB.SMB_COM_SESSION_SETUP_ANDX, _session_setup)
     server.hookSmbCommand(0xFF, not_implemented)
     server.hookSmb2Command(smb2.SMB2_SESSION_SETUP, _smb2_session_setup)

@@ -18,7 +18,7 @@ from impacket.nt_errors import STATUS_ACCESS_DENIED, STATUS_BUFFER_OVERFLOW, STA
     STATUS_OBJECT_PATH_NOT_FOUND, STATUS_SUCCESS
 
 from ..filesystem import STATUS_NOT_A_DIRECTORY
-from . import info
+from . import info, opens
 from .session import error_reply
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,11 @@ PIPE, DISK = -3, -4
 STATUS_PIPE_EMPTY = 0xC00000D9
 STATUS_INTERNAL_ERROR = 0xC00000E5
 STATUS_NO_MORE_FILES = 0x80000006
+STATUS_SMB_BAD_TID = 0x00050002  # ERRSRV/ERRinvnid
+STATUS_INVALID_LEVEL = 0xC0000148  # ERRDOS/ERRunknownlevel: what NT 4.0 answers for a level it lacks (assumed)
+SMB_INFO_PASSTHROUGH = 0x3E8
+LOCKING_ANDX_OPLOCK_RELEASE = 0x02
+NT_CREATE_REQUEST_OPLOCK, NT_CREATE_REQUEST_OPBATCH = 0x2, 0x4
 SMB_MAX_DATA = 16000  # keeps every TRANS2 reply in one packet under the negotiated buffer
 
 
@@ -67,6 +72,20 @@ def _share(server, conn, packet):
     return ("ipc", None) if name == "IPC$" else ("disk", server.site.disk_share(name))
 
 
+def _disk(server, conn, packet):
+    """(DiskShare, 0), or (None, status): STATUS_SMB_BAD_TID for a tree never connected, access denied for IPC$."""
+    kind, share = _share(server, conn, packet)
+    if kind is None:
+        return None, STATUS_SMB_BAD_TID
+    return (share, 0) if kind == "disk" and share is not None else (None, STATUS_ACCESS_DENIED)
+
+
+def _passthrough_refused(server, level: int) -> bool:
+    """Pass-through levels (1000 + an MS-FSCC class) came with Windows 2000 (CAP_INFOLEVEL_PASSTHRU);
+    Windows NT 4.0 does not know them."""
+    return level >= SMB_INFO_PASSTHROUGH and not server.site.passthrough
+
+
 def _open(conn, fid, kind):
     entry = conn["OpenedFiles"].get(fid)
     return entry if entry is not None and entry.get("FileHandle") == kind else None
@@ -92,6 +111,23 @@ def pipe_name(raw: str) -> str:
     return name[5:] if name.startswith("pipe\\") else name
 
 
+def oplock_break(server, conn_id: str, tid: int, fid: int, uid: int):
+    """How a break reaches an open's holder: an SMB_COM_LOCKING_ANDX request from the server (MID 0xFFFF,
+    the holder's TID and FID, OPLOCK_RELEASE, the new level: 1 level II, 0 none), never signed (MS-CIFS
+    2.2.4.32.1, 3.3.4.2), sent on the holder's connection whatever thread breaks it."""
+    def notify(level: int) -> None:
+        packet = smb.NewSMBPacket()
+        packet["Flags1"], packet["Flags2"] = 0, smb.SMB.FLAGS2_NT_STATUS | smb.SMB.FLAGS2_LONG_NAMES
+        packet["Tid"], packet["Uid"], packet["Pid"], packet["Mid"] = tid, uid, 0xFFFF, 0xFFFF
+        command = smb.SMBCommand(smb.SMB.SMB_COM_LOCKING_ANDX)
+        command["Parameters"] = struct.pack("<BBHHBBLHH", 0xFF, 0, 0, fid, LOCKING_ANDX_OPLOCK_RELEASE,
+                                            1 if level == opens.LEVEL_II else 0, 0, 0, 0)
+        command["Data"] = b""
+        packet.addCommand(command)
+        server.send_unsolicited(conn_id, packet.getData())
+    return notify
+
+
 @guarded(0xA2)
 def nt_create(conn_id, server, command, packet):
     conn = server.getConnectionData(conn_id)
@@ -111,21 +147,54 @@ def nt_create(conn_id, server, command, packet):
         reply["AllocationSize"], reply["EndOfFile"] = 4096, 0
         reply["FileType"], reply["IPCState"], reply["IsDirectory"] = 2, 0x05FF, 0  # a message-mode pipe
         return _ok(0xA2, reply)
-    if share is None:
-        return _fail(0xA2, STATUS_ACCESS_DENIED)
-    status, handle, action = share.open(name, params["AccessMask"], params["Disposition"], params["CreateOptions"])
+    share, status = _disk(server, conn, packet)
     if status:
         return _fail(0xA2, status)
     fid = new_fid(conn)
+    flags = params["CreateFlags"]
+    oplock = (bool(flags & NT_CREATE_REQUEST_OPBATCH) and server.site.oplocks,
+              bool(flags & NT_CREATE_REQUEST_OPLOCK) and server.site.oplocks)
+    status, handle, action = share.open(name, params["AccessMask"], params["Disposition"], params["CreateOptions"],
+                                        share=params["ShareAccess"], attributes=params["FileAttributes"],
+                                        owner=session_owner(conn_id, conn), oplock=oplock,
+                                        notify=oplock_break(server, conn_id, packet["Tid"], fid, conn["Uid"]))
+    if status:
+        return _fail(0xA2, status)
     conn["OpenedFiles"][fid] = {"FileHandle": DISK, "FileName": handle.path, "DeleteOnClose": False,
                                 "Handle": handle, "Share": share}
-    when = info.filetime(handle.node, server.site.boot_time)
+    created, accessed, written, changed = info.times(handle.node, server.site.boot_time)
     reply["Fid"], reply["CreateAction"] = fid, action
-    reply["CreateTime"] = reply["LastAccessTime"] = reply["LastWriteTime"] = reply["LastChangeTime"] = when
+    reply["CreateTime"], reply["LastAccessTime"], reply["LastWriteTime"], reply["LastChangeTime"] = \
+        created, accessed, written, changed
     reply["FileAttributes"] = handle.node.attributes
     reply["AllocationSize"] = reply["EndOfFile"] = 0 if handle.node.is_dir else handle.node.size
     reply["FileType"], reply["IPCState"], reply["IsDirectory"] = 0, 0, int(handle.node.is_dir)
+    reply["OplockLevel"] = handle.open.oplock if handle.open is not None else 0
     return _ok(0xA2, reply)
+
+
+def session_owner(conn_id: str, conn) -> str:
+    """Opens belong to a session: its connection and UID (a logoff or a drop closes them)."""
+    return f"{conn_id}/{conn.get('Uid')}"
+
+
+@guarded(0x24)
+def locking_andx(conn_id, server, command, packet):
+    """Only the answer to an oplock break (OPLOCK_RELEASE, no locks): it gets no reply (MS-CIFS 3.3.5.30).
+    Byte-range locks are not emulated: the collection's clients take none."""
+    conn = server.getConnectionData(conn_id)
+    fid, kind, level, dummy, unlocks, locks = struct.unpack_from("<HBBLHH", command["Parameters"], 4)
+    entry = _open(conn, fid, DISK)
+    if kind & LOCKING_ANDX_OPLOCK_RELEASE and not unlocks and not locks:
+        if entry is not None and entry["Handle"].open is not None:
+            with server.site.lock:
+                server.site.opens.acknowledge(entry["Handle"].open, keeps_level_ii=bool(level))
+        if conn.get("SignatureEnabled"):
+            conn["SignSequenceNumber"] += 1  # a request without a reply takes one number, not two
+        return [], None, STATUS_SUCCESS
+    if entry is None:
+        return _fail(0x24, STATUS_INVALID_HANDLE)
+    return _fail(0x24, STATUS_NOT_SUPPORTED)
 
 
 @guarded(0x2E)
@@ -192,43 +261,46 @@ def _disk_path_command(command: int, structure, field: str, action):
     @guarded(command)
     def handle(conn_id, server, smb_command, packet):
         conn = server.getConnectionData(conn_id)
-        kind, share = _share(server, conn, packet)
-        if kind != "disk" or share is None:
-            return _fail(command, STATUS_ACCESS_DENIED)
+        share, status = _disk(server, conn, packet)
+        if status:
+            return _fail(command, status)
         data = structure(flags=packet["Flags2"], data=smb_command["Data"])
-        status = action(share, _name(packet["Flags2"], data[field]))
+        status = action(share, _name(packet["Flags2"], data[field]), smb_command)
         return _fail(command, status) if status else _ok(command)
     return handle
 
 
-def _check_directory(share, name):
+def _check_directory(share, name, dummy_command=None):
     status, node = share.stat(name)
     if status:
         return STATUS_OBJECT_PATH_NOT_FOUND
     return STATUS_SUCCESS if node.is_dir else STATUS_NOT_A_DIRECTORY
 
 
-def _delete(share, name):
-    if "*" in name or "?" in name:  # SMB_COM_DELETE takes a pattern: delete what matches, as Windows does
+def _delete(share, name, command):
+    """SMB_COM_DELETE: hidden and system files only when SearchAttributes asks for them; a pattern deletes
+    what matches, stopping at the first error, as Windows does."""
+    search = smb.SMBDelete_Parameters(command["Parameters"])["SearchAttributes"]
+    if "*" in name or "?" in name:
         folder, pattern = name.rsplit("\\", 1) if "\\" in name else ("", name)
         status, nodes = share.listing(folder, pattern)
-        matches = [n for n in nodes if not n.is_dir]
+        matches = [n for n in nodes if not n.is_dir and not n.attributes & 0x6 & ~search]
         if status or not matches:
             return status or STATUS_NO_SUCH_FILE
         for node in matches:
-            status = share.delete(f"{folder}\\{node.name}")
+            status = share.delete(f"{folder}\\{node.name}", search)
             if status:
                 return status
         return STATUS_SUCCESS
-    return share.delete(name)
+    return share.delete(name, search)
 
 
 @guarded(0x07)
 def rename(conn_id, server, command, packet):
     conn = server.getConnectionData(conn_id)
-    kind, share = _share(server, conn, packet)
-    if kind != "disk" or share is None:
-        return _fail(0x07, STATUS_ACCESS_DENIED)
+    share, status = _disk(server, conn, packet)
+    if status:
+        return _fail(0x07, status)
     data = smb.SMBRename_Data(flags=packet["Flags2"], data=command["Data"])
     status = share.rename(_name(packet["Flags2"], data["OldFileName"]), _name(packet["Flags2"], data["NewFileName"]))
     return _fail(0x07, status) if status else _ok(0x07)
@@ -237,9 +309,9 @@ def rename(conn_id, server, command, packet):
 @guarded(0x08)
 def query_information(conn_id, server, command, packet):
     conn = server.getConnectionData(conn_id)
-    kind, share = _share(server, conn, packet)
-    if kind != "disk" or share is None:
-        return _fail(0x08, STATUS_ACCESS_DENIED)
+    share, status = _disk(server, conn, packet)
+    if status:
+        return _fail(0x08, status)
     data = smb.SMBQueryInformation_Data(flags=packet["Flags2"], data=command["Data"])
     status, node = share.stat(_name(packet["Flags2"], data["FileName"]))
     if status:
@@ -266,7 +338,10 @@ def refuse(command: int):
 
 
 # -- TRANS2 -------------------------------------------------------------------
-def _file_info(node, level: int, when: int) -> bytes | None:
+def _file_info(server, node, level: int) -> bytes | None:
+    if _passthrough_refused(server, level):
+        return None
+    when = info.times(node, server.site.boot_time)
     encoders = {0x101: lambda: info.basic(node, when), 0x102: lambda: info.standard(node),
                 0x107: lambda: info.smb1_all(node, when), 0x108: lambda: info.short_name(node),
                 0x3EC: lambda: info.basic(node, when), 0x3ED: lambda: info.standard(node),
@@ -275,18 +350,24 @@ def _file_info(node, level: int, when: int) -> bytes | None:
     return encoder() if encoder else None
 
 
+def _unknown_level(server, level: int) -> int:
+    return STATUS_INVALID_LEVEL if _passthrough_refused(server, level) else STATUS_NOT_SUPPORTED
+
+
 @guarded_trans
 def query_path(conn_id, server, packet, parameters, data, max_data=0):
     conn = server.getConnectionData(conn_id)
-    kind, share = _share(server, conn, packet)
-    if kind != "disk" or share is None:
-        return b"", b"", b"", STATUS_ACCESS_DENIED
+    share, status = _disk(server, conn, packet)
+    if status:
+        return b"", b"", b"", status
     request = smb.SMBQueryPathInformation_Parameters(flags=packet["Flags2"], data=parameters)
     status, node = share.stat(_name(packet["Flags2"], request["FileName"]))
     if status:
         return b"", b"", b"", status
-    out = _file_info(node, request["InformationLevel"], info.filetime(node, server.site.boot_time))
-    return (b"", b"", b"", STATUS_NOT_SUPPORTED) if out is None else (b"", b"\x00\x00", out, STATUS_SUCCESS)
+    out = _file_info(server, node, request["InformationLevel"])
+    if out is None:
+        return b"", b"", b"", _unknown_level(server, request["InformationLevel"])
+    return b"", b"\x00\x00", out, STATUS_SUCCESS
 
 
 @guarded_trans
@@ -296,18 +377,19 @@ def query_file(conn_id, server, packet, parameters, data, max_data=0):
     entry = _open(conn, fid, DISK)
     if entry is None:
         return b"", b"", b"", STATUS_INVALID_HANDLE
-    node = entry["Handle"].node
-    out = _file_info(node, level, info.filetime(node, server.site.boot_time))
-    return (b"", b"", b"", STATUS_NOT_SUPPORTED) if out is None else (b"", b"\x00\x00", out, STATUS_SUCCESS)
+    out = _file_info(server, entry["Handle"].node, level)
+    return (b"", b"", b"", _unknown_level(server, level)) if out is None else (b"", b"\x00\x00", out, STATUS_SUCCESS)
 
 
 @guarded_trans
 def query_fs(conn_id, server, packet, parameters, data, max_data=0):
     conn = server.getConnectionData(conn_id)
-    kind, share = _share(server, conn, packet)
-    if kind != "disk" or share is None:
-        return b"", b"", b"", STATUS_ACCESS_DENIED
+    share, status = _disk(server, conn, packet)
+    if status:
+        return b"", b"", b"", status
     level = struct.unpack("<H", parameters[:2])[0]
+    if _passthrough_refused(server, level):
+        return b"", b"", b"", STATUS_INVALID_LEVEL
     size, free = share.space()
     encoders = {0x3EF: lambda: info.fs_full_size(size, free), 0x103: lambda: info.fs_size(size, free),
                 0x3EB: lambda: info.fs_size(size, free), 0x105: info.fs_attribute, 0x3F5: info.fs_attribute,
@@ -326,13 +408,21 @@ def set_file(conn_id, server, packet, parameters, data, max_data=0):
     if entry is None:
         return b"", b"", b"", STATUS_INVALID_HANDLE
     level, handle = request["InformationLevel"], entry["Handle"]
-    if level in (0x102, 0x3ED):  # disposition: delete when closed
+    if _passthrough_refused(server, level):
+        status = STATUS_INVALID_LEVEL
+    elif level in (0x102, 0x3ED):  # disposition: delete when closed
         handle.delete_on_close = bool(data[:1] and data[0])
         status = entry["Share"].may_delete(handle) if handle.delete_on_close else STATUS_SUCCESS
+        if status:
+            handle.delete_on_close = False
     elif level in (0x104, 0x3FC):  # end of file
         status = entry["Share"].truncate(handle, struct.unpack("<q", data[:8])[0])
-    elif level in (0x101, 0x3EC):  # times and attributes: accepted, the model keeps its own
-        status = STATUS_SUCCESS
+    elif level in (0x101, 0x3EC):  # SMB_SET_FILE_BASIC_INFO / FileBasicInformation: times and attributes
+        if len(data) < 36:
+            status = STATUS_INVALID_PARAMETER
+        else:
+            stamps = struct.unpack_from("<qqqq", data, 0)
+            status = entry["Share"].set_basic(handle, stamps, struct.unpack_from("<L", data, 32)[0])
     else:
         status = STATUS_NOT_SUPPORTED
     return (b"", b"\x00\x00", b"", status) if status == STATUS_SUCCESS else (b"", b"", b"", status)
@@ -341,9 +431,9 @@ def set_file(conn_id, server, packet, parameters, data, max_data=0):
 @guarded_trans
 def find_first(conn_id, server, packet, parameters, data, max_data=0):
     conn = server.getConnectionData(conn_id)
-    kind, share = _share(server, conn, packet)
-    if kind != "disk" or share is None:
-        return b"", b"", b"", STATUS_ACCESS_DENIED
+    share, status = _disk(server, conn, packet)
+    if status:
+        return b"", b"", b"", status
     request = smb.SMBFindFirst2_Parameters(packet["Flags2"], data=parameters)
     style = info.SMB1_FIND_LEVELS.get(request["InformationLevel"])
     if style is None:
@@ -407,17 +497,17 @@ def transact_pipe(conn_id, server, packet, parameters, data, max_data=0):
 
 
 def install(server) -> None:
-    for command, handler in ((0xA2, nt_create), (0x2E, read_andx), (0x2F, write_andx), (0x04, close),
+    for command, handler in ((0xA2, nt_create), (0x24, locking_andx), (0x2E, read_andx), (0x2F, write_andx), (0x04, close),
                              (0x05, flush), (0x07, rename), (0x08, query_information)):
         server.hookSmbCommand(command, handler)
     server.hookSmbCommand(0x06, _disk_path_command(0x06, smb.SMBDelete_Data, "FileName", _delete))
     server.hookSmbCommand(0x00, _disk_path_command(0x00, smb.SMBCreateDirectory_Data, "DirectoryName",
-                                                   lambda share, name: share.mkdir(name)))
+                                                   lambda share, name, command: share.mkdir(name)))
     server.hookSmbCommand(0x01, _disk_path_command(0x01, smb.SMBDeleteDirectory_Data, "DirectoryName",
-                                                   lambda share, name: share.rmdir(name)))
+                                                   lambda share, name, command: share.rmdir(name)))
     server.hookSmbCommand(0x10, _disk_path_command(0x10, smb.SMBCheckDirectory_Data, "DirectoryName",
                                                    _check_directory))
-    for command in (0x02, 0x09, 0x0A, 0x0B, 0x22, 0x23, 0x24, 0x2D, 0x80):  # OPEN, SET_INFORMATION, READ, WRITE...
+    for command in (0x02, 0x09, 0x0A, 0x0B, 0x22, 0x23, 0x2D, 0x80):  # OPEN, SET_INFORMATION, READ, WRITE...
         server.hookSmbCommand(command, refuse(command))
     for sub, handler in ((0x01, find_first), (0x02, find_next), (0x03, query_fs), (0x05, query_path),
                          (0x07, query_file), (0x08, set_file)):

@@ -75,16 +75,19 @@ def create(conn_id, server, packet):
     elif share is None:
         return _fail(STATUS_ACCESS_DENIED)
     else:
+        # SMB2 opens take part in share access like SMB1's; no SMB2 oplock is granted (a server may grant
+        # less than asked, and the collection's clients ask for none).
         status, handle, action = share.open(name, request["DesiredAccess"], request["CreateDisposition"],
-                                            request["CreateOptions"])
+                                            request["CreateOptions"], share=request["ShareAccess"],
+                                            attributes=request["FileAttributes"], owner=f"{conn_id}/{conn.get('Uid')}")
         if status:
             return _fail(status)
         conn["OpenedFiles"][fid] = {"FileHandle": DISK, "FileName": handle.path, "DeleteOnClose": False,
                                     "Handle": handle, "Share": share,
                                     "Open": {"EnumerationLocation": 0, "EnumerationSearchPattern": ""}}
-        when = info.filetime(handle.node, server.site.boot_time)
         reply["CreateAction"], reply["FileAttributes"] = action, handle.node.attributes
-        reply["CreationTime"] = reply["LastAccessTime"] = reply["LastWriteTime"] = reply["ChangeTime"] = when
+        reply["CreationTime"], reply["LastAccessTime"], reply["LastWriteTime"], reply["ChangeTime"] = \
+            info.times(handle.node, server.site.boot_time)
         reply["AllocationSize"] = reply["EndOfFile"] = 0 if handle.node.is_dir else handle.node.size
     reply["FileID"], reply["Buffer"] = fid, b"\x00"
     conn["LastRequest"]["SMB2_CREATE"] = reply
@@ -150,10 +153,10 @@ def flush(conn_id, server, packet):
     return [smb2.SMB2Flush_Response()], None, STATUS_SUCCESS
 
 
-def _file_class(node, klass: int, when: int) -> bytes | None:
+def _file_class(node, klass: int, when: tuple) -> bytes | None:
     encoders = {4: lambda: info.basic(node, when), 5: lambda: info.standard(node), 18: lambda: info.smb2_all(node, when),
                 21: lambda: info.short_name(node), 22: lambda: info.stream(node) if not node.is_dir else b"",
-                34: lambda: struct.pack("<qqqqqqLL", when, when, when, when, *_sizes(node), node.attributes, 0),
+                34: lambda: struct.pack("<qqqqqqLL", *when, *_sizes(node), node.attributes, 0),
                 35: lambda: struct.pack("<LL", node.attributes, 0)}
     encoder = encoders.get(klass)
     return encoder() if encoder else None
@@ -173,7 +176,7 @@ def query_info(conn_id, server, packet):
         return _fail(STATUS_INVALID_HANDLE if _entry(conn, _fid(conn, request), PIPE) is None else STATUS_NOT_SUPPORTED)
     node, klass = entry["Handle"].node, request["FileInfoClass"]
     if request["InfoType"] == 1:
-        out = _file_class(node, klass, info.filetime(node, server.site.boot_time))
+        out = _file_class(node, klass, info.times(node, server.site.boot_time))
     elif request["InfoType"] == 2:
         size, free = entry["Share"].space()
         out = {1: lambda: info.fs_volume(entry["Share"].label, entry["Share"].serial), 3: lambda: info.fs_size(size, free),
@@ -205,13 +208,14 @@ def set_info(conn_id, server, packet):
         rename = smb2.FILE_RENAME_INFORMATION_TYPE_2(data)
         new = rename["FileName"].decode("utf-16le")
         old = handle.path[len(share.root.rstrip("\\")):]
-        status = share.rename(old, new, bool(rename["ReplaceIfExists"]))
+        status = share.rename(old, new, bool(rename["ReplaceIfExists"]), handle)
         if not status:
             handle.path = share.path(new)
     elif klass in (19, 20):  # allocation, end of file
         status = share.truncate(handle, struct.unpack("<q", data[:8])[0]) if klass == 20 else STATUS_SUCCESS
-    elif klass == 4:
-        status = STATUS_SUCCESS
+    elif klass == 4:  # FileBasicInformation: times and attributes
+        status = share.set_basic(handle, struct.unpack_from("<qqqq", data, 0), struct.unpack_from("<L", data, 32)[0]) \
+            if len(data) >= 36 else STATUS_INFO_LENGTH_MISMATCH
     else:
         status = STATUS_NOT_SUPPORTED
     return _fail(status) if status else ([smb2.SMB2SetInfo_Response()], None, STATUS_SUCCESS)
