@@ -17,15 +17,24 @@ STATUS = {  # the NT statuses the collection tells apart
     0xC0000035: "STATUS_OBJECT_NAME_COLLISION", 0xC000003A: "STATUS_OBJECT_PATH_NOT_FOUND",
     0xC0000043: "STATUS_SHARING_VIOLATION", 0xC0000056: "STATUS_DELETE_PENDING", 0xC000006D: "STATUS_LOGON_FAILURE",
     0xC000007F: "STATUS_DISK_FULL", 0xC00000BA: "STATUS_FILE_IS_A_DIRECTORY", 0xC00000CC: "STATUS_BAD_NETWORK_NAME",
-    0xC0000103: "STATUS_NOT_A_DIRECTORY", 0xC00000BB: "STATUS_NOT_SUPPORTED",
+    0xC0000103: "STATUS_NOT_A_DIRECTORY", 0xC00000BB: "STATUS_NOT_SUPPORTED", 0xC0000121: "STATUS_CANNOT_DELETE",
+    0xC0000148: "STATUS_INVALID_LEVEL", 0x007C0001: "ERRunknownlevel", 0xC000000D: "STATUS_INVALID_PARAMETER",
+    0xC0000003: "STATUS_INVALID_INFO_CLASS", 0x005B0002: "STATUS_SMB_BAD_UID", 0x00050002: "STATUS_SMB_BAD_TID",
 }
+# How a server says it does not know an information level: Windows 2000 and later, NT 4.0 (whose exact
+# answer to a pass-through level is not documented), Samba.
+UNKNOWN_LEVEL = ("STATUS_NOT_SUPPORTED", "STATUS_INVALID_LEVEL", "ERRunknownlevel", "STATUS_INVALID_PARAMETER",
+                 "STATUS_INVALID_INFO_CLASS")
+CAP_INFOLEVEL_PASSTHRU = 0x2000
 NOT_FOUND = ("STATUS_OBJECT_NAME_NOT_FOUND", "STATUS_OBJECT_PATH_NOT_FOUND", "STATUS_NOT_A_DIRECTORY",
              "STATUS_NO_SUCH_FILE")  # the last: SMB1's DELETE takes a pattern, and none matched
 FILE_SHARE_ALL = 0x7  # read, write, delete: an audit never gets in a service's way
 READ_ACCESS = 0x80000000 | 0x80  # GENERIC_READ | FILE_READ_ATTRIBUTES
 WRITE_ACCESS = 0x40000000 | 0x80000000  # GENERIC_WRITE | GENERIC_READ
-FILE_DIRECTORY_FILE, FILE_WRITE_THROUGH, FILE_NON_DIRECTORY_FILE = 0x1, 0x2, 0x40
-FILE_OPEN, FILE_CREATE, FILE_OVERWRITE_IF = 1, 2, 5
+DELETE_ACCESS, ATTRIBUTES_ACCESS = 0x00010000, 0x80 | 0x100  # DELETE; FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES
+FILE_DIRECTORY_FILE, FILE_WRITE_THROUGH, FILE_NON_DIRECTORY_FILE, FILE_DELETE_ON_CLOSE = 0x1, 0x2, 0x40, 0x1000
+FILE_OPEN, FILE_CREATE, FILE_OPEN_IF, FILE_OVERWRITE_IF = 1, 2, 3, 5
+ATTRIBUTE_READONLY, ATTRIBUTE_HIDDEN, ATTRIBUTE_SYSTEM, ATTRIBUTE_NORMAL = 0x1, 0x2, 0x4, 0x80
 CHUNK = 60 * 1024  # SMB1 reads and writes of a Windows 2000 server stay under 64 KiB
 DEVICE_CD_ROM, DEVICE_DISK = 0x2, 0x7
 REMOVABLE_MEDIA, REMOTE_DEVICE = 0x1, 0x10
@@ -138,6 +147,10 @@ class SmbClient:
             raise LogonFailed(f"{self.host} logged {self.user} on as Guest: the account is unknown there")
         conn.setTimeout(self.operation_timeout)
         self.conn = conn
+        if self.dialect == "smb1":
+            from . import smb1
+
+            smb1.skip_oplock_breaks(conn.getSMBServer())
         return self
 
     def close(self) -> None:
@@ -148,9 +161,7 @@ class SmbClient:
         self._trees.clear()
         if self.conn is not None:
             with contextlib.suppress(Exception):
-                self.conn.logoff()
-            with contextlib.suppress(Exception):
-                self.conn.close()
+                self.conn.close()  # one LOGOFF_ANDX, then the TCP connection goes
         self.conn = None
 
     @property
@@ -162,7 +173,14 @@ class SmbClient:
     def server_name(self) -> str | None:
         return self.conn.getServerName() or None
 
-    def _fail(self, what: str, error) -> SmbError:
+    @property
+    def passthrough(self) -> bool:
+        """Whether the server knows pass-through information levels (Windows 2000 and later; SMB2 always)."""
+        if self.dialect != "smb1":
+            return True
+        return bool(self.conn.getSMBServer()._dialects_parameters["Capabilities"] & CAP_INFOLEVEL_PASSTHRU)  # pylint: disable=protected-access
+
+    def failure(self, what: str, error) -> SmbError:
         status = _status(error)
         if status is None and _lost(error):
             return Unreachable(f"{what}: the connection to {self.host} was lost ({error})")
@@ -174,7 +192,7 @@ class SmbClient:
             try:
                 self._trees[share] = self.conn.connectTree(share)
             except Exception as error:  # noqa: BLE001
-                failure = self._fail(f"\\\\{self.host}\\{share}", error)
+                failure = self.failure(f"\\\\{self.host}\\{share}", error)
                 if failure.status == "STATUS_ACCESS_DENIED":
                     failure = SmbError(f"access to the administrative share \\\\{self.host}\\{share} was denied: "
                                        "the account must be an administrator of the host", failure.status)
@@ -183,19 +201,30 @@ class SmbClient:
 
     @contextlib.contextmanager
     def open(self, path: str, access: int = READ_ACCESS, share_mode: int = FILE_SHARE_ALL,
-             disposition: int = FILE_OPEN, options: int = FILE_NON_DIRECTORY_FILE):
+             disposition: int = FILE_OPEN, options: int = FILE_NON_DIRECTORY_FILE, attributes: int = 0):
+        """An open file or folder, without an oplock (so no other program's open can break this session)."""
         share, rel = share_path(path)
         tid = self.tree(share)
         try:
-            fid = self.conn.createFile(tid, rel, desiredAccess=access, shareMode=share_mode,
-                                       creationOption=options, creationDisposition=disposition)
+            if self.dialect == "smb1":
+                from . import smb1
+
+                fid = smb1.create(self.conn.getSMBServer(), tid, rel, access, share_mode, disposition, options, attributes)
+            else:
+                fid = self.conn.createFile(tid, rel, desiredAccess=access, shareMode=share_mode, creationOption=options,
+                                           creationDisposition=disposition, fileAttributes=attributes)
         except Exception as error:  # noqa: BLE001
-            raise self._fail(path, error) from None
+            raise self.failure(path, error) from None
         try:
             yield tid, fid
-        finally:
+        except BaseException:
             with contextlib.suppress(Exception):
                 self.conn.closeFile(tid, fid)
+            raise
+        try:  # a close can fail too (what was written did not fit after all): it is an error of the write
+            self.conn.closeFile(tid, fid)
+        except Exception as error:  # noqa: BLE001
+            raise self.failure(f"{path} (closing it)", error) from None
 
     def stat(self, path: str, directory: bool = False) -> dict | None:
         """{size, creation, last_write, change, attributes, is_dir} (FILETIMEs), or None if missing."""
@@ -239,7 +268,7 @@ class SmbClient:
                 out += data
                 offset += len(data)
         except Exception as error:  # noqa: BLE001
-            raise self._fail(path, error) from None
+            raise self.failure(path, error) from None
         return bytes(out)
 
     @contextlib.contextmanager
@@ -249,16 +278,67 @@ class SmbClient:
             info = self._info(tid, fid)
             yield (lambda offset, length: self._read_range(tid, fid, offset, min(info["size"], offset + length), path)), info
 
-    def write(self, path: str, data: bytes, write_through: bool = False) -> None:
-        """Create or overwrite a file with data (parent folders must exist). Nothing shares it while
-        it is written; write-through for the journal, which must be on disk before the next step."""
+    def write(self, path: str, data: bytes, write_through: bool = False, like: dict | None = None,
+              force: bool = False) -> None:
+        """Create or overwrite a file with data (parent folders must exist). Nothing shares it while it is
+        written; write-through for the journal, which must be on disk before the next step. With `like` (a
+        stat of another file), the file ends with that file's LastWrite time and attributes, as CopyFile
+        leaves a copy (so a restored DLL has its original times, whichever transport restored it). With
+        `force`, a read-only, hidden or system file in the way is overwritten, as Copy-Item -Force does."""
         options = FILE_NON_DIRECTORY_FILE | (FILE_WRITE_THROUGH if write_through else 0)
-        with self.open(path, access=WRITE_ACCESS, share_mode=0, disposition=FILE_OVERWRITE_IF, options=options) as (tid, fid):
-            try:
-                for start in range(0, len(data), CHUNK):
-                    self.conn.writeFile(tid, fid, data[start:start + CHUNK], start)
-            except Exception as error:  # noqa: BLE001
-                raise self._fail(path, error) from None
+        attributes = 0
+        if force:
+            existing = self.stat(path)
+            attributes = (existing or {}).get("attributes", 0) & (ATTRIBUTE_HIDDEN | ATTRIBUTE_SYSTEM)
+            if existing and existing["attributes"] & ATTRIBUTE_READONLY:  # a read-only file refuses writes
+                self.set_basic(path, attributes=(existing["attributes"] & ~ATTRIBUTE_READONLY) or ATTRIBUTE_NORMAL)
+        with self.open(path, access=WRITE_ACCESS | ATTRIBUTES_ACCESS, share_mode=0, disposition=FILE_OVERWRITE_IF,
+                       options=options, attributes=attributes) as (tid, fid):
+            self._write_all(tid, fid, data, path)
+            if like is not None:  # set on this handle after the last write: its close keeps them (MS-FSA 2.1.4.17)
+                self._set_basic(tid, fid, path, (0, 0, like["last_write"], 0),
+                                like.get("attributes") or ATTRIBUTE_NORMAL)
+
+    def _write_all(self, tid, fid, data: bytes, path: str) -> None:
+        """Every byte, each write's count checked: a short write is written again from where it stopped, and
+        a write that writes nothing fails."""
+        offset = 0
+        try:
+            while offset < len(data):
+                chunk = data[offset:offset + CHUNK]
+                if self.dialect == "smb1":
+                    from . import smb1
+
+                    count = smb1.write(self.conn.getSMBServer(), tid, fid, chunk, offset)
+                else:
+                    count = self.conn.getSMBServer().write(tid, fid, chunk, offset, len(chunk))
+                if not count or count > len(chunk):
+                    raise SmbError(f"{path}: the server wrote {count} of {len(chunk)} bytes at offset {offset}",
+                                   "SHORT_WRITE")
+                offset += count
+        except SmbError:
+            raise
+        except Exception as error:  # noqa: BLE001
+            raise self.failure(path, error) from None
+
+    def set_basic(self, path: str, times: tuple = (0, 0, 0, 0), attributes: int = 0) -> None:
+        """Times (creation, access, write, change; 0 leaves one as it is) and attributes (0 leaves them)."""
+        with self.open(path, access=ATTRIBUTES_ACCESS, options=0) as (tid, fid):
+            self._set_basic(tid, fid, path, times, attributes)
+
+    def _set_basic(self, tid, fid, path: str, times: tuple, attributes: int) -> None:
+        try:
+            if self.dialect == "smb1":
+                from . import smb1
+
+                smb1.set_basic(self.conn.getSMBServer(), tid, fid, times, attributes)
+            else:
+                from impacket.smb3structs import SMB2_FILE_BASIC_INFO
+
+                self.conn.getSMBServer().setInfo(tid, fid, struct.pack("<qqqqLL", *times, attributes, 0),
+                                                 fileInfoClass=SMB2_FILE_BASIC_INFO)
+        except Exception as error:  # noqa: BLE001
+            raise self.failure(f"{path} (times and attributes)", error) from None
 
     def held_open(self, path: str) -> bool | None:
         """Whether another program holds the file so that it cannot be written (a loaded DLL): the
@@ -274,13 +354,15 @@ class SmbClient:
             raise
 
     def delete(self, path: str) -> None:
-        share, rel = share_path(path)
+        """Delete a file (delete on close of its own open, on the session's tree); a missing one is no error.
+        Another open that does not share delete makes it a sharing violation; one that does keeps the name
+        until it closes (delete pending)."""
         try:
-            self.conn.deleteFile(share, rel)
-        except Exception as error:  # noqa: BLE001
-            failure = self._fail(path, error)
-            if failure.status not in NOT_FOUND:
-                raise failure from None
+            with self.open(path, access=DELETE_ACCESS | 0x80, options=FILE_NON_DIRECTORY_FILE | FILE_DELETE_ON_CLOSE):
+                pass
+        except SmbError as error:
+            if error.status not in NOT_FOUND:
+                raise
 
     def rename(self, old: str, new: str) -> None:
         share, rel_old = share_path(old)
@@ -288,23 +370,29 @@ class SmbClient:
         if share != share_new:
             raise SmbError(f"cannot rename {old} to another drive ({new})")
         try:
-            self.conn.rename(share, rel_old, rel_new)
+            if self.dialect == "smb1":
+                from . import smb1
+
+                smb1.rename(self.conn.getSMBServer(), self.tree(share), rel_old, rel_new)
+            else:
+                self.conn.rename(share, rel_old, rel_new)
+        except SmbError:
+            raise
         except Exception as error:  # noqa: BLE001
-            raise self._fail(f"{old} -> {new}", error) from None
+            raise self.failure(f"{old} -> {new}", error) from None
 
     def makedirs(self, path: str) -> None:
         share, rel = share_path(path)
         parts, current = [p for p in rel.split("\\") if p], ""
         for part in parts:
             current = f"{current}\\{part}" if current else part
-            if self.stat(f"{share[0]}:\\{current}", directory=True) is not None:
-                continue
             try:
-                self.conn.createDirectory(share, current)
-            except Exception as error:  # noqa: BLE001
-                failure = self._fail(f"{share[0]}:\\{current}", error)
-                if failure.status != "STATUS_OBJECT_NAME_COLLISION":
-                    raise failure from None
+                with self.open(f"{share[0]}:\\{current}", access=0x80, disposition=FILE_OPEN_IF,
+                               options=FILE_DIRECTORY_FILE):
+                    pass
+            except SmbError as error:
+                if error.status != "STATUS_OBJECT_NAME_COLLISION":
+                    raise
 
     def volume(self, letter: str) -> dict | None:
         """{size, free, file_system, label, type} of a drive through its administrative share, or None
@@ -322,11 +410,14 @@ class SmbClient:
     def _volume(self, tid, fid) -> dict:
         query = (lambda level, klass: self._fs_smb1(tid, level)) if self.dialect == "smb1" else \
             (lambda level, klass: self._fs_smb2(tid, fid, klass))
-        try:  # FileFsFullSizeInformation: ActualAvailableAllocationUnits is TotalFreeSpace, what
-            total, caller, free, sectors, bytes_per = struct.unpack_from("<qqqLL", query(0x3EF, 7), 0)
-        except SmbError as error:  # Distribution Manager sees; a server without it has the size info
-            if error.status != "STATUS_NOT_SUPPORTED":
-                raise
+        full = None
+        if self.passthrough:  # FileFsFullSizeInformation: ActualAvailableAllocationUnits is TotalFreeSpace, what
+            try:  # Distribution Manager sees; it is a pass-through level, which NT 4.0 lacks
+                total, caller, free, sectors, bytes_per = full = struct.unpack_from("<qqqLL", query(0x3EF, 7), 0)
+            except SmbError as error:
+                if error.status not in UNKNOWN_LEVEL:
+                    raise
+        if full is None:  # SMB_QUERY_FS_SIZE_INFO: the free space the caller may use
             total, free, sectors, bytes_per = struct.unpack_from("<qqLL", query(0x103, 3), 0)
         unit = sectors * bytes_per
         attribute = query(0x105, 5)
@@ -347,7 +438,7 @@ class SmbClient:
             response = conn.recvSMB()
             response.isValidAnswer(smb.SMB.SMB_COM_TRANSACTION2)  # raises the NT status of a failure
         except Exception as error:  # noqa: BLE001
-            raise self._fail(f"volume information level {level:#x}", error) from None
+            raise self.failure(f"volume information level {level:#x}", error) from None
         command = smb.SMBCommand(response["Data"][0])
         params = smb.SMBTransaction2Response_Parameters(command["Parameters"])
         return bytes(command["Data"][-params["TotalDataCount"]:]) if params["TotalDataCount"] else b""
@@ -358,7 +449,7 @@ class SmbClient:
         try:
             raw = self.conn.getSMBServer().queryInfo(tid, fid, infoType=SMB2_0_INFO_FILESYSTEM, fileInfoClass=klass)
         except Exception as error:  # noqa: BLE001
-            raise self._fail(f"volume information class {klass}", error) from None
+            raise self.failure(f"volume information class {klass}", error) from None
         return raw if isinstance(raw, bytes) else raw.getData()
 
     # -- named pipes ----------------------------------------------------------

@@ -68,11 +68,15 @@ class Transaction:
 
     # -- files ------------------------------------------------------------
     def read(self, path: str) -> bytes | None:
+        return self.read_stat(path)[0]
+
+    def read_stat(self, path: str) -> tuple[bytes | None, dict | None]:
+        """A file's bytes and its stat (times, attributes), or (None, None) when it is missing."""
         try:
-            return self.client.read(path)[0]
+            return self.client.read(path)
         except SmbError as error:
             if error.status in NOT_FOUND:
-                return None
+                return None, None
             raise
 
     def write_json(self, path: str, value) -> None:
@@ -205,12 +209,12 @@ class Transaction:
             for name in journal["replaced"]:
                 original_path, target = ntpath.join(journal["undo_dir"], name), ntpath.join(journal["bin_dir"], name)
                 try:
-                    original = self.read(original_path)
+                    original, backup = self.read_stat(original_path)
                     if original is None:
                         raise SmbError(f"its backup {original_path} does not exist")
                     if facts_of(self.read(target)) == facts_of(original):
                         continue  # journaled before its copy: never copied, or already restored
-                    self.client.write(target, original)
+                    self.client.write(target, original, like=backup, force=True)  # the original's times again
                     if facts_of(self.read(target)) != facts_of(original):
                         raise SmbError(f"{name} differs from its backup after the copy")
                 except Unreachable:
@@ -268,16 +272,17 @@ class Transaction:
                 raise
             self.fail(f"the backup manifest {path} cannot be read ({error}); nothing was changed")
 
-    def source_bytes(self, wanted: dict) -> bytes | None:
-        """The bytes to install: the controller's checked copy (replaced) or the host's backup (restored)."""
+    def source_bytes(self, wanted: dict) -> tuple[bytes | None, dict | None]:
+        """The bytes to install and the times and attributes they take: the controller's checked copy
+        (replaced: new times, as a fresh copy has) or the host's backup (restored: the original's)."""
         if self.params["state"] == "replaced":
             try:
                 with open(wanted["local"], "rb") as handle:
-                    return handle.read()
+                    return handle.read(), None
             except OSError as error:
                 self.fail(f"the controller's copy {wanted['local']} of {wanted['name']} cannot be read ({error}); "
                           "nothing was changed")
-        return self.read(wanted["source"])
+        return self.read_stat(wanted["source"])
 
     def run(self) -> dict:
         params = self.params
@@ -306,9 +311,9 @@ class Transaction:
             wanted = [dict(e, source=ntpath.join(backup_dir, e["name"])) for e in manifest_files]
         before, after, current, originals, pending, refused = {}, {}, {}, {}, [], []
         for f in wanted:
-            data = self.read(ntpath.join(bin_dir, f["name"]))
+            data, stat = self.read_stat(ntpath.join(bin_dir, f["name"]))
             now = facts_of(data)
-            current[f["name"]], originals[f["name"]] = now, data
+            current[f["name"]], originals[f["name"]] = now, (data, stat)
             before[f["name"]] = after[f["name"]] = now and now["version"]
             if params["state"] == "replaced":
                 action = transaction.replace_action(now and now["version"], now and now["sha256"], f["version"],
@@ -337,7 +342,7 @@ class Transaction:
 
         sources = {}
         for f in pending:  # the bytes to install must be exactly the bundle's (or the originals')
-            data = self.source_bytes(f)
+            data, like = self.source_bytes(f)
             where = f.get("local") if params["state"] == "replaced" else f["source"]
             if data is None:
                 if self.check_mode:
@@ -348,7 +353,7 @@ class Transaction:
                     f.get("sha256") and got["sha256"] != f["sha256"].lower()):
                 self.fail(f"source file {where} is version {got['version']} with SHA-256 {got['sha256']}, expected "
                           f"{f['version']} with {f.get('sha256')}; nothing was changed")
-            sources[f["name"]] = data
+            sources[f["name"]] = (data, like)
 
         stop_order = [n for n in params["services"] if self.services.state(n) not in (None, "stopped")]
         wmi = params.get("wmi_service") or "Winmgmt"
@@ -383,22 +388,24 @@ class Transaction:
             self.client.makedirs(undo_dir)
             self.client.makedirs(backup_dir)
             kept = {e["name"] for e in manifest_files}
-            for f in pending:  # every pending file exists (a missing one is refused)
-                self.client.write(ntpath.join(undo_dir, f["name"]), originals[f["name"]])
+            for f in pending:  # every pending file exists (a missing one is refused); copies keep its times
+                data, stat = originals[f["name"]]
+                self.client.write(ntpath.join(undo_dir, f["name"]), data, like=stat, force=True)
                 if params["state"] == "replaced" and f["name"] not in kept:  # the first original, kept for ever
-                    self.client.write(ntpath.join(backup_dir, f["name"]), originals[f["name"]])
+                    self.client.write(ntpath.join(backup_dir, f["name"]), data, like=stat, force=True)
             journal["phase"] = "replacing"
             self.write_journal(journal)
             for f in pending:
                 journal["replaced"].append(f["name"])
                 self.write_journal(journal)
-                self.client.write(ntpath.join(bin_dir, f["name"]), sources[f["name"]])
+                data, like = sources[f["name"]]
+                self.client.write(ntpath.join(bin_dir, f["name"]), data, like=like, force=True)
             journal["phase"] = "verifying"
             self.write_journal(journal)
             installed = {}
             for f in pending:
                 now = facts_of(self.read(ntpath.join(bin_dir, f["name"])))
-                if not now or now["sha256"] != facts_of(sources[f["name"]])["sha256"]:
+                if not now or now["sha256"] != facts_of(sources[f["name"]][0])["sha256"]:
                     raise SmbError(f"{f['name']} is version {now and now['version']} after the copy, expected "
                                    f"{f['version']}")
                 installed[f["name"]] = now

@@ -263,7 +263,7 @@ class Probe:
             "schema": SCHEMA,
             "computer_name": computer,
             "os_version": f"{version}.{build}.0" if version and build else None,
-            "boot_time": self.guard("boot time (srvsvc statistics)", lambda: server.boot_time(self.client)),
+            "boot_time": self.guard("boot time (System event log)", lambda: server.boot_time(self.client)),
             "time_bias_minutes": bias,
             "sms": {
                 "installed": bool(install_dir),

@@ -15,13 +15,19 @@ from .client import SmbError
 
 MAXIMUM_ALLOWED, KEY_WOW64_32KEY = 0x02000000, 0x0200
 REG_SZ, REG_EXPAND_SZ, REG_BINARY, REG_DWORD, REG_MULTI_SZ = 1, 2, 3, 4, 7
-ERROR_FILE_NOT_FOUND, ERROR_ACCESS_DENIED, ERROR_MORE_DATA = 2, 5, 234
+ERROR_FILE_NOT_FOUND, ERROR_ACCESS_DENIED, ERROR_MORE_DATA, ERROR_NO_MORE_ITEMS = 2, 5, 234, 259
+RPC_X_BAD_STUB_DATA, NCA_OP_RNG_ERROR = 0x6F7, 0x1C010002
 SHUTDOWN_NOT_IN_PROGRESS = 1116
 
 
 def _code(error) -> int | None:
     getter = getattr(error, "get_error_code", None)
     return getter() if getter else None
+
+
+def _fault(error) -> bool:
+    """A DCE/RPC fault (the server could not take the call), not a result of the call."""
+    return "rpc_x_bad_stub_data" in str(error).lower() or "nca_s_" in str(error).lower()
 
 
 def decode(kind: int, data: bytes):
@@ -117,11 +123,32 @@ class Registry:
         return handle is not None
 
     def counts(self, handle) -> tuple[int, int]:
-        """(sub keys, values) of an open key."""
+        """(sub keys, values) of an open key, by BaseRegQueryInfoKey with an empty class name that has its
+        NUL (Samba refuses impacket's zero-length one as bad stub data). A server that still refuses the
+        call is asked by enumeration instead: index 0 of each, where ERROR_NO_MORE_ITEMS means none."""
         from impacket.dcerpc.v5 import rrp
 
-        info = rrp.hBaseRegQueryInfoKey(self.dce, handle)
-        return info["lpcSubKeys"], info["lpcValues"]
+        request = rrp.BaseRegQueryInfoKey()
+        request["hKey"], request["lpClassIn"] = handle, "\x00"
+        request.fields["lpClassIn"].fields["MaximumLength"] = 1024
+        request.fields["lpClassIn"].fields["Data"].fields["Data"].fields["MaximumCount"] = 512
+        try:
+            info = self.dce.request(request)
+            return info["lpcSubKeys"], info["lpcValues"]
+        except Exception as error:  # noqa: BLE001 - a fault or an error code: ask the other way
+            if _code(error) not in (RPC_X_BAD_STUB_DATA, NCA_OP_RNG_ERROR) and not _fault(error):
+                raise SmbError(f"registry key information: {error}") from None
+        return self._any(rrp.hBaseRegEnumKey, handle), self._any(rrp.hBaseRegEnumValue, handle)
+
+    def _any(self, enumerate_at, handle) -> int:
+        """1 when the key has an item at index 0, 0 when it has none."""
+        try:
+            enumerate_at(self.dce, handle, 0)
+            return 1
+        except Exception as error:  # noqa: BLE001
+            if _code(error) == ERROR_NO_MORE_ITEMS:
+                return 0
+            raise SmbError(f"registry enumeration: {error}") from None
 
     def set_string(self, subkey: str, name: str, value: str) -> None:
         """Write a REG_SZ value, creating the key when it is missing."""

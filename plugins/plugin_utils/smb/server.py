@@ -1,13 +1,15 @@
-"""The server service (MS-SRVS, \\PIPE\\srvsvc): disks and the last boot.
+"""The server service (MS-SRVS, \\PIPE\\srvsvc): disks and the computer's name; and the last boot.
 
-NetrServerStatisticsGet's `sts0_start` is when the Server service started, which is the boot:
-a restart is confirmed by a new value, as win_reboot confirms one by a new boot time.
+The boot time comes from the System event log (eventlog.py), not from NetrServerStatisticsGet's
+`sts0_start`, which is when the Server service started or its statistics were last cleared: it
+moves without a boot.
 """
 
 from __future__ import annotations
 
 import datetime
 
+from . import eventlog
 from .client import SmbError
 
 
@@ -18,14 +20,7 @@ def _dce(client):
 
 
 def boot_epoch(client) -> int:
-    from impacket.dcerpc.v5 import srvs
-
-    try:
-        return int(srvs.hNetrServerStatisticsGet(_dce(client), "LanmanServer\x00", 0, 0)["InfoStruct"]["sts0_start"])
-    except SmbError:
-        raise
-    except Exception as error:  # noqa: BLE001
-        raise SmbError(f"server statistics: {error}") from None
+    return eventlog.last_boot(client)
 
 
 def boot_time(client) -> str:

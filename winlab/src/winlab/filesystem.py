@@ -159,8 +159,7 @@ class FileSystem:
         """Store a file's new content (when its handle closes). `stamp` holds what the handle decided of
         the file's times and attributes (an explicitly set LastWrite time stands); the rest is now."""
         try:
-            self.host.write_file(path, dict(meta_from_bytes(self.host, data), modified=filetimes.now_iso(),
-                                            **(stamp or {})))
+            self.host.write_file(path, dict(meta_from_bytes(self.host, data), modified=filetimes.now_iso()) | (stamp or {}))
         except HostError as error:
             return STATUS_DISK_FULL if "space" in str(error) else STATUS_SHARING_VIOLATION
         return STATUS_SUCCESS

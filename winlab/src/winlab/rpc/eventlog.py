@@ -42,13 +42,17 @@ def record_bytes(event: dict, computer: str) -> bytes:
     return head + body + struct.pack("<L", length)
 
 
+def _key(value) -> bytes:
+    return value.getData() if hasattr(value, "getData") else bytes(value)
+
+
 def _log(pipe, handle):
-    return pipe.handles.get(handle)
+    return pipe.handles.get(_key(handle))
 
 
 def _open(pipe, stub):
     request = even.ElfrOpenELW(stub)
-    name = str(request["ModuleName"]["Data"] or "").rstrip("\x00").lower()
+    name = str(request["ModuleName"] or "").rstrip("\x00").lower()
     response = even.ElfrOpenELWResponse()
     log = name if name in LOGS else "application"
     response["LogHandle"] = pipe.new_handle({"log": log, "next": None})
@@ -64,7 +68,7 @@ def _events(pipe, log: str) -> list[dict]:
 def _read(pipe, stub):
     request = even.ElfrReadELW(stub)
     response = even.ElfrReadELWResponse()
-    held = _log(pipe, request["LogHandle"].getData())
+    held = _log(pipe, request["LogHandle"])
     size = min(int(request["NumberOfBytesToRead"]), MAX_BATCH_BUFF)
     response["NumberOfBytesRead"], response["MinNumberOfBytesNeeded"] = 0, 0
     response["Buffer"] = b"\x00" * size
@@ -105,7 +109,7 @@ def _read(pipe, stub):
 
 def _close(pipe, stub):
     request = even.ElfrCloseEL(stub)
-    pipe.handles.pop(request["LogHandle"].getData(), None)
+    pipe.handles.pop(_key(request["LogHandle"]), None)
     response = even.ElfrCloseELResponse()
     response["LogHandle"] = b"\x00" * 20
     response["ErrorCode"] = STATUS_SUCCESS
@@ -114,7 +118,7 @@ def _close(pipe, stub):
 
 def _count(pipe, stub):
     request = even.ElfrNumberOfRecords(stub)
-    held = _log(pipe, request["LogHandle"].getData())
+    held = _log(pipe, request["LogHandle"])
     response = even.ElfrNumberOfRecordsResponse()
     response["NumberOfRecords"] = len(_events(pipe, held["log"])) if held else 0
     response["ErrorCode"] = STATUS_SUCCESS if held else STATUS_INVALID_HANDLE
@@ -123,7 +127,7 @@ def _count(pipe, stub):
 
 def _oldest(pipe, stub):
     request = even.ElfrOldestRecord(stub)
-    held = _log(pipe, request["LogHandle"].getData())
+    held = _log(pipe, request["LogHandle"])
     events = _events(pipe, held["log"]) if held else []
     response = even.ElfrOldestRecordResponse()
     response["OldestRecordNumber"] = events[0]["n"] if events else 0
