@@ -161,6 +161,7 @@ class ActionModule(ActionBase):
         """The SMB session dropped mid-transaction: reconnect and recover by the journal right away."""
         from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client as smb, dlls
 
+        busy = None
         for attempt in range(RECONNECTS):
             time.sleep(RECONNECT_SECONDS if attempt else 1)
             try:
@@ -169,6 +170,10 @@ class ActionModule(ActionBase):
                                              {"state": "recovered", "journal": params["journal"],
                                               "bin_dir": params.get("bin_dir"), "stop_timeout": params["stop_timeout"]}
                                              ).run()
+            except dlls.Busy as failure:  # the lost session still holds the lock until the host gives it up
+                busy = failure
+                display.vvvv(f"q317061_dlls: reconnect {attempt + 1}: {failure}")
+                continue
             except dlls.Failed as failure:
                 return dict(failure.result, changed=True,
                             msg=f"the connection dropped during the DLL transaction ({reason}); recovering it after "
@@ -180,6 +185,12 @@ class ActionModule(ActionBase):
             return {"failed": True, "changed": True, "recovered": recovered.get("recovered"),
                     "msg": f"the connection dropped during the DLL transaction ({reason}); after reconnecting, the "
                            f"journal was recovered ({how}): the host is consistent, run remediate.yml again"}
+        if busy is not None:
+            return dict(busy.result, failed=True, changed=True,
+                        msg=f"the connection dropped during the DLL transaction ({reason}); after reconnecting, the "
+                            f"host still held its lock for {RECONNECTS * RECONNECT_SECONDS} seconds (the lost session "
+                            "went half-open, or another run took the host): SMS services may be stopped; the "
+                            "host's journal tells the next run what to recover")
         return {"failed": True, "changed": True, "unreachable": True,
                 "msg": f"the connection dropped during the DLL transaction ({reason}) and the host did not answer "
                        "again: SMS services may be stopped; the host's journal tells the next run what to recover"}

@@ -113,6 +113,7 @@ class SmbClient:
         self.connect_timeout, self.operation_timeout = connect_timeout, operation_timeout
         self.dialect_wanted, self.require_signing = dialect, require_signing
         self.conn = None
+        self.lost = False
         self._trees: dict[str, object] = {}
         self._pipes: dict[str, object] = {}
 
@@ -161,7 +162,10 @@ class SmbClient:
         self._trees.clear()
         if self.conn is not None:
             with contextlib.suppress(Exception):
-                self.conn.close()  # one LOGOFF_ANDX, then the TCP connection goes
+                if self.lost:
+                    self.conn.getSMBServer().close_session()
+                else:
+                    self.conn.close()  # one LOGOFF_ANDX, then the TCP connection goes
         self.conn = None
 
     @property
@@ -183,6 +187,7 @@ class SmbClient:
     def failure(self, what: str, error) -> SmbError:
         status = _status(error)
         if status is None and _lost(error):
+            self.lost = True  # nothing more is sent on it, not even a logoff that would wait for its timeout
             return Unreachable(f"{what}: the connection to {self.host} was lost ({error})")
         return SmbError(f"{what}: {status or error}", status)
 

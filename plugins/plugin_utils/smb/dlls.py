@@ -38,6 +38,11 @@ class Failed(Exception):
         self.result = dict(result, failed=True, msg=msg)
 
 
+class Busy(Failed):
+    """Another session holds the host's lock (another run, or this run's own session that was lost
+    half-open and that the host has not given up yet): nothing was changed."""
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
@@ -153,7 +158,8 @@ class Transaction:
         except SmbError as error:
             self._lock = None
             if error.status == "STATUS_SHARING_VIOLATION":
-                self.fail(f"the host is busy: another Q317061 transaction holds {path}; nothing was changed")
+                raise Busy(f"the host is busy: another Q317061 transaction holds {path}; nothing was changed",
+                           self.result) from None
             raise
         self.result["lock"] = path
 

@@ -111,11 +111,13 @@ class Host:
             self.state["restart_at"] = None
             if not self.state.get("unclean_shutdown"):
                 self.log_event(now, EVENT_LOG_STOPPED)
+            outage = float(self.state.get("restart_seconds", 3))
             if self.state.pop("power_off", False) or self.state.get("faults", {}).get("restart_never_returns"):
                 self.state["down_until"] = float("inf")
             else:
-                self.state["down_until"] = now + float(self.state.get("restart_seconds", 3))
-            self.boot(now + float(self.state.get("restart_seconds", 3)))
+                self.state["down_until"] = now + outage
+            # The kernel starts during the outage; the services a client meets run once it is over.
+            self.boot(now + outage / 2, ready=now + outage)
         ready = self.state.get("store_ready_at")
         if ready is not None and now >= ready:
             self._store_started()
@@ -141,23 +143,26 @@ class Host:
                     "source": source, "strings": list(strings)})
         del log[:-EVENTLOG_KEEP]
 
-    def log_boot(self, when: float) -> None:
+    def log_boot(self, when: float, ready: float | None = None) -> None:
         """What Windows writes at a boot, once the Event log service runs (eventlog_start_seconds after the
-        kernel started): 6008 when the last shutdown was not clean, 6009 (the OS version), 6005. The Server
-        service starts after it: its statistics (sts0_start) begin a little later."""
+        kernel started, and before the host answers on the network at `ready`): 6008 when the last shutdown
+        was not clean, 6009 (the OS version), 6005. The Server service starts after it: its statistics
+        (sts0_start) begin a little later."""
         started = when + float(self.state.get("eventlog_start_seconds", 10))
+        if ready is not None:
+            started = max(when, min(started, ready - 2))
         if self.state.pop("unclean_shutdown", False):
             self.log_event(started, EVENT_UNEXPECTED_SHUTDOWN, kind=1)
         self.log_event(started, EVENT_OS_VERSION, strings=BOOT_STRINGS.get(self.state.get("os"), ()))
         self.log_event(started, EVENT_LOG_STARTED)
-        self.state["server_started"] = started + 2
+        self.state["server_started"] = started + 2 if ready is None else min(started + 2, ready)
         for name, svc in list(self.state["services"].items())[:6]:  # what follows a boot: services starting
             if svc.get("start_mode", "auto") == "auto":
                 self.log_event(started + 5, EVENT_SERVICE_STATE, "Service Control Manager", strings=(name, "running"))
 
-    def boot(self, when: float) -> None:
+    def boot(self, when: float, ready: float | None = None) -> None:
         self.state["boot_time"] = when
-        self.log_boot(when)
+        self.log_boot(when, ready)
         self.state["processes"] = []
         for svc in self.state["services"].values():
             svc["state"] = "running" if svc.get("start_mode", "auto") == "auto" else "stopped"

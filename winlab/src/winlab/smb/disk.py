@@ -251,15 +251,18 @@ class DiskShare:
         """The handle closes (or its connection dropped: what was written stays, as on Windows)."""
         with self.site.lock:
             status = STATUS_SUCCESS
+            path = handle.open.path if handle.open is not None else handle.path  # renamed since it was opened?
             last_of_pending = self.table.remove(handle.open) if handle.open is not None else False
-            if handle.delete_on_close or last_of_pending:
-                status = self.fs.rmdir(handle.path) if handle.node.is_dir else self.fs.delete(handle.path)
+            if handle.delete_on_close and handle.open is not None and self.table.opens(path):
+                self.table.mark_delete_pending(path)  # the name goes with the file's last handle
+            elif handle.delete_on_close or last_of_pending:
+                status = self.fs.rmdir(path) if handle.node.is_dir else self.fs.delete(path)
                 if status == STATUS_OBJECT_NAME_NOT_FOUND:
                     status = STATUS_SUCCESS  # created and deleted before it was ever stored
             elif handle.dirty:
-                status = self.fs.commit(handle.path, bytes(handle.data or b""), handle.stamp)
+                status = self.fs.commit(path, bytes(handle.data or b""), handle.stamp)
                 if status == STATUS_SUCCESS and not dropped:
-                    self.site.journal_written(handle.path, bytes(handle.data or b""))
+                    self.site.journal_written(path, bytes(handle.data or b""))
             self.site.save()
         return status
 

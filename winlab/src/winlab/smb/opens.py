@@ -51,8 +51,10 @@ def data_access(mask: int) -> int:
 class Open:
     """One handle: what it may do, what it lets others do, its oplock and who to tell of a break."""
 
+    key = property(lambda self: self.path.lower())
+
     def __init__(self, path: str, access: int, share: int, owner: str, notify=None, level_ii: bool = True):
-        self.key, self.access, self.share = path.lower(), data_access(access), share & 0x7
+        self.path, self.access, self.share = path, data_access(access), share & 0x7  # path: the file's name now
         self.owner, self.notify, self.level_ii = owner, notify, level_ii
         self.oplock = NONE
         self.breaking: int | None = None  # the level a break sent to this open is waiting for
@@ -69,13 +71,12 @@ class Open:
 
 
 class OpenTable:
-    def __init__(self, lock, break_wait):
-        self.lock = lock
+    def __init__(self, lock, break_wait, stats: dict):
+        self.lock, self.stats = lock, stats  # stats["oplock_breaks"] counts every break sent
         self.changed = threading.Condition(lock)
         self.break_wait = break_wait  # callable: seconds an opener waits for a holder's acknowledgement
         self._opens: dict[str, list[Open]] = {}
         self._delete_pending: set[str] = set()
-        self.breaks_sent = 0
 
     def opens(self, path: str) -> list[Open]:
         return list(self._opens.get(path.lower(), []))
@@ -109,7 +110,7 @@ class OpenTable:
     def rename(self, old: str, new: str) -> None:
         entries = self._opens.pop(old.lower(), [])
         for entry in entries:
-            entry.key = new.lower()
+            entry.path = new
         if entries:
             self._opens.setdefault(new.lower(), []).extend(entries)
 
@@ -133,7 +134,7 @@ class OpenTable:
         for holder in holders:
             level = NONE if to_none or not holder.level_ii else LEVEL_II
             holder.breaking = level
-            self.breaks_sent += 1
+            self.stats["oplock_breaks"] += 1
             if holder.notify:
                 holder.notify(level)
         deadline = time.monotonic() + self.break_wait()
@@ -158,6 +159,6 @@ class OpenTable:
         for holder in self._opens.get(path.lower(), []):
             if holder is not writer and holder.oplock == LEVEL_II:
                 holder.oplock = NONE
-                self.breaks_sent += 1
+                self.stats["oplock_breaks"] += 1
                 if holder.notify:
                     holder.notify(NONE)

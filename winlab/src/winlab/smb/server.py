@@ -80,7 +80,8 @@ class Site:
     def __init__(self, emulated):
         self.emulated = emulated
         self._drop = threading.local()  # per connection thread: drop it (or let it go half-open) after this request
-        self.opens = OpenTable(emulated.lock, lambda: float(self.host.state.get("oplock_break_seconds", 35)))
+        self.opens = OpenTable(emulated.lock, lambda: float(self.host.state.get("oplock_break_seconds", 35)),
+                               emulated.smb_stats)
 
     host = property(lambda self: self.emulated.host)
     lock = property(lambda self: self.emulated.lock)
@@ -104,6 +105,11 @@ class Site:
 
     def save(self) -> None:
         self.emulated.store.save_host(self.host.state)
+
+    def write_limit(self, size: int) -> int:
+        """How much of one write the server takes (fault short_writes: at most N bytes, as a server may)."""
+        limit = self.host.state.get("faults", {}).get("short_writes")
+        return size if limit is None else min(size, limit)
 
     def password_for(self, user: str) -> str | None:
         name = user.split("\\")[-1].split("@")[0]
@@ -266,6 +272,7 @@ def _logoff(conn_id, server, command, packet):
     """LOGOFF_ANDX ends the session: its files close, its UID is no longer valid (a second logoff, or any
     later request with it, gets STATUS_SMB_BAD_UID). The connection itself stays."""
     conn = server.getConnectionData(conn_id, checkStatus=False)
+    server.site.emulated.smb_stats["logoffs"] += 1
     server.close_session_files(conn_id, dropped=False)
     reply = smb.SMBCommand(smb.SMB.SMB_COM_LOGOFF_ANDX)
     reply["Parameters"] = struct.pack("<BBH", 0xFF, 0, 0)
@@ -388,6 +395,7 @@ class Handler(smbserver.SMBSERVERHandler):
         uid = struct.unpack_from("<H", raw, 28)[0]
         if conn.get("Authenticated") and uid and uid == conn.get("Uid"):
             return None
+        self.server.site.emulated.smb_stats["bad_uid"] += 1
         return session.error_packet(self.server, self.conn_id, raw, STATUS_SMB_BAD_UID)
 
     def _half_open(self) -> None:

@@ -236,6 +236,7 @@ def write_andx(conn_id, server, command, packet):
         pipe["Pipe"].write(payload)
     elif disk is not None:
         offset = params["Offset"] + ((params["HighOffset"] << 32) if "HighOffset" in params.fields else 0)
+        payload = payload[:server.site.write_limit(len(payload))]
         status = disk["Share"].write(disk["Handle"], offset, payload)
         if status:
             return _fail(0x2F, status)

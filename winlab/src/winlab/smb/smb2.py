@@ -124,16 +124,18 @@ def write(conn_id, server, packet):
     request = smb2.SMB2Write(packet["Data"])
     fid = _fid(conn, request)
     pipe, disk = _entry(conn, fid, PIPE), _entry(conn, fid, DISK)
+    data = request["Buffer"]
     if pipe is not None:
-        pipe["Pipe"].write(request["Buffer"])
+        pipe["Pipe"].write(data)
     elif disk is not None:
-        status = disk["Share"].write(disk["Handle"], request["Offset"], request["Buffer"])
+        data = data[:server.site.write_limit(len(data))]
+        status = disk["Share"].write(disk["Handle"], request["Offset"], data)
         if status:
             return _fail(status)
     else:
         return _fail(STATUS_INVALID_HANDLE)
     reply = smb2.SMB2Write_Response()
-    reply["Count"] = len(request["Buffer"])
+    reply["Count"] = len(data)
     return [reply], None, STATUS_SUCCESS
 
 
