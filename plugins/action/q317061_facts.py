@@ -107,7 +107,7 @@ class ActionModule(ActionBase):
                               msg=f"the unfinished DLL transaction (phase {journal.get('phase')}) could not be "
                                   f"recovered: {recovery.get('msg')}")
                 return result
-            result["changed"] = True
+            result["changed"] = bool(recovery.get("changed"))  # under the lock it may have been finished after all
             result["warnings"] = list(recovery.get("warnings") or [])
             probe = self._probe(probe_args, task_vars)
             if probe.get("failed") or "probe" not in probe:

@@ -16,6 +16,13 @@ def dll_versions(state):
             if re.search(r"\\bin\\(i386|alpha)\\[^\\]+\.dll$", k)}
 
 
+def dll_times(state):
+    """name -> (LastWrite FILETIME, attributes) of the SMS DLLs: what a rollback must leave as it found."""
+    from winlab import filetimes
+    return {e["path"].rsplit("\\", 1)[1]: (filetimes.from_iso(e.get("modified")), filetimes.attributes(e))
+            for k, e in state["files"].items() if re.search(r"\\bin\\(i386|alpha)\\[^\\]+\.dll$", k)}
+
+
 def services(state):
     return {n: s["state"] for n, s in state["services"].items() if n in SMS}
 
@@ -83,6 +90,7 @@ def test_demo_fleet_end_to_end(demo_lab, bundle, tmp_path):
     assert run.returncode == 0, run.stdout[-3000:]
     for n in names:
         assert dll_versions(demo_lab.host_state(n)) == dll_versions(original[n]), n
+        assert dll_times(demo_lab.host_state(n)) == dll_times(original[n]), n  # the originals' times too
         assert services(demo_lab.host_state(n)) == services(original[n]), n
     run = demo_lab.playbook("playbooks/rollback.yml")
     assert set(host_changes(run).values()) == {0}

@@ -5,12 +5,14 @@ mix; SMS services as before; a re-run completes."""
 
 import hashlib
 import json
+import pathlib
 import subprocess
 import sys
+import time
 
 import yaml
 
-from test_remediate import WORKAROUND_FLEET, dll_versions, host_changes, remediate, report, services
+from test_remediate import WORKAROUND_FLEET, dll_times, dll_versions, host_changes, remediate, report, services
 from winlab.content import text_bytes
 
 SMB_FLEET = """
@@ -24,6 +26,7 @@ groups:
         sms: {install_dir: "D:\\\\SMS", platform: Alpha}
 """
 BIN = "C:\\SMS\\bin\\i386"
+BIN_DIR, ROOT = pathlib.Path(sys.executable).parent, pathlib.Path(__file__).resolve().parents[2]
 WORK = "C:\\SMSFleet\\Q317061"
 
 
@@ -76,6 +79,7 @@ def test_remediation_over_smb_check_mode_idempotence_and_rollback(lab_factory, b
     for n in names:
         state = lab.host_state(n)
         assert dll_versions(state) == dll_versions(original[n]) and services(state) == services(original[n]), n
+        assert dll_times(state) == dll_times(original[n]), n  # as Copy-Item leaves them over WinRM
 
 
 FAULT_FLEET = """
@@ -318,3 +322,43 @@ def test_an_audit_over_smb_is_one_session_and_few_bytes_per_host(lab_factory, tm
             assert smb["connections"] == 1, (n, smb)  # one SMB session per host, like one module execution
             if label == "warm":  # the DLLs' hashes are known: only headers and version resources are read
                 assert smb["bytes_in"] + smb["bytes_out"] < 64 * 1024, (n, smb)
+
+
+def test_two_remediations_of_the_same_host_at_once_never_both_change_it(lab_factory, bundle, tmp_path):
+    """Share access between sessions is real now: whichever run's transaction comes second meets the other's
+    lock (q317061.lock, opened sharing nothing) and changes nothing; what each reports is what it did."""
+    lab = lab_factory("defaults: {restart_seconds: 1, transport: smb, faults: {latency_ms: 25}}\nhosts: [{name: t-01}]\n")
+    runs = {label: subprocess.Popen([str(BIN_DIR / "ansible-playbook"), "-i", str(lab.inventory), "remediate.yml",
+                                     "-e", f"q317061_hotfix_source={bundle}", "-e", f"q317061_report_dir={tmp_path / label}"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=lab.env, cwd=ROOT)
+            for label in ("a", "b")}
+    out = {label: run.communicate(timeout=600)[0] for label, run in runs.items()}
+    changes = {label: report(tmp_path / label)["t-01"]["change"] or {} for label in runs}
+    outcomes = sorted(c.get("outcome") for c in changes.values())
+    assert outcomes == ["changed", "failed"], (changes, out["a"][-2000:], out["b"][-2000:])
+    loser = next(label for label, c in changes.items() if c.get("outcome") == "failed")
+    assert runs[loser].returncode != 0 and "busy" in changes[loser]["summary"], changes[loser]
+    assert "original DLLs are in place" not in json.dumps(changes[loser])  # it did nothing, and says so
+    state = lab.host_state("t-01")
+    assert set(dll_versions(state).values()) == {"2.00.1493.3240"} and set(services(state).values()) == {"running"}
+    assert json.loads(host_file(lab, "t-01", f"{WORK}\\journal.json"))["phase"] == "done"
+
+
+def test_a_connection_that_goes_half_open_mid_transaction_is_recovered_once_the_host_lets_go(lab_factory, bundle,
+                                                                                              tmp_path):
+    """The session stops answering in the middle (a broken path: no reset, no close). The action notices by the
+    operation timeout, reconnects, finds the lock still held by its lost session until the host gives it up
+    (half_open_seconds), then recovers by the journal: SMS is not left stopped."""
+    lab = lab_factory("""
+defaults: {restart_seconds: 1, transport: smb, half_open_seconds: 8, faults: {half_open_transaction_at: replacing}}
+hosts: [{name: h-01}]
+""")
+    original = lab.host_state("h-01")
+    run = remediate(lab, bundle, tmp_path / "r", "-e", "ansible_smb_operation_timeout=4")
+    entry = report(tmp_path / "r")["h-01"]
+    assert run.returncode == 2 and entry["change"]["outcome"] == "failed", run.stdout[-3000:]
+    assert "after reconnecting, the journal was recovered (roll back)" in entry["change"]["summary"], entry["change"]
+    state = lab.host_state("h-01")
+    assert set(dll_versions(state).values()) == {"2.00.1493.3000"} and services(state) == services(original)
+    run = remediate(lab, bundle, tmp_path / "r2")
+    assert run.returncode == 0 and report(tmp_path / "r2")["h-01"]["status"] == "fixed", run.stdout[-3000:]

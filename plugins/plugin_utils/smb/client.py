@@ -347,7 +347,7 @@ class SmbClient:
 
     def held_open(self, path: str) -> bool | None:
         """Whether another program holds the file so that it cannot be written (a loaded DLL): the
-        sharing-violation test. None when the file is missing."""
+        sharing-violation test. None when the file is missing, or read-only (the test cannot be made)."""
         try:
             with self.open(path, access=0x40000000, share_mode=FILE_SHARE_ALL):
                 return False
@@ -356,6 +356,8 @@ class SmbClient:
                 return True
             if error.status in NOT_FOUND:
                 return None
+            if error.status == "STATUS_ACCESS_DENIED" and (self.stat(path) or {}).get("attributes", 0) & ATTRIBUTE_READONLY:
+                return None  # a read-only file refuses the write test itself: the copy over it will tell
             raise
 
     def delete(self, path: str) -> None:

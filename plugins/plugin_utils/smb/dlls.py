@@ -28,6 +28,7 @@ from .client import NOT_FOUND, SmbError, Unreachable
 from .services import Services
 
 JOURNAL_RETRIES, JOURNAL_RETRY_SECONDS = 10, 0.2
+HELD = ("STATUS_SHARING_VIOLATION", "STATUS_DELETE_PENDING", "STATUS_OBJECT_NAME_COLLISION")
 
 
 class Failed(Exception):
@@ -101,8 +102,9 @@ class Transaction:
                 return
             except Unreachable:
                 raise
-            except SmbError as error:  # a reader (an audit, a scanner) holds it for a moment
-                if error.status != "STATUS_SHARING_VIOLATION" or attempt == JOURNAL_RETRIES - 1:
+            except SmbError as error:  # a reader (an audit, a scanner) holds it for a moment: the delete waits,
+                # or leaves the name until the reader closes (delete pending, so the rename cannot take it yet)
+                if error.status not in HELD or attempt == JOURNAL_RETRIES - 1:
                     raise
                 time.sleep(JOURNAL_RETRY_SECONDS)
 
@@ -218,8 +220,11 @@ class Transaction:
                     original, backup = self.read_stat(original_path)
                     if original is None:
                         raise SmbError(f"its backup {original_path} does not exist")
-                    if facts_of(self.read(target)) == facts_of(original):
-                        continue  # journaled before its copy: never copied, or already restored
+                    now, stat = self.read_stat(target)
+                    if facts_of(now) == facts_of(original):  # journaled before its copy: never copied, or restored
+                        if (stat["last_write"], stat["attributes"]) != (backup["last_write"], backup["attributes"]):
+                            self.client.set_basic(target, (0, 0, backup["last_write"], 0), backup["attributes"])
+                        continue
                     self.client.write(target, original, like=backup, force=True)  # the original's times again
                     if facts_of(self.read(target)) != facts_of(original):
                         raise SmbError(f"{name} differs from its backup after the copy")

@@ -13,7 +13,8 @@ import re
 
 import yaml
 
-from .host import EVENT_LOG_STOPPED, EXIFS_PARAMS, IFS_TARGET, SMS_SERVICES, TIME_ZONE_KEY, TRACING_KEY, Host, iso, sms_log_time, user_temp_dir, view32
+from .host import EVENT_LOG_STOPPED, EXIFS_PARAMS, IFS_TARGET, SMS_SERVICES, TIME_ZONE_KEY, TRACING_KEY, Host, sms_log_time, user_temp_dir, view32
+from . import filetimes
 from .content import spec_dll, text_size
 
 KB_SIZES = {  # (platform, dll) -> size of the 2.00.1493.3240 build (KB Q317061)
@@ -286,7 +287,7 @@ def dll_meta(platform: str, name: str, version: str, language: str, modified: fl
     base = KB_SIZES[(platform, name)]
     revision = int(version.split(".")[-1]) if version.split(".")[-1].isdigit() else 0
     size = base if revision == 3240 else base - 4096 + (revision % 997) * 16
-    return dict(spec_dll(platform, version, size, language, name), modified=iso(modified))
+    return dict(spec_dll(platform, version, size, language, name), modified=filetimes.to_iso(filetimes.from_epoch(modified)))
 
 
 def initial_state(spec: dict, address: str, port: int, now: float) -> dict:

@@ -11,9 +11,9 @@ As NTFS and the Windows 2000 server behave (sources in docs/winlab.md):
   attributes are the requested ones plus ARCHIVE;
 - a sharing violation is retried for about a second (5 x 200 ms) before it is answered, as the
   Windows server does, so a conflict that clears meanwhile is no conflict;
-- a file's new content reaches the model when its handle closes (a WinRM reader never sees half
-  a file), and so does a connection's half-written file when the connection drops: Windows keeps
-  what was written;
+- a new file's name exists as soon as it is created (empty); its content reaches the model when
+  its handle closes (a WinRM reader never sees half a file), and so does a connection's
+  half-written file when the connection drops: Windows keeps what was written;
 - SET_FILE_BASIC sets times and attributes; a LastWrite time set on a handle stands when that
   handle's writes are stored.
 """
@@ -159,9 +159,12 @@ class DiskShare:
         if options & DELETE_ON_CLOSE and not opens.data_access(access) & opens.DELETE:
             return STATUS_INVALID_PARAMETER, None, 0
         stamp = {"attributes": (attributes & filetimes.SETTABLE) | filetimes.ARCHIVE, "created": filetimes.now_iso()}
+        status = fs.commit(path, b"", stamp)  # the name exists from now on, empty; its content comes at close
+        if status:
+            return status, None, 0
         handle = Handle(path, Node(path, False, 0, dict(stamp, modified=stamp["created"])), True,
                         bool(options & DELETE_ON_CLOSE))
-        handle.data, handle.dirty, handle.stamp = bytearray(), True, stamp  # created now, stored at close
+        handle.data, handle.dirty, handle.stamp = bytearray(), True, stamp
         self._register(handle, path, access, share, owner, oplock, notify)
         return STATUS_SUCCESS, handle, CREATED
 
