@@ -64,14 +64,16 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-# winlab's SMB side is checked with an independent client: Samba's smbclient, rpcclient and net (Debian).
-if ! command -v smbclient >/dev/null 2>&1 || ! command -v rpcclient >/dev/null 2>&1 || ! command -v net >/dev/null 2>&1; then
+# The SMB side is checked independently of impacket: Samba's smbclient, rpcclient and net as clients of
+# winlab, and Samba's smbd (with smbpasswd and eventlogadm) as a second server for the collection's client.
+if ! command -v smbclient >/dev/null 2>&1 || ! command -v rpcclient >/dev/null 2>&1 || ! command -v net >/dev/null 2>&1 \
+   || [ ! -x /usr/sbin/smbd ] || ! command -v eventlogadm >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's smbclient and samba-common-bin for the SMB tests"
+    echo "setup: installing Debian's samba, smbclient and samba-common-bin for the SMB tests"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null && apt-get install -y -qq smbclient samba-common-bin >/dev/null
+    apt-get update -qq >/dev/null && apt-get install -y -qq samba smbclient samba-common-bin >/dev/null
   else
-    echo "setup: smbclient/rpcclient/net are missing and cannot be installed here; the Samba tests will fail" >&2
+    echo "setup: Samba (smbd, smbclient, rpcclient, net) is missing and cannot be installed here; the Samba tests will fail" >&2
   fi
 fi
 

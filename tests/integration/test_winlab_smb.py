@@ -2,9 +2,11 @@
 rrp, scmr, srvs, lsad) for every call, each fault, wrong credentials; and Samba's own tools (smbclient,
 rpcclient, net rpc), which nobody here wrote, as the independent check. One host model behind SMB and WinRM."""
 
+import calendar
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -333,3 +335,29 @@ def test_the_32_bit_registry_view_by_windows_version(lab):
     with pytest.raises(DCERPCException) as error:
         open_ident("w16", rrp.MAXIMUM_ALLOWED)
     assert error.value.get_error_code() == 2  # ERROR_FILE_NOT_FOUND
+
+
+def test_samba_clients_read_the_registry_disks_event_log_and_files_as_windows_serves_them(lab, tmp_path):
+    """rpcclient and smbclient -m NT1, which nobody here wrote, against a winlab host: registry values read
+    together (BaseRegQueryMultipleValues), the disks, the System event log, a file and its times."""
+    values = samba("rpcclient", lab, "w2k", "-c",
+                   'querymultiplevalues "SOFTWARE\\Microsoft\\SMS\\Identification" "Installation Directory" '
+                   '"Site Code" "Site Type"')
+    assert values.returncode == 0, values.stdout + values.stderr
+    for line in ("Installation Directory: REG_SZ: C:\\SMS", "Site Code: REG_SZ: LAB", "Site Type: REG_DWORD: 0x00000001"):
+        assert line in values.stdout, values.stdout
+    missing = samba("rpcclient", lab, "w2k", "-c", 'querymultiplevalues "SOFTWARE\\Microsoft\\SMS\\Identification" Nope')
+    assert "WERR_FILE_NOT_FOUND" in missing.stdout + missing.stderr
+    disks = samba("rpcclient", lab, "w2k", "-d", "10", "-c", "netdiskenum")  # prints what Samba's own NDR parsed
+    parsed = re.findall(r"disk\s+: '([^']*)'", disks.stdout + disks.stderr)
+    assert disks.returncode == 0 and parsed == ["C:", "D:", "M:", ""], parsed  # with the trailing empty entry
+    events = samba("rpcclient", lab, "w2k", "-c", "eventlog_numrecord System; eventlog_oldestrecord System")
+    count = len(lab.host_state("w2k")["eventlog"])
+    assert f"number of records: {count}" in events.stdout and "oldest entry: 1" in events.stdout, events.stdout
+    listing = samba("smbclient", lab, "w2k", "C$", "-m", "NT1", "-c", f"allinfo {DLL}")
+    assert listing.returncode == 0 and "write_time:" in listing.stdout, listing.stdout + listing.stderr
+    from winlab import filetimes
+    entry = lab.host_state("w2k")["files"]["c:\\sms\\bin\\i386\\distmgr.dll"]
+    shown = " ".join(re.search(r"write_time:\s+(.+?) UTC", listing.stdout).group(1).split())
+    assert calendar.timegm(time.strptime(shown, "%a %b %d %H:%M:%S %Y")) == int(
+        filetimes.to_epoch(filetimes.from_iso(entry["modified"]))), (shown, entry["modified"])

@@ -5,7 +5,7 @@ import struct
 import pytest
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils import peversion, transport
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client, probe, registry, services
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client, eventlog, probe, registry, services
 from winlab.pe import build_dll
 
 
@@ -119,3 +119,33 @@ def test_good_smb_values_and_winrm_hosts_pass():
     assert transport.check_connection({"ansible_connection": "smsfleet.q317061.smb", "ansible_user": "CORP\\svc",
                                        "ansible_port": "139", "ansible_smb_auth": "kerberos"}) == []
     assert transport.check_connection({"ansible_connection": "winrm", "ansible_port": "nonsense"}) == []
+
+
+def _record(number, when, event_id, source, strings=(), pad=0):
+    names = (source + "\x00").encode("utf-16le") + "SITE01\x00".encode("utf-16le")
+    body = names + b"".join((s + "\x00").encode("utf-16le") for s in strings) + b"\x00" * pad
+    length = 56 + len(body) + 4
+    head = struct.pack("<LLLLLLHHHHLLLLLL", length, 0x654C664C, number, when, when, event_id, 4, len(strings), 0, 0,
+                       0, 56 + len(names), 0, 56 + len(names), 0, 56 + len(body))
+    return head + body + struct.pack("<L", length)
+
+
+def test_event_log_records_are_read_from_a_buffer_with_their_ids_without_qualifiers():
+    buffer = (_record(9, 1796000005, 0x40001B7C, "Service Control Manager", ["SMS_EXECUTIVE", "running"], pad=2)
+              + _record(8, 1796000000, 0x80001775, "EventLog"))
+    assert eventlog.records(buffer + b"\x00" * 40) == [  # the rest of the buffer asked for is padding
+        {"number": 9, "time": 1796000005, "id": 7036, "source": "Service Control Manager"},
+        {"number": 8, "time": 1796000000, "id": 6005, "source": "EventLog"}]
+    assert eventlog.records(b"\x00" * 64) == []  # nothing there: no record is made up
+
+
+@pytest.mark.parametrize("code, name", [
+    (0xC0000148, "STATUS_INVALID_LEVEL"), (0x005B0002, "STATUS_SMB_BAD_UID"), (0xC0000121, "STATUS_CANNOT_DELETE"),
+    (0xC0000043, "STATUS_SHARING_VIOLATION"), (0xC0000056, "STATUS_DELETE_PENDING"), (0x12345678, "0x12345678"),
+])
+def test_nt_statuses_are_named_for_the_reports(code, name):
+    class Error(Exception):
+        def getErrorCode(self):  # noqa: N802 - impacket's name
+            return code
+    assert client._status(Error()) == name  # pylint: disable=protected-access
+

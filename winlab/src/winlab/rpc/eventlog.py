@@ -14,8 +14,23 @@ an unknown log name opens the Application log, as Windows does.
 import struct
 
 from impacket.dcerpc.v5 import even
+from impacket.dcerpc.v5.dtypes import RPC_UNICODE_STRING, ULONG, USHORT
+from impacket.dcerpc.v5.ndr import NDRCALL, NDRPOINTER
 
 from .engine import Interface
+
+
+class EVENTLOG_HANDLE_W(NDRPOINTER):
+    """MS-EVEN 2.2.7: `[handle, unique] wchar_t *`: a pointer to ONE wide character, which the server
+    ignores (Windows' own client and Samba's send L'\\'). impacket types it as a whole string (LPWSTR),
+    which cannot parse what those clients send."""
+    referent = (("Data", USHORT),)
+
+
+class ElfrOpenELW(NDRCALL):
+    opnum = 7
+    structure = (("UNCServerName", EVENTLOG_HANDLE_W), ("ModuleName", RPC_UNICODE_STRING),
+                 ("RegModuleName", RPC_UNICODE_STRING), ("MajorVersion", ULONG), ("MinorVersion", ULONG))
 
 STATUS_SUCCESS, STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER = 0, 0xC0000008, 0xC000000D
 STATUS_END_OF_FILE, STATUS_BUFFER_TOO_SMALL = 0xC0000011, 0xC0000023
@@ -37,7 +52,7 @@ def record_bytes(event: dict, computer: str) -> bytes:
     body += b"\x00" * (-(56 + len(body)) % 4)
     length = 56 + len(body) + 4
     head = struct.pack("<LLLLLLHHHHLLLLLL", length, 0x654C664C, event["n"], event["time"], event["time"],
-                       event["id"], event.get("type", 4), len(event.get("strings", [])), 0, 0, 0, offset, 0, 0, 0,
+                       event["id"], event.get("type", 4), len(event.get("strings", [])), 0, 0, 0, offset, 0, offset, 0,
                        offset + len(strings))
     return head + body + struct.pack("<L", length)
 
@@ -51,7 +66,7 @@ def _log(pipe, handle):
 
 
 def _open(pipe, stub):
-    request = even.ElfrOpenELW(stub)
+    request = ElfrOpenELW(stub)
     name = str(request["ModuleName"] or "").rstrip("\x00").lower()
     response = even.ElfrOpenELWResponse()
     log = name if name in LOGS else "application"

@@ -300,6 +300,39 @@ def _delete_value(pipe, stub):
     return response
 
 
+def _query_multiple(pipe, stub):
+    """BaseRegQueryMultipleValues (MS-RRP 3.1.5.26): each value's type, size and offset in one buffer. A
+    buffer too small gets ERROR_MORE_DATA and the size needed; a value that does not exist fails the whole
+    call with ERROR_FILE_NOT_FOUND, as NtQueryMultipleValueKey does (assumed for Windows 2000)."""
+    request = rrp.BaseRegQueryMultipleValues(stub)
+    response = rrp.BaseRegQueryMultipleValuesResponse()
+    path = _key(pipe, request)
+    with pipe.site.lock:
+        values = {k.lower(): v for k, v in Registry(pipe.site.host).values(path or "").items()}
+    buffer, error = b"", 0
+    for entry in request["val_listIn"]:
+        name = str(entry["ve_valuename"] or "").rstrip("\x00").lower()
+        out = rrp.RVALENT()
+        out["ve_valuename"] = entry["ve_valuename"]
+        if name not in values:
+            error = error or ERROR_FILE_NOT_FOUND
+            out["ve_valuelen"] = out["ve_valueptr"] = out["ve_type"] = 0
+        else:
+            kind, data = _typed(values[name])
+            out["ve_valuelen"], out["ve_valueptr"], out["ve_type"] = len(data), len(buffer), kind
+            buffer += data
+        response["val_listOut"].append(out)
+    room = request["ldwTotsize"] if request.fields["lpvalueBuf"].fields["ReferentID"] else 0
+    response["ldwTotsize"] = len(buffer)
+    if path is None:
+        error = ERROR_INVALID_HANDLE
+    elif not error and room < len(buffer):
+        error = ERROR_MORE_DATA
+    response["lpvalueBuf"] = list(buffer) if not error else NULL
+    response["ErrorCode"] = error
+    return response
+
+
 def _close(pipe, stub):
     request = rrp.BaseRegCloseKey(stub)
     pipe.handles.pop(request["hKey"].getData(), None)
@@ -345,5 +378,6 @@ def _abort(pipe, stub):
 WINREG = Interface("winreg", ("338CD001-2244-31F1-AAAA-900038001003", "1.0"), {
     2: _open_hklm, 5: _close, 6: _create_key, 7: _delete_key, 8: _delete_value, 9: _enum_key, 10: _enum_value,
     15: _open_key, 16: _query_info, 17: _query_value, 22: _set_value, 24: _shutdown(BaseInitiateSystemShutdown),
+    29: _query_multiple,
     25: _abort, 26: _version, 30: _shutdown(BaseInitiateSystemShutdownEx),
 })
