@@ -71,8 +71,8 @@ def test_the_probe_reads_a_samba_site_server(samba):
     sms = found["sms"]
     assert (sms["install_dir"], sms["site_code"], sms["site_type"], sms["platform"]) == ("C:\\SMS", "SAM", "primary",
                                                                                          "i386")
-    assert {n: d["version"] for n, d in sms["dlls"].items()} == dict.fromkeys(("Baseutil.dll", "Distmgr.dll"),
-                                                                                "2.00.1493.3000")
+    versions = {n: d["version"] for n, d in sms["dlls"].items()}
+    assert versions == {"Baseutil.dll": "2.00.1493.3000", "Distmgr.dll": "2.00.1493.3000"}
     for name, dll in sms["dlls"].items():
         assert dll["sha256"] == hashlib.sha256(samba.path(f"{BIN}\\{name}").read_bytes()).hexdigest()
     assert (found["exifs"]["drive_letter"], found["exifs"]["exchange_version"]) == ("M", "6.0")

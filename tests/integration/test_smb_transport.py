@@ -8,7 +8,6 @@ import json
 import pathlib
 import subprocess
 import sys
-import time
 
 import yaml
 
@@ -344,8 +343,7 @@ def test_two_remediations_of_the_same_host_at_once_never_both_change_it(lab_fact
     assert json.loads(host_file(lab, "t-01", f"{WORK}\\journal.json"))["phase"] == "done"
 
 
-def test_a_connection_that_goes_half_open_mid_transaction_is_recovered_once_the_host_lets_go(lab_factory, bundle,
-                                                                                              tmp_path):
+def test_a_half_open_connection_mid_transaction_is_recovered_once_the_host_lets_go(lab_factory, bundle, tmp_path):
     """The session stops answering in the middle (a broken path: no reset, no close). The action notices by the
     operation timeout, reconnects, finds the lock still held by its lost session until the host gives it up
     (half_open_seconds), then recovers by the journal: SMS is not left stopped."""

@@ -220,12 +220,14 @@ class SmbClient:
                                            creationDisposition=disposition, fileAttributes=attributes)
         except Exception as error:  # noqa: BLE001
             raise self.failure(path, error) from None
+        done = False
         try:
             yield tid, fid
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.conn.closeFile(tid, fid)
-            raise
+            done = True
+        finally:
+            if not done:  # the caller's error is the one to see
+                with contextlib.suppress(Exception):
+                    self.conn.closeFile(tid, fid)
         try:  # a close can fail too (what was written did not fit after all): it is an error of the write
             self.conn.closeFile(tid, fid)
         except Exception as error:  # noqa: BLE001

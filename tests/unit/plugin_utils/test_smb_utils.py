@@ -148,4 +148,3 @@ def test_nt_statuses_are_named_for_the_reports(code, name):
         def getErrorCode(self):  # noqa: N802 - impacket's name
             return code
     assert client._status(Error()) == name  # pylint: disable=protected-access
-
