@@ -360,3 +360,18 @@ hosts: [{name: h-01}]
     assert set(dll_versions(state).values()) == {"2.00.1493.3000"} and services(state) == services(original)
     run = remediate(lab, bundle, tmp_path / "r2")
     assert run.returncode == 0 and report(tmp_path / "r2")["h-01"]["status"] == "fixed", run.stdout[-3000:]
+
+
+def test_a_connection_dropped_during_a_service_control_call_is_recovered_not_a_crash(lab_factory, bundle, tmp_path):
+    """The stop of a service runs on the host and its reply never comes (issue 22): impacket raises a
+    NetBIOSError whose error code cannot be read. It is a lost connection: the action reconnects and
+    recovers by the journal, so SMS is not left stopped with the new DLLs."""
+    lab = lab_factory("defaults: {restart_seconds: 1, transport: smb, faults: {drop_on_rpc: svcctl.1}}\n"
+                      "hosts: [{name: d-01}]\n")
+    original = lab.host_state("d-01")
+    run = remediate(lab, bundle, tmp_path / "r")
+    change = report(tmp_path / "r")["d-01"]["change"]
+    assert "has no attribute" not in run.stdout + run.stderr, run.stdout[-3000:]
+    assert "after reconnecting, the journal was recovered (roll back)" in change["summary"], change
+    state = lab.host_state("d-01")
+    assert set(dll_versions(state).values()) == {"2.00.1493.3000"} and services(state) == services(original)

@@ -103,6 +103,16 @@ def _lost(error) -> bool:
     return isinstance(error, (OSError, EOFError)) or type(error).__name__ in ("NetBIOSError", "NetBIOSTimeout")
 
 
+def rpc_code(error) -> int | None:
+    """The error code of an impacket RPC error (a Win32 or NT status), or None: a dropped connection's
+    NetBIOSError has the getter but fails inside it."""
+    try:
+        code = error.get_error_code()
+    except Exception:  # noqa: BLE001 - AttributeError from NetBIOSError, or no such getter
+        return None
+    return code if isinstance(code, int) else None
+
+
 class SmbClient:
     def __init__(self, host: str, port: int = 445, user: str = "", password: str = "", domain: str = "",
                  kerberos: bool = False, kdc: str | None = None, connect_timeout: int = 30,
@@ -183,6 +193,13 @@ class SmbClient:
         if self.dialect != "smb1":
             return True
         return bool(self.conn.getSMBServer()._dialects_parameters["Capabilities"] & CAP_INFOLEVEL_PASSTHRU)  # pylint: disable=protected-access
+
+    def rpc_failure(self, what: str, error) -> SmbError:
+        """An RPC call's error: a lost connection is Unreachable (the caller reconnects and recovers); any
+        other keeps impacket's words (ERROR_DEPENDENT_SERVICES_RUNNING), which reports show people."""
+        if rpc_code(error) is None and _lost(error):
+            return self.failure(what, error)
+        return SmbError(f"{what}: {error}", _status(error))
 
     def failure(self, what: str, error) -> SmbError:
         status = _status(error)
@@ -473,6 +490,8 @@ class SmbClient:
                 dce.connect()
                 dce.bind(uuid)
             except Exception as error:  # noqa: BLE001
+                if _lost(error) and _status(error) is None:
+                    raise self.failure(f"the {name} pipe (RPC) of {self.host}", error) from None
                 raise SmbError(f"the {name} pipe (RPC) of {self.host} does not answer: {_status(error) or error}",
                                _status(error)) from None
             self._pipes[name] = dce

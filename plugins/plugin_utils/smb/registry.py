@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from .client import SmbError
+from .client import SmbError, rpc_code
 
 MAXIMUM_ALLOWED, KEY_WOW64_32KEY = 0x02000000, 0x0200
 REG_SZ, REG_EXPAND_SZ, REG_BINARY, REG_DWORD, REG_MULTI_SZ = 1, 2, 3, 4, 7
@@ -20,9 +20,6 @@ RPC_X_BAD_STUB_DATA, NCA_OP_RNG_ERROR = 0x6F7, 0x1C010002
 SHUTDOWN_NOT_IN_PROGRESS = 1116
 
 
-def _code(error) -> int | None:
-    getter = getattr(error, "get_error_code", None)
-    return getter() if getter else None
 
 
 def _fault(error) -> bool:
@@ -58,7 +55,8 @@ class Registry:
             try:
                 self._root = rrp.hOpenLocalMachine(self.dce, MAXIMUM_ALLOWED)["phKey"]
             except Exception as error:  # noqa: BLE001
-                raise SmbError(f"the remote registry of {self.client.host} refused HKLM: {error}") from None
+                raise self.client.rpc_failure(f"the remote registry of {self.client.host} refused HKLM",
+                                              error) from None
         return self._root
 
     def open(self, subkey: str, wow32: bool = False):
@@ -69,9 +67,9 @@ class Registry:
         try:
             return rrp.hBaseRegOpenKey(self.dce, self._hklm(), subkey, samDesired=access)["phkResult"]
         except Exception as error:  # noqa: BLE001
-            if _code(error) == ERROR_FILE_NOT_FOUND or (wow32 and _code(error) == ERROR_ACCESS_DENIED):
+            if rpc_code(error) == ERROR_FILE_NOT_FOUND or (wow32 and rpc_code(error) == ERROR_ACCESS_DENIED):
                 return None
-            raise SmbError(f"registry HKLM\\{subkey}: {error}") from None
+            raise self.client.rpc_failure(f"registry HKLM\\{subkey}", error) from None
 
     def open_software(self, subkey: str):
         """A 32-bit program's SOFTWARE key: the native view, then the 32-bit view."""
@@ -100,13 +98,13 @@ class Registry:
                 response = self.dce.request(request)
                 return True, decode(response["lpType"], b"".join(response["lpData"]))
             except Exception as error:  # noqa: BLE001
-                code = _code(error)
+                code = rpc_code(error)
                 if code == ERROR_FILE_NOT_FOUND:
                     return False, None
                 if code == ERROR_MORE_DATA and attempt == 0:
                     size = error.get_packet()["lpcbData"]
                     continue
-                raise SmbError(f"registry value {name}: {error}") from None
+                raise self.client.rpc_failure(f"registry value {name}", error) from None
         raise SmbError(f"registry value {name}: it kept growing while it was read")
 
     def values(self, subkey: str, names, software: bool = False) -> dict:
@@ -136,8 +134,8 @@ class Registry:
             info = self.dce.request(request)
             return info["lpcSubKeys"], info["lpcValues"]
         except Exception as error:  # noqa: BLE001 - a fault or an error code: ask the other way
-            if _code(error) not in (RPC_X_BAD_STUB_DATA, NCA_OP_RNG_ERROR) and not _fault(error):
-                raise SmbError(f"registry key information: {error}") from None
+            if rpc_code(error) not in (RPC_X_BAD_STUB_DATA, NCA_OP_RNG_ERROR) and not _fault(error):
+                raise self.client.rpc_failure("registry key information", error) from None
         return self._any(rrp.hBaseRegEnumKey, handle), self._any(rrp.hBaseRegEnumValue, handle)
 
     def _any(self, enumerate_at, handle) -> int:
@@ -146,9 +144,9 @@ class Registry:
             enumerate_at(self.dce, handle, 0)
             return 1
         except Exception as error:  # noqa: BLE001
-            if _code(error) == ERROR_NO_MORE_ITEMS:
+            if rpc_code(error) == ERROR_NO_MORE_ITEMS:
                 return 0
-            raise SmbError(f"registry enumeration: {error}") from None
+            raise self.client.rpc_failure("registry enumeration", error) from None
 
     def set_string(self, subkey: str, name: str, value: str) -> None:
         """Write a REG_SZ value, creating the key when it is missing."""
@@ -157,11 +155,11 @@ class Registry:
         try:
             handle = rrp.hBaseRegCreateKey(self.dce, self._hklm(), subkey, samDesired=MAXIMUM_ALLOWED)["phkResult"]
         except Exception as error:  # noqa: BLE001
-            raise SmbError(f"registry HKLM\\{subkey}: {error}") from None
+            raise self.client.rpc_failure(f"registry HKLM\\{subkey}", error) from None
         try:
             rrp.hBaseRegSetValue(self.dce, handle, name, REG_SZ, value + "\x00")
         except Exception as error:  # noqa: BLE001
-            raise SmbError(f"registry HKLM\\{subkey}\\{name}: {error}") from None
+            raise self.client.rpc_failure(f"registry HKLM\\{subkey}\\{name}", error) from None
         finally:
             self.close(handle)
 
@@ -176,9 +174,9 @@ class Registry:
             rrp.hBaseRegDeleteValue(self.dce, handle, name)
             return True
         except Exception as error:  # noqa: BLE001
-            if _code(error) == ERROR_FILE_NOT_FOUND:
+            if rpc_code(error) == ERROR_FILE_NOT_FOUND:
                 return False
-            raise SmbError(f"registry HKLM\\{subkey}\\{name}: {error}") from None
+            raise self.client.rpc_failure(f"registry HKLM\\{subkey}\\{name}", error) from None
         finally:
             self.close(handle)
 
@@ -190,8 +188,8 @@ class Registry:
         try:
             rrp.hBaseRegDeleteKey(self.dce, handle, leaf)
         except Exception as error:  # noqa: BLE001
-            if _code(error) != ERROR_FILE_NOT_FOUND:
-                raise SmbError(f"registry HKLM\\{subkey}: {error}") from None
+            if rpc_code(error) != ERROR_FILE_NOT_FOUND:
+                raise self.client.rpc_failure(f"registry HKLM\\{subkey}", error) from None
         finally:
             self.close(handle)
 
@@ -209,4 +207,4 @@ class Registry:
         try:
             self.dce.request(request)
         except Exception as error:  # noqa: BLE001
-            raise SmbError(f"the remote shutdown of {self.client.host} was refused: {error}") from None
+            raise self.client.rpc_failure(f"the remote shutdown of {self.client.host} was refused", error) from None

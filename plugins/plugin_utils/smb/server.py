@@ -36,7 +36,7 @@ def disks(client) -> list[str]:
     try:
         reply = srvs.hNetrServerDiskEnum(_dce(client), 0)
     except Exception as error:  # noqa: BLE001
-        raise SmbError(f"disk enumeration: {error}") from None
+        raise client.rpc_failure("disk enumeration", error) from None
     letters = []
     for entry in reply["DiskInfoStruct"]["Buffer"]:
         disk = str(entry["Disk"]).rstrip("\x00")
@@ -51,4 +51,4 @@ def computer_name(client) -> str | None:
     try:
         return str(srvs.hNetrServerGetInfo(_dce(client), 100)["InfoStruct"]["ServerInfo100"]["sv100_name"]).rstrip("\x00")
     except Exception as error:  # noqa: BLE001
-        raise SmbError(f"server info: {error}") from None
+        raise client.rpc_failure("server info", error) from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 import time
 
-from .client import SmbError
+from .client import SmbError, rpc_code
 
 STATES = {1: "stopped", 2: "startpending", 3: "stoppending", 4: "running", 5: "continuepending",
           6: "pausepending", 7: "paused"}
@@ -24,9 +24,6 @@ PENDING = ("startpending", "continuepending", "pausepending")
 POLL_SECONDS = 0.5
 
 
-def _code(error) -> int | None:
-    getter = getattr(error, "get_error_code", None)
-    return getter() if getter else None
 
 
 def parse_enum(buffer: bytes, count: int) -> list[tuple[str, str]]:
@@ -64,10 +61,10 @@ class Services:
                     self._scm = scmr.hROpenSCManagerW(self.dce)["lpScHandle"]
                 self._handles[key] = scmr.hROpenServiceW(self.dce, self._scm, name + "\x00")["lpServiceHandle"]
             except Exception as error:  # noqa: BLE001
-                if _code(error) == ERROR_SERVICE_DOES_NOT_EXIST:
+                if rpc_code(error) == ERROR_SERVICE_DOES_NOT_EXIST:
                     self._handles[key] = None
                 else:
-                    raise SmbError(f"service {name}: {error}") from None
+                    raise self.client.rpc_failure(f"service {name}", error) from None
         return self._handles[key]
 
     def state(self, name: str) -> str | None:
@@ -79,7 +76,7 @@ class Services:
         try:
             status = scmr.hRQueryServiceStatus(self.dce, handle)["lpServiceStatus"]["dwCurrentState"]
         except Exception as error:  # noqa: BLE001
-            raise SmbError(f"service {name}: {error}") from None
+            raise self.client.rpc_failure(f"service {name}", error) from None
         return STATES.get(status, "unknown")
 
     def dependents(self, name: str, active_only: bool = True) -> list[tuple[str, str]]:
@@ -96,10 +93,10 @@ class Services:
                 reply = scmr.hREnumDependentServicesW(self.dce, handle, wanted, size)
                 return parse_enum(b"".join(reply["lpServices"]), reply["lpServicesReturned"])
             except Exception as error:  # noqa: BLE001
-                if _code(error) == ERROR_MORE_DATA and attempt == 0:
+                if rpc_code(error) == ERROR_MORE_DATA and attempt == 0:
                     size = error.get_packet()["pcbBytesNeeded"]
                     continue
-                raise SmbError(f"dependents of {name}: {error}") from None
+                raise self.client.rpc_failure(f"dependents of {name}", error) from None
         return []
 
     def _wait(self, name: str, until, deadline: float) -> str | None:
@@ -121,11 +118,11 @@ class Services:
             try:
                 scmr.hRControlService(self.dce, self.handle(name), SERVICE_CONTROL_STOP)
             except Exception as error:  # noqa: BLE001
-                code = _code(error)
+                code = rpc_code(error)
                 if code == ERROR_DEPENDENT_SERVICES_RUNNING:
                     raise SmbError(f"Service '{name}' cannot be stopped: services that depend on it run") from None
                 if code not in (ERROR_SERVICE_NOT_ACTIVE, ERROR_SERVICE_CANNOT_ACCEPT_CTRL):
-                    raise SmbError(f"Service '{name}' cannot be stopped: {error}") from None
+                    raise self.client.rpc_failure(f"Service '{name}' cannot be stopped", error) from None
         state = self._wait(name, lambda s: s in (None, "stopped"), deadline)
         if state not in (None, "stopped"):
             raise SmbError(f"Service '{name}' did not stop within {timeout:g} seconds (it is {state})")
@@ -145,9 +142,9 @@ class Services:
             elif state == "stopped":
                 scmr.hRStartServiceW(self.dce, handle)
         except Exception as error:  # noqa: BLE001
-            if _code(error) != ERROR_SERVICE_ALREADY_RUNNING:
+            if rpc_code(error) != ERROR_SERVICE_ALREADY_RUNNING:
                 state = self.state(name)
-                raise SmbError(f"Service '{name}' did not start (it is {state}): {error}") from None
+                raise self.client.rpc_failure(f"Service '{name}' did not start (it is {state})", error) from None
         state = self._wait(name, lambda s: s not in ("startpending", "continuepending"), deadline)
         if state != "running":
             raise SmbError(f"Service '{name}' did not start within {timeout:g} seconds (it is {state})")

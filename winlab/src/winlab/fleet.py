@@ -73,7 +73,7 @@ FAULT_KINDS = {"drop_after_commands": int, "hang_on_stop": list, "start_fails": 
                "system_drive_full": bool,
                "restart_never_returns": bool, "latency_ms": int, "bandwidth_kbps": int,
                "drop_on_module": str, "interrupt_transaction_at": str, "stopped_pipes": list, "denied_shares": list,
-               "drop_transaction_at": str, "half_open_transaction_at": str, "short_writes": int,
+               "drop_transaction_at": str, "half_open_transaction_at": str, "short_writes": int, "drop_on_rpc": str,
                "server_service_restarted": bool, "statistics_cleared": bool}
 # Faults that are events: applied when set (winlab fault), never kept in the host's state.
 EVENT_FAULTS = ("server_service_restarted", "statistics_cleared")
@@ -266,6 +266,8 @@ def validate_faults(faults: dict, bad) -> None:
             bad(f"faults.{kind}", "must be a list of non-empty strings")
         if FAULT_KINDS[kind] is int and value < 0:
             bad(f"faults.{kind}", f"must not be negative (got {value})")
+        if kind == "drop_on_rpc" and not re.fullmatch(r"(winreg|svcctl|srvsvc|eventlog|lsarpc)\.\d+", value):
+            bad(f"faults.{kind}", f"must be a pipe and an opnum, such as svcctl.1 (got {value!r})")
         if kind in ("interrupt_transaction_at", "drop_transaction_at", "half_open_transaction_at") and \
                 value not in TRANSACTION_PHASES:
             bad(f"faults.{kind}", f"must be one of {', '.join(TRANSACTION_PHASES)} (got {value!r})")

@@ -142,6 +142,7 @@ class RpcPipe:
             self.outq.append(self._fault(call_id, ctx_id, NCA_OP_RNG_ERROR, did_not_execute=True))
             return
         self.calls += 1
+        self.site.rpc_call(interface.name, opnum)  # fault drop_on_rpc: the call runs, its reply is lost
         try:
             response = handler(self, bytes(whole))
             data = response.getData() if hasattr(response, "getData") else response

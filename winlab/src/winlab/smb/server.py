@@ -140,6 +140,14 @@ class Site:
             faults.pop("half_open_transaction_at")
             self._drop.half_open = True
 
+    def rpc_call(self, pipe: str, opnum: int) -> None:
+        """Fault drop_on_rpc (`svcctl.1`: RControlService): this call runs, and its connection drops before
+        the reply (one-shot)."""
+        faults = self.host.state.get("faults", {})
+        if faults.get("drop_on_rpc") == f"{pipe}.{opnum}":
+            faults.pop("drop_on_rpc")
+            self._drop.now = True
+
     def drop_requested(self) -> bool:
         """Whether the request just handled must lose its connection instead of its reply."""
         now, self._drop.now = getattr(self._drop, "now", False), False
