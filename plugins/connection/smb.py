@@ -97,13 +97,15 @@ options:
     vars:
       - name: ansible_smb_require_signing
   connect_timeout:
-    description: Seconds to wait for the TCP connection and the logon.
+    description: Seconds to wait for the TCP connection and the logon (1 to 86400).
     type: int
     default: 30
     vars:
       - name: ansible_smb_connect_timeout
   operation_timeout:
-    description: Seconds to wait for any one SMB or RPC reply once logged on.
+    description:
+      - Seconds to wait for any one SMB or RPC reply once logged on (1 to 86400). A connection that stops
+        answering (it went half-open) is noticed after this long.
     type: int
     default: 60
     vars:
@@ -129,6 +131,7 @@ from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client as smb
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils.transport import MAX_SECONDS
 
 display = Display()
 WHAT_WORKS = ("smsfleet.q317061.q317061_facts, q317061_dlls, q317061_exifs and q317061_restart, and copying files "
@@ -158,6 +161,11 @@ class Connection(ConnectionBase):
         port = self.get_option("port")
         if not isinstance(port, int) or not 0 < port < 65536:
             raise AnsibleError(f"smb connection: ansible_port must be a TCP port (445 or 139), got {port!r}")
+        for name in ("connect_timeout", "operation_timeout"):
+            seconds = self.get_option(name)
+            if not isinstance(seconds, int) or not 0 < seconds <= MAX_SECONDS:
+                raise AnsibleError(f"smb connection: ansible_smb_{name} must be a whole number of seconds from 1 to "
+                                   f"{MAX_SECONDS}, got {seconds!r}")
         return {"host": self.get_option("remote_addr"), "port": port, "user": user, "domain": domain,
                 "password": self.get_option("password") or "", "kerberos": self.get_option("auth") == "kerberos",
                 "kdc": self.get_option("kdc"), "connect_timeout": self.get_option("connect_timeout"),

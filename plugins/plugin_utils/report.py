@@ -22,7 +22,8 @@ from .plans import first_that_ran, unreachable
 STATUS_ORDER = ("vulnerable", "pending_reboot", "unknown", "unreachable", "mitigated", "fixed", "not_applicable")
 EXPOSURE_ORDER = ("affected_now", "latent", "none")
 OUTCOME_LABELS = {"changed": "changed", "recovered": "recovered", "unchanged": "unchanged", "failed": "FAILED",
-                  "manual": "manual action needed", "not_attempted": "not attempted"}
+                  "refused": "refused, needs a person", "manual": "manual action needed",
+                  "not_attempted": "not attempted"}
 CSV_FIELDS = ("host", "site", "site_type", "transport", "status", "exposure", "remedies", "baseutil_version", "distmgr_version",
               "service_pack", "exifs_drive", "predicted_decompression_drive", "change", "error", "reasons", "notes",
               "checked_at", "source", "run_mode")
@@ -122,8 +123,10 @@ def summarise(entries: list[dict]) -> dict:
             "changed": sum(1 for e in entries if (e.get("change") or {}).get("changed")),
             "by_outcome": _outcomes(entries),
             "unchecked": sorted(e["host"] for e in entries if _unchecked(e)),
+            "unknown": sorted(e["host"] for e in entries if e["status"] == "unknown" and not _unchecked(e)),
             "failed": sorted(e["host"] for e in entries
                              if (e.get("change") or {}).get("outcome") in ("failed", "not_attempted")),
+            "refused": sorted(e["host"] for e in entries if (e.get("change") or {}).get("outcome") == "refused"),
             "manual": sorted(e["host"] for e in entries if (e.get("change") or {}).get("outcome") == "manual"),
             "owa_at_risk": sorted(e["host"] for e in entries if e.get("owa_at_risk")),
             "workaround_applied": sorted(e["host"] for e in entries if (e.get("change") or {}).get("action") ==
@@ -161,19 +164,50 @@ def build(entries: list[dict], title: str = "KB Q317061 fleet audit", now: datet
             "notes": notes, "summary": summary, "hosts": entries}
 
 
+PROBLEM_HOSTS, PROBLEM_WHY = 50, 160  # a final message names this many hosts, each with this much of why
+
+
 def problems(report: dict) -> list[str]:
-    """Why this run is not a success (empty when it is): the exit code follows this list."""
-    s = report["summary"]
+    """Why this run is not a success (empty when it is): the exit code follows this list, and each line
+    names every host it is about, with why (docs/remediation.md, "When a run fails")."""
+    s, rows = report["summary"], {e["host"]: e for e in report["hosts"]}
+
+    def named(hosts, why):
+        shown = [f"{h} ({_short(why(rows[h]))})" for h in hosts[:PROBLEM_HOSTS]]
+        return ", ".join(shown) + (f", and {len(hosts) - PROBLEM_HOSTS} more" if len(hosts) > PROBLEM_HOSTS else "")
     out = []
     if s["hosts"] == 0:
         out.append(NO_TARGETS)
     elif len(s["unchecked"]) == s["hosts"]:
-        out.append(f"no host could be checked: {', '.join(s['unchecked'])}")
+        out.append(f"no host could be checked: {named(s['unchecked'], _error)}")
     elif s["unchecked"]:
-        out.append(f"{len(s['unchecked'])} host(s) could not be checked: {', '.join(s['unchecked'])}")
+        out.append(f"{len(s['unchecked'])} host(s) could not be checked: {named(s['unchecked'], _error)}")
+    if s["unknown"]:
+        out.append(f"{len(s['unknown'])} host(s) are unknown (their Q317061 status could not be read): "
+                   f"{named(s['unknown'], _reason)}")
     if s["failed"]:
-        out.append(f"{len(s['failed'])} host(s) failed or were not attempted: {', '.join(s['failed'])}")
+        out.append(f"{len(s['failed'])} host(s) failed or were not attempted: {named(s['failed'], _change)}")
+    if s["refused"]:
+        out.append(f"{len(s['refused'])} host(s) need a person (refused before any change): "
+                   f"{named(s['refused'], _change)}")
     return out
+
+
+def _short(text) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= PROBLEM_WHY else text[:PROBLEM_WHY - 3] + "..."
+
+
+def _error(entry: dict) -> str:
+    return entry.get("error") or _reason(entry)
+
+
+def _reason(entry: dict) -> str:
+    return next(iter(entry.get("reasons") or []), entry["status"])
+
+
+def _change(entry: dict) -> str:
+    return (entry.get("change") or {}).get("summary") or ""
 
 
 def printable(value):
@@ -233,7 +267,8 @@ def artifact(report: dict, paths: dict) -> dict:
     return {"title": report["title"], "check_mode": bool(report.get("check_mode")), "generated_at": report["generated_at"],
             "hosts": s["hosts"], "by_status": s["by_status"], "by_exposure": s["by_exposure"],
             "by_outcome": s["by_outcome"], "changed": s["changed"], "manual": hosts(s["manual"]),
-            "failed": hosts(s["failed"]), "unchecked": hosts(s["unchecked"]),
+            "failed": hosts(s["failed"]), "unchecked": hosts(s["unchecked"]), "unknown": hosts(s["unknown"]),
+            "refused": hosts(s["refused"]),
             "workaround_applied": hosts(s["workaround_applied"]), "report": dict(paths),
             "lines": summary_lines(report)}
 

@@ -56,6 +56,7 @@ def save_hashes(host: str, store: dict, directory: str | None = None, keep: int 
 SMB_CONNECTIONS = ("smsfleet.q317061.smb",)
 SMB_CHOICES = {"ansible_smb_auth": ("ntlm", "kerberos"), "ansible_smb_dialect": ("auto", "smb1", "smb2")}
 SMB_SECONDS = ("ansible_smb_connect_timeout", "ansible_smb_operation_timeout")
+MAX_SECONDS = 86400  # a day: a socket timeout beyond it is a typo, and far beyond it overflows the system call
 
 
 def _int(value):
@@ -85,6 +86,7 @@ def check_connection(hostvars) -> list[str]:
         if hostvars.get(name) is not None and hostvars[name] not in choices:
             errors.append(f"{name}: must be one of {', '.join(choices)} (got {hostvars[name]!r})")
     for name in SMB_SECONDS:
-        if hostvars.get(name) is not None and not (_int(hostvars[name]) and _int(hostvars[name]) > 0):
-            errors.append(f"{name}: must be a number of seconds above 0 (got {hostvars[name]!r})")
+        seconds = _int(hostvars[name]) if hostvars.get(name) is not None else None
+        if hostvars.get(name) is not None and not (seconds and 0 < seconds <= MAX_SECONDS):
+            errors.append(f"{name}: must be a whole number of seconds from 1 to {MAX_SECONDS} (got {hostvars[name]!r})")
     return errors

@@ -218,7 +218,7 @@ class Probe:
             except Unreachable:
                 raise
             except SmbError as error:
-                if error.status in NOT_FOUND:
+                if error.status in NOT_FOUND + ("STATUS_BAD_NETWORK_NAME",):  # no such drive: no journal on it
                     continue
                 out.update(present=True, readable=False, error=f"unreadable: {error}")
                 continue

@@ -123,15 +123,29 @@ def test_check_mode_is_labelled_in_every_format_and_named_apart():
     assert rpt.basename("q317061-remediation", False) == "q317061-remediation"
 
 
-def test_problems_decide_the_exit_code():
+def test_problems_decide_the_exit_code_and_name_every_host_with_why():
     assert rpt.problems(rpt.build([])) == [rpt.NO_TARGETS]
     entries = _entries()
-    assert rpt.problems(rpt.build(entries)) == ["2 host(s) could not be checked: c, d"]
+    assert rpt.problems(rpt.build(entries)) == [
+        "2 host(s) could not be checked: c (ntlm: the specified credentials were rejected), d (probe crashed)"]
     down = [rpt.host_entry(h, None, error="timed out", unreachable=True) for h in ("x", "y")]
-    assert rpt.problems(rpt.build(down)) == ["no host could be checked: x, y"]
+    assert rpt.problems(rpt.build(down)) == ["no host could be checked: x (timed out), y (timed out)"]
     failed = rpt.host_entry("z", classify(probe()).as_dict(), change={"outcome": "failed", "summary": "boom"})
-    assert rpt.problems(rpt.build([failed])) == ["1 host(s) failed or were not attempted: z"]
+    assert rpt.problems(rpt.build([failed])) == ["1 host(s) failed or were not attempted: z (boom)"]
+    unknown = rpt.host_entry("u", classify(probe(distmgr_version="000")).as_dict())
+    assert unknown["status"] == "unknown"  # checked, but what decides the verdict could not be read
+    assert rpt.problems(rpt.build([unknown])) == [
+        f"1 host(s) are unknown (their Q317061 status could not be read): u ({unknown['reasons'][0]})"]
+    refused = rpt.host_entry("r", classify(probe()).as_dict(), change={"outcome": "refused", "summary": "quit it"})
+    assert rpt.problems(rpt.build([refused])) == ["1 host(s) need a person (refused before any change): r (quit it)"]
     assert rpt.problems(rpt.build([rpt.host_entry("ok", classify(probe()).as_dict())])) == []
+
+
+def test_a_long_list_of_problem_hosts_is_cut_and_says_how_many_more():
+    down = [rpt.host_entry(f"h{i:03d}", None, error="x" * 500, unreachable=True) for i in range(60)]
+    line = rpt.problems(rpt.build(down + [rpt.host_entry("ok", classify(probe()).as_dict())]))[0]
+    assert line.startswith("60 host(s) could not be checked: h000 (") and line.endswith(", and 10 more")
+    assert "h049" in line and "h050" not in line and "x" * 200 not in line
 
 
 def test_owa_warning_names_the_hosts():

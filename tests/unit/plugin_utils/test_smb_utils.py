@@ -106,7 +106,9 @@ def test_hash_cache_keys_change_with_any_time_or_the_size(tmp_path):
     ({"ansible_user": None}, "needs ansible_user"),
     ({"ansible_smb_auth": "basic"}, "ansible_smb_auth: must be one of ntlm, kerberos"),
     ({"ansible_smb_dialect": "smb3"}, "ansible_smb_dialect: must be one of auto, smb1, smb2"),
-    ({"ansible_smb_operation_timeout": "-5"}, "a number of seconds above 0"),
+    ({"ansible_smb_operation_timeout": "-5"}, "a whole number of seconds from 1 to 86400"),
+    ({"ansible_smb_operation_timeout": 1000000000000}, "a whole number of seconds from 1 to 86400 (got 1000000000000)"),
+    ({"ansible_smb_connect_timeout": "1.5"}, "a whole number of seconds from 1 to 86400"),
 ])
 def test_malformed_smb_inventory_values_are_refused_before_any_host(hostvars, words):
     values = dict({"ansible_connection": "smsfleet.q317061.smb", "ansible_user": "svc", "ansible_port": 445},

@@ -181,7 +181,7 @@ class Fleet:
             faults = copy.deepcopy(h.host.state.get("faults") or {})  # a rejected value must never stick
             if req.get("clear"):
                 faults.pop(kind, None)
-            elif kind in ("hang_on_stop", "locked_files"):
+            elif fleet_mod.FAULT_KINDS.get(kind) is list:  # one item per call
                 faults.setdefault(kind, []).append(value)
             else:
                 faults[kind] = value
