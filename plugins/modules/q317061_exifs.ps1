@@ -30,7 +30,7 @@ Function Get-Value($SubKey, $Name) {
     $key = [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey($SubKey)
     if ($null -eq $key) { return @{ present = $false; value = $null } }
     try {
-        if ($key.GetValueNames() -contains $Name) { return @{ present = $true; value = [string]$key.GetValue($Name, $null, 'DoNotExpandEnvironmentNames') } }
+        if ($key.GetValueNames() -contains $Name) { return @{ present = $true; value = $key.GetValue($Name, $null, 'DoNotExpandEnvironmentNames') } }
         @{ present = $false; value = $null }
     }
     finally { $key.Dispose() }
@@ -53,6 +53,13 @@ if ($null -eq [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey('SYSTEM\Curren
 $letter = Get-Value $parameters 'DriveLetter'
 $original = Get-Value $recordKey 'OriginalDriveLetter'
 $originalState = Get-Value $recordKey 'OriginalDriveLetterState'
+# A REG_MULTI_SZ, a number or a long text is no drive letter: recording or restoring it would lie.
+foreach ($read in @(@($letter, "$parameters\DriveLetter"), @($original, "$recordKey\OriginalDriveLetter"))) {
+    if ($read[0].present -and -not ($read[0].value -is [string] -and $read[0].value.Length -le 3)) {
+        $module.FailJson("HKLM\$($read[1]) is not a drive letter; nothing was changed: look at the host by hand")
+    }
+}
+if ($originalState.present) { $originalState.value = [string]$originalState.value }
 $module.Result.before = @{ drive_letter = $letter.value; drive_letter_present = $letter.present }
 $module.Result.record = @{ present = $originalState.present; original = $original.value; original_state = $originalState.value }
 $after = @{ drive_letter = $letter.value; drive_letter_present = $letter.present }

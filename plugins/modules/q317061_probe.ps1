@@ -42,7 +42,9 @@ Function Get-RegValue($SubKey, $Name, [switch]$Software32) {
     try {
         $key = Open-MachineKey $SubKey -Software32:$Software32
         if ($key -and $key.GetValueNames() -contains $Name) {
-            return @{ present = $true; value = $key.GetValue($Name, $null, 'DoNotExpandEnvironmentNames') }
+            $v = $key.GetValue($Name, $null, 'DoNotExpandEnvironmentNames')
+            if ("$v".Length -gt 4096) { throw "$("$v".Length) characters, more than any value read here holds" }
+            return @{ present = $true; value = $v }
         }
     }
     catch { $errors.Add("registry HKLM\${SubKey}\${Name}: $($_.Exception.Message)") }

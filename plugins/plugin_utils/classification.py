@@ -168,6 +168,46 @@ def _owner(exifs: dict) -> str:
 
 REGISTRY_ERRORS = tuple(f"registry hklm\\{key}".lower() for key in (
     "SOFTWARE\\Microsoft\\SMS", "SYSTEM\\CurrentControlSet\\Services\\EXIFS", "SOFTWARE\\Microsoft\\Exchange"))
+VALUE_CHARACTERS = 4096  # no SMS, EXIFS or Exchange value the verdict reads is longer; the probes cap at this too
+# The values the verdict reads: where they come from, and the form Windows keeps them in. Anything else (a
+# REG_MULTI_SZ DriveLetter is a list, a REG_BINARY one a list of numbers) is a host the collection cannot judge.
+VALUE_SHAPES = (
+    (("exifs", "drive_letter"), "SYSTEM\\CurrentControlSet\\Services\\EXIFS\\Parameters\\DriveLetter", str),
+    (("exifs", "original_drive_letter"), "SOFTWARE\\smsfleet\\Q317061\\OriginalDriveLetter", str),
+    (("exifs", "exchange_version"), "SOFTWARE\\Microsoft\\Exchange\\Setup\\MsiProductMajor and MsiProductMinor", str),
+    (("sms", "install_dir"), "SOFTWARE\\Microsoft\\SMS\\Identification\\Installation Directory", str),
+    (("sms", "site_code"), "SOFTWARE\\Microsoft\\SMS\\Identification\\Site Code", str),
+    (("sms", "parent_site_code"), "SOFTWARE\\Microsoft\\SMS\\Identification\\Parent Site Code", str),
+    (("sms", "full_version"), "SOFTWARE\\Microsoft\\SMS\\Setup\\Full Version", str),
+    (("time_bias_minutes",), "SYSTEM\\CurrentControlSet\\Control\\TimeZoneInformation\\ActiveTimeBias", int),
+    (("distmgr_log", "path"), "SOFTWARE\\Microsoft\\SMS\\Tracing\\SMS_DISTRIBUTION_MANAGER\\TraceFilename", str),
+)
+_KIND = {str: "a string (REG_SZ)", int: "a number (REG_DWORD)"}
+
+
+def _describe(value) -> str:
+    if isinstance(value, list):
+        return f"a list of {len(value)} (REG_MULTI_SZ or REG_BINARY)"
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return f"a {type(value).__name__}"
+    return _KIND.get(type(value), type(value).__name__)
+
+
+def unexpected_values(probe: dict) -> list[str]:
+    """The values the verdict reads that are not of the type or size Windows keeps them in, each by its name
+    and what it is: such a host is unknown, whichever transport read it (both probes give the same forms)."""
+    found = []
+    for path, name, kind in VALUE_SHAPES:
+        value = probe
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
+            found.append(f"HKLM\\{name} is {_describe(value)}, where Windows keeps {_KIND[kind]}")
+        elif isinstance(value, str) and len(value) > VALUE_CHARACTERS:
+            found.append(f"HKLM\\{name} is {len(value)} characters long, more than any value it holds")
+    return found
 
 
 def classify(probe: dict, policy: FixPolicy | None = None) -> Verdict:
@@ -186,6 +226,11 @@ def classify(probe: dict, policy: FixPolicy | None = None) -> Verdict:
     if unreadable:
         verdict.reasons.append("The registry keys that say whether SMS and EXIFS are installed could not be read: "
                                + "; ".join(unreadable[:3]))
+        return verdict
+    odd = unexpected_values(probe)
+    if odd:
+        verdict.reasons.append("Registry values the verdict depends on are not what Windows keeps there, so the host "
+                               "cannot be judged until someone looks: " + "; ".join(odd[:3]))
         return verdict
 
     # 1. not_applicable

@@ -16,6 +16,14 @@ class RecordError(ValueError):
     """The record cannot be trusted; nothing is changed."""
 
 
+def check_letter(name: str, present: bool, value) -> None:
+    """DriveLetter and the recorded original are a drive letter ("M", "M:") or blank: anything else (a
+    REG_MULTI_SZ, a number, a long text) would be recorded or restored as something it is not."""
+    if present and not (isinstance(value, str) and len(value) <= 3):
+        what = f"a {type(value).__name__}" if not isinstance(value, str) else f"{len(value)} characters long"
+        raise RecordError(f"{name} is {what}, not a drive letter; nothing was changed: look at the host by hand")
+
+
 def hide(letter: tuple[bool, str | None], state: tuple[bool, str | None]) -> dict:
     """What state=hidden does: record the original once (value, present|absent), then blank DriveLetter.
     letter and state are (present, value) of DriveLetter and of OriginalDriveLetterState."""

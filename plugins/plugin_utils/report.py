@@ -314,15 +314,48 @@ def check_destination(folder: str, template: str | None) -> list[str]:
         problems.append(f"q317061_report_dir: cannot write reports to {folder}: {error.strerror or error}")
     if template and not os.path.isfile(os.path.expanduser(template)):
         problems.append(f"q317061_report_template: {template} is not a file")
+    elif template:  # rendered now against a sample, so a broken template stops the run before any host changes
+        try:
+            to_html(sample(), os.path.expanduser(template))
+        except Exception as error:  # noqa: BLE001 - a template can fail in any of Jinja2's ways
+            problems.append(f"q317061_report_template: {template} cannot render a report: "
+                            f"{type(error).__name__}: {error}")
     return problems
 
 
+def sample() -> dict:
+    """A report with one row of each kind a run writes (a changed host, a failed one, one that could not be
+    checked), for trying a replacement template before the run."""
+    changed = {"status": "fixed", "exposure": "none", "remedies": [], "reasons": ["Both DLLs carry the fix."],
+               "site": {"code": "LAB", "type": "primary"}, "versions": {"Baseutil.dll": "2.00.1493.3240",
+                                                                          "Distmgr.dll": "2.00.1493.3240"},
+               "transport": "smb", "checked_at": "2026-12-01T00:00:00+00:00", "owa_at_risk": True}
+    rows = [host_entry("sample-01", changed, change={"action": "hotfix", "outcome": "changed", "changed": True,
+                                                     "summary": "hotfix: Distmgr.dll 3000 -> 3240", "before": {},
+                                                     "after": {}}),
+            host_entry("sample-02", dict(changed, status="vulnerable", exposure="affected_now", remedies=["hotfix"]),
+                       change={"action": "hotfix", "outcome": "failed", "changed": False, "summary": "FAILED",
+                               "before": None, "after": None}),
+            host_entry("sample-03", None, error="no answer", unreachable=True)]
+    return build(rows, title="sample", notes=["a note"], now=datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc))
+
+
+class ReportError(OSError):
+    """Some of the report set could not be written; the message says which parts were."""
+
+
 def write_set(report: dict, folder: str, name: str, template: str | None = None) -> dict:
-    """Write <name>.json, .csv and .html atomically; returns their paths."""
+    """Write <name>.json, .csv and .html atomically; returns their paths. The JSON and CSV come first and
+    do not depend on the HTML: a template that fails now (it rendered the sample) costs only the HTML."""
     os.makedirs(folder, exist_ok=True)
     paths = {}
-    for ext, text in (("json", to_json(report)), ("csv", to_csv(report)),
-                      ("html", to_html(report, os.path.expanduser(template) if template else None))):
+    for ext, render in (("json", lambda: to_json(report)), ("csv", lambda: to_csv(report)),
+                        ("html", lambda: to_html(report, os.path.expanduser(template) if template else None))):
+        try:
+            text = render()
+        except Exception as error:  # noqa: BLE001 - the template's failure, after the others were written
+            raise ReportError(f"the {ext.upper()} report could not be rendered ({type(error).__name__}: {error}); "
+                              f"written: {', '.join(paths.values()) or 'nothing'}") from error
         path = os.path.join(folder, f"{name}.{ext}")
         partial = os.path.join(folder, f".{name}.{ext}.{os.getpid()}.tmp")
         with open(partial, "w", encoding="utf-8") as handle:

@@ -56,3 +56,62 @@ def test_a_work_folder_on_a_drive_the_host_does_not_have_is_no_journal_and_no_un
     assert run.returncode == 0, run.stdout[-2000:]
     assert services(lab.host_state("u-02")) and set(dll_versions(lab.host_state("u-02")).values()) == {
         "2.00.1493.3000"}
+
+
+def test_a_report_template_that_cannot_render_stops_the_run_before_any_host_changes(lab_factory, bundle, tmp_path):
+    lab = lab_factory(TWO)
+    template = tmp_path / "mine.html.j2"
+    template.write_text("<h1>{{ report.title | no_such_filter }}</h1>")
+    before = {n: lab.host_state(n)["files"] for n in ("u-01", "u-02")}
+    run = remediate(lab, bundle, tmp_path / "r", "-e", f"q317061_report_template={template}")
+    assert run.returncode != 0
+    assert "q317061_report_template" in run.stdout and "cannot render a report" in run.stdout, run.stdout[-2000:]
+    assert "no host was touched" in run.stdout
+    for name, files in before.items():
+        assert lab.host_state(name)["files"] == files, name
+
+
+def set_registry(lab, values: dict) -> None:
+    """Registry values the fleet spec cannot express (a REG_MULTI_SZ DriveLetter, a megabyte of text), set in the
+    hosts' saved state while the lab is down."""
+    lab.winlab("down")
+    for name, (key, value_name, value) in values.items():
+        path = lab.state_dir / "hosts" / f"{name}.json"
+        state = json.loads(path.read_text())
+        state["registry"][key][value_name] = value
+        path.write_text(json.dumps(state))
+    lab.winlab("up", "--fleet", str(lab.fleet))
+
+
+PARAMETERS = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EXIFS\\Parameters"
+
+
+def test_values_of_an_unexpected_type_or_size_make_the_host_unknown_by_name_over_both_transports(lab_factory,
+                                                                                                  bundle, tmp_path):
+    lab = lab_factory("""
+defaults: {restart_seconds: 1}
+hosts:
+  - {name: m-01}
+  - {name: m-02, transport: smb}
+  - {name: b-01}
+  - {name: b-02, transport: smb}
+""")
+    huge = "M" + " " * (1024 * 1024)
+    set_registry(lab, {"m-01": (PARAMETERS, "DriveLetter", ["M", "N"]), "m-02": (PARAMETERS, "DriveLetter", ["M", "N"]),
+                       "b-01": (PARAMETERS, "DriveLetter", huge), "b-02": (PARAMETERS, "DriveLetter", huge)})
+    audit = lab.playbook("playbooks/audit.yml", "-e", f"q317061_report_dir={tmp_path / 'a'}")
+    assert "Traceback" not in audit.stdout + audit.stderr and "has no attribute" not in audit.stdout + audit.stderr
+    entries = report(tmp_path / "a", "q317061-audit")
+    for name in ("m-01", "m-02", "b-01", "b-02"):
+        assert entries[name]["status"] == "unknown", (name, entries[name])
+        assert "DriveLetter" in " ".join(entries[name]["reasons"]), (name, entries[name]["reasons"])
+    assert entries["m-01"]["reasons"] == entries["m-02"]["reasons"]  # the same verdict over either transport
+    assert "a list of 2 (REG_MULTI_SZ" in entries["m-02"]["reasons"][0]
+    assert all("more than" in " ".join(entries[n]["reasons"]) for n in ("b-01", "b-02"))
+    assert audit.returncode == 2 and "4 host(s) are unknown" in audit.stdout
+    assert (tmp_path / "a" / "q317061-audit.json").stat().st_size < 200_000  # the megabyte is nowhere in the report
+    before = {n: lab.host_state(n)["registry"] for n in entries}
+    run = remediate(lab, bundle, tmp_path / "r", "-e", "q317061_allow_workaround=true")
+    assert run.returncode == 2
+    for name in entries:  # planned for a person: no record of a list or of a megabyte, nothing changed
+        assert lab.host_state(name)["registry"] == before[name], name

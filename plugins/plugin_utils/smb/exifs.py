@@ -15,7 +15,11 @@ def run(client, state: str, check_mode: bool = False) -> dict:
     letter = registry.values(exifs.PARAMETERS, ["DriveLetter"])["DriveLetter"]
     record = registry.values(exifs.RECORD_KEY, exifs.RECORD_VALUES)
     original, recorded_state = record["OriginalDriveLetter"], record["OriginalDriveLetterState"]
-    letter = (letter[0], None if letter[1] is None else str(letter[1]))
+    try:
+        exifs.check_letter(f"HKLM\\{exifs.PARAMETERS}\\DriveLetter", *letter)
+        exifs.check_letter(f"HKLM\\{exifs.RECORD_KEY}\\OriginalDriveLetter", *original)
+    except exifs.RecordError as error:
+        return {"failed": True, "changed": False, "msg": str(error)}
     result = {"changed": False, "before": {"drive_letter": letter[1], "drive_letter_present": letter[0]},
               "record": {"present": recorded_state[0], "original": original[1], "original_state": recorded_state[1]}}
     if state == "hidden":

@@ -95,11 +95,13 @@ class Probe:
                           {n: (False, None) for n in names})
 
     # -- pieces -----------------------------------------------------------
-    def expand(self, text: str | None, windows: dict) -> str | None:
-        """REG_EXPAND_SZ as Windows expands it for the machine: SystemRoot, SystemDrive, windir."""
-        if not text or "%" not in text:
+    def expand(self, text, windows: dict):
+        """REG_EXPAND_SZ as Windows expands it for the machine: SystemRoot, SystemDrive, windir (a value that is
+        not text is returned as it is, for classification to call it what it is)."""
+        if not text or not isinstance(text, str) or "%" not in text:
             return text
-        root = windows.get("SystemRoot", (False, None))[1] or ""
+        root = windows.get("SystemRoot", (False, None))[1]
+        root = root if isinstance(root, str) else ""
         known = {"systemroot": root, "windir": root, "systemdrive": root[:2]}
 
         def one(match):
@@ -110,8 +112,8 @@ class Probe:
             return value
         return re.sub(r"%([^%]+)%", one, text)
 
-    def platform(self, install_dir: str | None) -> str | None:
-        for candidate in ("i386", "Alpha") if install_dir else ():
+    def platform(self, install_dir) -> str | None:
+        for candidate in ("i386", "Alpha") if install_dir and isinstance(install_dir, str) else ():
             path = ntpath.join(install_dir, "bin", candidate)
             if self.guard(f"folder {path}", lambda p=path: self.client.is_dir(p), False):
                 return candidate
@@ -194,9 +196,10 @@ class Probe:
                 log["logging_enabled"] = int(str(enabled)) != 0
             except ValueError:
                 self.errors.append(f"registry HKLM\\{TRACING}\\Enabled: '{enabled}' is not a number")
-        if not install_dir:
+        if not install_dir or not isinstance(install_dir, str):  # a folder that is not text is no folder to read
             return log
         configured = tracing["TraceFilename"][1]
+        configured = configured if isinstance(configured, str) else None
         log["path"] = self.expand(configured, windows) if configured else ntpath.join(install_dir, "Logs", "distmgr.log")
         log["rolled_over_path"] = ntpath.splitext(log["path"])[0] + ".lo_"
         found = []
@@ -269,7 +272,8 @@ class Probe:
                 "installed": bool(install_dir),
                 "install_dir": install_dir,
                 "site_code": ident["Site Code"][1],
-                "site_type": {1: "primary", 2: "secondary"}.get(ident["Site Type"][1]),
+                "site_type": {1: "primary", 2: "secondary"}.get(ident["Site Type"][1])
+                if isinstance(ident["Site Type"][1], int) else None,
                 "parent_site_code": ident["Parent Site Code"][1],
                 "full_version": setup["Full Version"][1],
                 "full_version_present": setup["Full Version"][0],

@@ -18,6 +18,7 @@ REG_SZ, REG_EXPAND_SZ, REG_BINARY, REG_DWORD, REG_MULTI_SZ = 1, 2, 3, 4, 7
 ERROR_FILE_NOT_FOUND, ERROR_ACCESS_DENIED, ERROR_MORE_DATA, ERROR_NO_MORE_ITEMS = 2, 5, 234, 259
 RPC_X_BAD_STUB_DATA, NCA_OP_RNG_ERROR = 0x6F7, 0x1C010002
 SHUTDOWN_NOT_IN_PROGRESS = 1116
+MAX_VALUE_BYTES = 2 * (4096 + 1)  # 4,096 characters and the NUL (classification.VALUE_CHARACTERS)
 
 
 
@@ -28,13 +29,15 @@ def _fault(error) -> bool:
 
 
 def decode(kind: int, data: bytes):
+    """As PowerShell's GetValue gives it (the probe's JSON has the same forms over both transports): text,
+    a signed number, a list of texts (REG_MULTI_SZ) or a list of byte values (REG_BINARY and the rest)."""
     if kind in (REG_SZ, REG_EXPAND_SZ):
         return data.decode("utf-16le", "replace").split("\x00", 1)[0]
     if kind == REG_DWORD and len(data) >= 4:
         return struct.unpack("<l", data[:4])[0]
     if kind == REG_MULTI_SZ:
         return [part for part in data.decode("utf-16le", "replace").split("\x00") if part]
-    return bytes(data)
+    return list(bytes(data))
 
 
 class Registry:
@@ -103,6 +106,9 @@ class Registry:
                     return False, None
                 if code == ERROR_MORE_DATA and attempt == 0:
                     size = error.get_packet()["lpcbData"]
+                    if size > MAX_VALUE_BYTES:  # never fetched: a megabyte of text is no setting SMS or EXIFS has
+                        raise SmbError(f"registry value {name}: {size} bytes, more than the {MAX_VALUE_BYTES} any "
+                                       "value the collection reads holds") from None
                     continue
                 raise self.client.rpc_failure(f"registry value {name}", error) from None
         raise SmbError(f"registry value {name}: it kept growing while it was read")

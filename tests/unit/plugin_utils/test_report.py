@@ -170,3 +170,19 @@ def test_write_set_writes_three_files_and_destination_checks(tmp_path):
     assert "cannot write reports to" in rpt.check_destination(str(blocker / "sub"), None)[0]
     assert "is not a file" in rpt.check_destination(str(tmp_path), str(tmp_path / "none.j2"))[0]
     assert rpt.check_destination(str(tmp_path / "new"), None) == []
+
+
+def test_a_template_that_cannot_render_is_refused_before_the_run_and_costs_only_the_html(tmp_path):
+    broken = tmp_path / "broken.html.j2"
+    broken.write_text("<p>{{ report.title | no_such_filter }}</p>")
+    late = tmp_path / "late.html.j2"  # renders the sample, fails on a field only some real reports lack
+    late.write_text("{% for h in report.hosts %}{{ 1 // (h.host | length - 1) }}{% endfor %}")  # a one-letter name
+    problem = rpt.check_destination(str(tmp_path / "r"), str(broken))
+    assert len(problem) == 1 and "cannot render a report" in problem[0] and "no_such_filter" in problem[0], problem
+    assert rpt.check_destination(str(tmp_path / "r"), str(late)) == []
+    report = rpt.build([rpt.host_entry("x", None, error="down", unreachable=True)])  # no change record at all
+    with pytest.raises(rpt.ReportError, match="the HTML report could not be rendered") as error:
+        rpt.write_set(report, str(tmp_path / "r"), "q", str(late))
+    assert "q.json" in str(error.value) and "q.csv" in str(error.value)
+    assert json.loads((tmp_path / "r" / "q.json").read_text())["hosts"][0]["host"] == "x"
+    assert not (tmp_path / "r" / "q.html").exists()

@@ -12,9 +12,13 @@ SERVICE = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EXIFS"
 RECORD = "HKLM\\SOFTWARE\\smsfleet\\Q317061"
 
 
-def _value(host, key, name):
+def _value(host, key, name, letter: bool = False):
+    """(present, value), as the ps1 reads it; a letter that is not a drive letter (a REG_MULTI_SZ, a number,
+    a long text) fails the module before anything changes, as the ps1 does."""
     present = host.reg_has(key, name)
     value = host.reg_get(key, name) if present else None
+    if letter and present and not (isinstance(value, str) and len(value) <= 3):
+        raise ModuleFail(f"{key}\\{name} is not a drive letter; nothing was changed: look at the host by hand")
     return present, None if value is None else str(value)
 
 
@@ -23,8 +27,8 @@ def exifs(host, params, check_mode, diff):
     if not host.reg_key_exists(SERVICE):
         raise ModuleFail(f"EXIFS is not installed on this host (no {SERVICE}): there is no IFS drive to hide or "
                          "restore; nothing was changed")
-    letter = _value(host, EXIFS_PARAMS, "DriveLetter")
-    original = _value(host, RECORD, "OriginalDriveLetter")
+    letter = _value(host, EXIFS_PARAMS, "DriveLetter", letter=True)
+    original = _value(host, RECORD, "OriginalDriveLetter", letter=True)
     state = _value(host, RECORD, "OriginalDriveLetterState")
     before = {"drive_letter": letter[1], "drive_letter_present": letter[0]}
     result = {"changed": False, "before": before,

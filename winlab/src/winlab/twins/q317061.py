@@ -62,13 +62,32 @@ def software32(host, path):
     return host.view32(path) if host.reg_key_exists(host.view32(path)) else path
 
 
+VALUE_CHARACTERS = 4096  # the ps1's Get-RegValue refuses longer values (as text: a list's items joined by spaces)
+
+
+def registry_reader(host, errors):
+    """(present, value) as the ps1's Get-RegValue reads it: a value longer than VALUE_CHARACTERS is an error
+    and reads as absent."""
+    def read(key, name):
+        if not host.reg_has(key, name):
+            return False, None
+        value = host.reg_get(key, name)
+        text = " ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        if len(text) > VALUE_CHARACTERS:
+            errors.append(f"registry {key}\\{name}: {len(text)} characters, more than any value read here holds")
+            return False, None
+        return True, value
+    return read
+
+
 @twin("smsfleet.q317061.q317061_probe")
 def probe(host, params, check_mode, diff):
     ident, setup = software32(host, IDENT_KEY), software32(host, "HKLM\\SOFTWARE\\Microsoft\\SMS\\Setup")
     exchange, tracing = software32(host, "HKLM\\SOFTWARE\\Microsoft\\Exchange\\Setup"), software32(host, TRACING_KEY)
-    install_dir = host.reg_get(ident, "Installation Directory")
-    platform = platform_of(host, install_dir)
     dlls, errors = {}, []
+    read = registry_reader(host, errors)
+    install_dir = read(ident, "Installation Directory")[1]
+    platform = platform_of(host, install_dir)
     for name in ("Baseutil.dll", "Distmgr.dll"):
         info = {"path": None, "exists": False, "version": None, "size": None, "sha256": None, "language_id": None,
                 "language": None, "modified": None}
@@ -91,9 +110,11 @@ def probe(host, params, check_mode, diff):
             services.append({"name": real, "state": host.service_state(real),
                              "dependents": [d for d in host.dependents(real, running_only=False)
                                             if host.service_state(d) != "stopped"]})
-    site_type = host.reg_get(ident, "Site Type")
-    major = host.reg_get(exchange, "MsiProductMajor")
-    minor = host.reg_get(exchange, "MsiProductMinor")
+    site_type = read(ident, "Site Type")[1]
+    major = read(exchange, "MsiProductMajor")[1]
+    minor = read(exchange, "MsiProductMinor")[1]
+    full_version, letter = read(setup, "Full Version"), read(EXIFS_PARAMS, "DriveLetter")
+    original, recorded = read(RECORD, "OriginalDriveLetter"), read(RECORD, "OriginalDriveLetterState")
     log = {"path": None, "present": False, "rolled_over_path": None, "rolled_over_present": False,
            "logging_enabled": None, "lines": []}
     if host.reg_has(tracing, "Enabled"):
@@ -120,13 +141,13 @@ def probe(host, params, check_mode, diff):
         "computer_name": host.computer_name,
         "os_version": host.state.get("os_version", "5.0.2195.0"),
         "boot_time": iso(host.state["boot_time"]),
-        "time_bias_minutes": host.reg_get(TIME_ZONE_KEY, "ActiveTimeBias"),
+        "time_bias_minutes": read(TIME_ZONE_KEY, "ActiveTimeBias")[1],
         "sms": {
-            "installed": bool(install_dir), "install_dir": install_dir, "site_code": host.reg_get(ident, "Site Code"),
-            "site_type": {1: "primary", 2: "secondary"}.get(site_type),
-            "parent_site_code": host.reg_get(ident, "Parent Site Code"),
-            "full_version": host.reg_get(setup, "Full Version"),
-            "full_version_present": host.reg_has(setup, "Full Version"),
+            "installed": bool(install_dir), "install_dir": install_dir, "site_code": read(ident, "Site Code")[1],
+            "site_type": {1: "primary", 2: "secondary"}.get(site_type) if isinstance(site_type, int) else None,
+            "parent_site_code": read(ident, "Parent Site Code")[1],
+            "full_version": full_version[1],
+            "full_version_present": full_version[0],
             "platform": platform,
             "admin_console_running": bool(host.console_pids()),
             "dlls": dlls,
@@ -134,11 +155,10 @@ def probe(host, params, check_mode, diff):
         "services": services,
         "exifs": {
             "service_present": host.reg_key_exists("HKLM\\SYSTEM\\CurrentControlSet\\Services\\EXIFS"),
-            "drive_letter": host.reg_get(EXIFS_PARAMS, "DriveLetter"),
-            "drive_letter_present": host.reg_has(EXIFS_PARAMS, "DriveLetter"),
-            "original_recorded": host.reg_has(RECORD, "OriginalDriveLetterState"),
-            "original_drive_letter": host.reg_get(RECORD, "OriginalDriveLetter")
-            if host.reg_get(RECORD, "OriginalDriveLetterState") == "present" else None,
+            "drive_letter": letter[1],
+            "drive_letter_present": letter[0],
+            "original_recorded": recorded[0],
+            "original_drive_letter": original[1] if recorded[1] == "present" else None,
             "exchange_version": f"{major}.{minor}" if major is not None else None,
             "sharepoint_portal_server": host.reg_key_exists(
                 software32(host, "HKLM\\SOFTWARE\\Microsoft\\SharePoint Portal Server")),
