@@ -335,6 +335,7 @@ if ((Test-Path -LiteralPath $workDir -PathType Container) -and
         $module.Result.lock = $lockFile
     }
     catch [IO.IOException] {
+        $module.Result.refused = $true  # a precondition, nothing changed: a person (or a later run), not a failure
         $module.FailJson("the host is busy: another Q317061 transaction holds $lockFile; nothing was changed")
     }
 }
@@ -467,6 +468,7 @@ try {
     # 5. The console (KB step 4), and the plan.
     $console = Get-Console
     if ($console.Count -gt 0 -and $module.Params.admin_console -eq 'refuse') {
+        $module.Result.refused = $true
         $module.FailJson("the SMS Administrator console is running (PID $($console.ProcessId -join ', ')); " +
             "quit it or set admin_console=close (KB Q317061 step 4); nothing was changed")
     }
@@ -559,6 +561,8 @@ try {
         $module.Result.after = $before
         $module.Diff.Clear()  # rolled back: nothing changed
         $tail = if ($problems) { " Rollback problems: $($problems -join '; ')" } else { ' The original DLLs are in place and the services were restarted.' }
+        # A DLL another program holds (the console, a backup agent) refused the copy: all is back as it was.
+        $module.Result.refused = (-not $problems) -and $reason -match 'being used by another process'
         $module.FailJson("$reason.$tail")
     }
 

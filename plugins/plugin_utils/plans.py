@@ -102,7 +102,8 @@ def plan_host(facts: dict, policy: Policy) -> dict:
     plan = {"action": "none", "method": None, "reason": "", "manual": None, "status": status,
             "platform": facts.get("platform"), "bin_dir": bin_dir(facts), "reboot": policy.reboot,
             "services": list(SMS_STOP_ORDER), "wmi_service": WMI_SERVICE,
-            "versions": dict(facts.get("versions") or {}), "exifs_drive": facts.get("exifs_drive"), "rollback": True}
+            "versions": dict(facts.get("versions") or {}), "exifs_drive": facts.get("exifs_drive"), "rollback": True,
+            "recovered": facts.get("recovered")}  # what the probe's recovery did before this plan: a change too
     if status in UNTOUCHED:
         plan["reason"] = f"left untouched: the host is {status}"
         return plan
@@ -192,15 +193,23 @@ def change_record(plan: dict, result: dict | None = None, error: str | None = No
                   refused: str | None = None) -> dict:
     """What remediation did to one host, for the report's `change` column.
 
-    outcome: changed, unchanged, failed, manual, or not_attempted (planned, but the
-    rollout stopped before this host's wave, or the controller's pre-flight refused the
-    hotfix bundle, `refused`, so no host was changed).
+    outcome: changed, unchanged, failed (after something changed, or not known not to have), refused (a
+    precondition stopped it and nothing changed: the console is open, a DLL is in use, another run holds
+    the host, the work folder cannot be used; a person must act, and it does not count against
+    q317061_max_fail_percentage), manual (the policy leaves it to a person), or not_attempted (planned,
+    but the rollout stopped before this host's wave, or the controller's pre-flight refused the hotfix
+    bundle, `refused`, so no host was changed).
     """
     action = plan.get("action", "none")
     record = {"action": action, "changed": False, "outcome": "unchanged", "summary": plan.get("reason", ""),
               "before": None, "after": None}
+    return _with_recovery(_outcome(record, plan, action, result or {}, error, attempted, refused), plan.get("recovered"))
+
+
+def _outcome(record: dict, plan: dict, action: str, result: dict, error, attempted: bool, refused) -> dict:
     if action == "manual":
-        record.update(outcome="manual", summary=f"{plan['reason']}; next: {plan.get('manual')}")
+        record.update(outcome="refused" if plan.get("refused") else "manual",
+                      summary=f"{plan['reason']}; next: {plan.get('manual')}")
         return record
     if action != "none" and refused:
         first = refused.strip().splitlines()[0] if refused.strip() else "refused"
@@ -211,8 +220,10 @@ def change_record(plan: dict, result: dict | None = None, error: str | None = No
         record.update(outcome="not_attempted", summary=f"planned ({plan.get('reason')}) but not attempted: "
                                                        "the rollout stopped before this host's wave")
         return record
-    result = result or {}
     record["before"], record["after"] = result.get("before"), result.get("after")
+    if error and result.get("refused") and not result.get("changed"):  # a precondition: nothing was changed
+        record.update(outcome="refused", summary=f"{action} refused before any change, a person is needed: {error}")
+        return record
     if error:
         record.update(outcome="failed", changed=bool(result.get("changed")), summary=f"{action} FAILED: {error}")
         return record
@@ -222,6 +233,20 @@ def change_record(plan: dict, result: dict | None = None, error: str | None = No
                       summary=f"{plan['reason']}: {versions}" if versions else plan["reason"])
     elif action != "none":
         record["summary"] = f"{action}: nothing to change"
+    return record
+
+
+def _with_recovery(record: dict, recovered) -> dict:
+    """A recovery of an interrupted transaction before the plan is a change the run made, and is reported as
+    one: what followed keeps its outcome (a refusal stays a refusal), but nothing is "unchanged"."""
+    if not isinstance(recovered, dict) or not recovered:
+        return record
+    done = (f"recovered a transaction interrupted during phase {recovered.get('phase')} "
+            f"({str(recovered.get('action', '')).replace('_', ' ')})")
+    record["summary"] = f"{done}; then {record['summary']}" if record["summary"] else done
+    record["changed"] = True
+    if record["outcome"] == "unchanged":
+        record["outcome"] = "changed"
     return record
 
 

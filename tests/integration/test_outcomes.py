@@ -115,3 +115,17 @@ hosts:
     assert run.returncode == 2
     for name in entries:  # planned for a person: no record of a list or of a megabyte, nothing changed
         assert lab.host_state(name)["registry"] == before[name], name
+
+
+def test_a_recovered_transaction_is_reported_as_a_change_not_as_left_untouched(lab_factory, bundle, tmp_path):
+    lab = lab_factory("defaults: {restart_seconds: 1}\nhosts: [{name: r-01}]\n")
+    lab.winlab("fault", "r-01", "interrupt_transaction_at", "restarting")  # the new DLLs verified, then a crash
+    first = remediate(lab, bundle, tmp_path / "r1")
+    assert first.returncode == 2
+    lab.wait_up()
+    run = remediate(lab, bundle, tmp_path / "r2")
+    entry = report(tmp_path / "r2")["r-01"]
+    assert entry["status"] == "fixed", entry
+    assert entry["change"]["outcome"] == "changed" and entry["change"]["changed"], entry["change"]
+    assert "recovered a transaction interrupted during phase restarting (roll forward)" in entry["change"]["summary"]
+    assert "this run: changed 1" in run.stdout and run.returncode == 0, run.stdout[-2000:]

@@ -39,6 +39,10 @@ class Failed(Exception):
         self.result = dict(result, failed=True, msg=msg)
 
 
+class InUse(SmbError):
+    """A DLL is still held open after the SMS services and WMI stopped (the console, a backup agent)."""
+
+
 class Busy(Failed):
     """Another session holds the host's lock (another run, or this run's own session that was lost
     half-open and that the host has not given up yet): nothing was changed."""
@@ -161,7 +165,7 @@ class Transaction:
             self._lock = None
             if error.status == "STATUS_SHARING_VIOLATION":
                 raise Busy(f"the host is busy: another Q317061 transaction holds {path}; nothing was changed",
-                           self.result) from None
+                           dict(self.result, refused=True)) from None
             raise
         self.result["lock"] = path
 
@@ -391,7 +395,7 @@ class Transaction:
                 self.stop(name, journal)
             for f in pending:  # the console is not in a process list over SMB: a DLL still held open tells
                 if self.client.held_open(ntpath.join(bin_dir, f["name"])):
-                    raise SmbError(f"{f['name']} is still in use after the SMS services and WMI stopped: the SMS "
+                    raise InUse(f"{f['name']} is still in use after the SMS services and WMI stopped: the SMS "
                                    "Administrator console (or another program) holds it; quit it and run again "
                                    "(over smb the collection cannot close programs, KB Q317061 step 4)")
             journal["phase"] = "backing_up"
@@ -433,8 +437,10 @@ class Transaction:
             tail = (f" Rollback problems: {'; '.join(problems)}" if problems
                     else " The original DLLs are in place and the services were restarted.")
             self.result.pop("diff", None)  # rolled back: nothing changed
+            # Another program holds a DLL (the console, a backup agent), and all is back as it was: a person's turn.
             self.fail(f"{str(error).rstrip('.')}.{tail}", changed=bool(self.result["recovered"]), after=before,
-                      stopped=list(journal["stopped"]))
+                      stopped=list(journal["stopped"]),
+                      refused=not problems and (isinstance(error, InUse) or error.status == "STATUS_SHARING_VIOLATION"))
         problems = self.start_reverse(journal)
         self.result["stopped"] = list(journal["stopped"])
         if problems:

@@ -92,12 +92,31 @@ def test_policy_defaults_and_string_booleans():
      "manual", "manual action needed: x; next: install the HRP"),
     ({"action": "none", "reason": "left untouched: the host is fixed"}, None, None, False, "unchanged",
      "left untouched"),
+    # A precondition (the console, a DLL in use, another run's lock) stopped it and nothing changed: a person's turn.
+    ({"action": "hotfix", "reason": "hotfix"}, {"refused": True, "changed": False}, "Baseutil.dll is still in use",
+     True, "refused", "hotfix refused before any change, a person is needed: Baseutil.dll is still in use"),
+    # ... but a refusal after a change is no refusal: it failed.
+    ({"action": "hotfix", "reason": "hotfix"}, {"refused": True, "changed": True}, "in use", True, "failed",
+     "hotfix FAILED: in use"),
+    ({"action": "manual", "refused": True, "reason": "refused before any change: the work folder is on M:",
+      "manual": "set q317061_work_dir"}, None, None, True, "refused", "the work folder is on M:; next: set"),
+    # A recovery by the first probe is a change of this run, whatever followed it.
+    ({"action": "none", "reason": "left untouched: the host is fixed",
+      "recovered": {"phase": "restarting", "action": "roll_forward"}}, None, None, True, "changed",
+     "recovered a transaction interrupted during phase restarting (roll forward); then left untouched"),
 ])
 def test_change_record(plan, result, error, attempted, outcome, summary):
     record = change_record(plan, result, error, attempted)
     assert record["outcome"] == outcome
     assert summary in record["summary"]
-    assert record["changed"] is (outcome == "changed")
+    assert record["changed"] is (outcome == "changed" or bool((result or {}).get("changed")))
+
+
+def test_a_recovery_before_a_refusal_keeps_the_refusal_and_says_what_changed():
+    record = change_record({"action": "manual", "reason": "manual action needed: x", "manual": "y",
+                            "recovered": {"phase": "replacing", "action": "roll_back"}})
+    assert (record["outcome"], record["changed"]) == ("manual", True)
+    assert record["summary"].startswith("recovered a transaction interrupted during phase replacing (roll back); then")
 
 
 def test_over_smb_only_the_manual_method_works():

@@ -226,7 +226,7 @@ class Transaction:
             return
         if self.host.locked_by(path):
             raise ModuleFail(f"the host is busy: another Q317061 transaction holds {path}; nothing was changed",
-                             **self.result)
+                             **dict(self.result, refused=True))
         if self.host.file(path) is None:
             self.host.write_file(path, {"size": 0, "text": []})
         self.result["lock"] = path
@@ -356,7 +356,7 @@ def dlls(host, params, check_mode, diff):
     console = host.console_pids()
     if console and params["admin_console"] == "refuse":
         raise ModuleFail(f"the SMS Administrator console is running (PID {', '.join(map(str, console))}); quit it or "
-                         "set admin_console=close (KB Q317061 step 4); nothing was changed", **result)
+                         "set admin_console=close (KB Q317061 step 4); nothing was changed", **dict(result, refused=True))
 
     stop_order = [host.service_name(n) for n in params["services"] if host.service_state(n) not in (None, "stopped")]
     wmi = host.service_name(params["wmi_service"])
@@ -419,6 +419,8 @@ def dlls(host, params, check_mode, diff):
                 else " The original DLLs are in place and the services were restarted.")
         failed = dict(result, changed=bool(result["recovered"]), after=before)  # a recovery before it did change
         failed.pop("diff", None)  # rolled back: nothing changed
+        # A DLL another program holds refused the copy, and all is back as it was: as the ps1 says it.
+        failed["refused"] = not problems and "being used by" in str(error)
         raise ModuleFail(f"{str(error).rstrip('.')}.{tail}", **failed) from None
 
     problems = tx.start_reverse(journal)
