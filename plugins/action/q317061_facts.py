@@ -74,7 +74,8 @@ class ActionModule(ActionBase):
             result = self._unreachable(result, args, error)
         if decide is None:
             return result
-        plan, warnings = plans.plan_with_policy(plans.facts_from_result(result), decide)
+        plan, warnings = plans.plan_with_policy(plans.facts_from_result(result), decide, work_dir,
+                                                (task_vars or {}).get("inventory_hostname"))
         result.setdefault("ansible_facts", {})["q317061_plan"] = plan
         if warnings:
             result["warnings"] = list(result.get("warnings") or []) + warnings

@@ -29,11 +29,13 @@ class ActionModule(ActionBase):
                                              variables.host_value(task_vars, f"q317061_{name}",
                                                                   self._templar)
                                              for name in POLICY_OPTIONS})
+            work_dir = variables.normalise("q317061_work_dir", variables.host_value(task_vars, "q317061_work_dir",
+                                                                                    self._templar))
         except plans.PolicyError as error:
             result.update(failed=True, msg=f"invalid remediation policy for this host: {error}; nothing was changed")
             return result
         facts = args["facts"] if args["facts"] is not None else plans.facts_from_result(args["result"])
-        plan, warnings = plans.plan_with_policy(facts, policy)
+        plan, warnings = plans.plan_with_policy(facts, policy, work_dir, (task_vars or {}).get("inventory_hostname"))
         result.update(changed=False, msg=plan["reason"], ansible_facts={"q317061_plan": plan})
         if warnings:
             result["warnings"] = warnings

@@ -25,9 +25,18 @@ def q317061_serial(value=None):
     return _normalise("q317061_serial", value)
 
 
-def q317061_targets(value=None):
-    """`q317061_targets | default('all') | smsfleet.q317061.q317061_targets` -> a host pattern."""
-    return _normalise("q317061_targets", value)
+def q317061_targets(value=None, invalid=None):
+    """`q317061_targets | default('all') | smsfleet.q317061.q317061_targets` -> a host pattern.
+
+    With `invalid`, a malformed value gives that pattern instead of an error: the settings task passes
+    '!all' (no host) so that its own check reports the value by the collection's rule, not as
+    ansible-core's "Finalization of task args" failure."""
+    try:
+        return variables.normalise("q317061_targets", value)
+    except variables.VariableError as error:
+        if invalid is not None:
+            return invalid
+        raise AnsibleFilterError(str(error)) from None
 
 
 class FilterModule:

@@ -293,6 +293,8 @@ $module.Result.probe = [Ordered]@{
         service_present = $null -ne (Open-MachineKey $exifsKey)
         drive_letter = $driveLetter.value
         drive_letter_present = $driveLetter.present
+        # The key's LastWriteTime matters only over smb; here the IFS drive's DOS device target says whether it is mounted.
+        parameters_written = $null
         original_recorded = $recordState.present
         original_drive_letter = if ($recordState.value -eq 'present') { $recordLetter.value } else { $null }
         exchange_version = if ($null -ne $exchangeMajor) { "$exchangeMajor.$exchangeMinor" } else { $null }

@@ -121,9 +121,12 @@ probe:
       elements: dict
       sample: [{name: Winmgmt, state: running, dependents: [SMS_SITE_COMPONENT_MANAGER]}]
     exifs:
-      description: EXIFS service and drive letter configuration and who owns it.
+      description:
+        - EXIFS service and drive letter configuration and who owns it.
+        - C(parameters_written) is the LastWriteTime of the EXIFS C(Parameters) key over smb (how a blanked
+          DriveLetter not yet restarted is told there); always null from this module, which reads DOS device targets.
       type: dict
-      sample: {service_present: true, drive_letter: M, drive_letter_present: true,
+      sample: {service_present: true, drive_letter: M, drive_letter_present: true, parameters_written: null,
                exchange_version: '6.0', sharepoint_portal_server: false}
     drives:
       description: Every logical drive as Windows reports it.

@@ -145,6 +145,7 @@ def check_bundle(root: str, platforms, method: str = "manual", pins: dict | None
             problems += found
     if method == "installer":
         problems += _check_installer(root, files, pins)
+    problems += _check_other_pins(root, files, pins)
     if problems:
         raise BundleError("hotfix bundle " + root + " refused:\n- " + "\n- ".join(problems))
     for entry in [f for p in files.values() for f in (p.values() if "data" not in p else [p])]:
@@ -152,6 +153,28 @@ def check_bundle(root: str, platforms, method: str = "manual", pins: dict | None
         entry["path"] = cache_file(cache_dir or default_cache(), entry.pop("data"), entry["sha256"])
         gzip_copy(entry["path"])  # once per run here, not once per host when staging
     return files
+
+
+def _check_other_pins(root: str, files: dict, pins: dict) -> list[str]:
+    """A pin is a statement about the bundle, so it is checked even for a file this run does not stage
+    (Q317061.exe under the manual method, the Alpha DLLs of an Intel-only fleet): a pin that no longer
+    matches, or names a file the bundle lacks, means this is not the bundle the operator pinned."""
+    checked = {f"{p}/{n}" for p, entries in files.items() if p in PLATFORMS for n in entries}
+    checked |= {INSTALLER} if "installer" in files else set()
+    problems = []
+    for label in sorted(set(pins) - checked):
+        if label not in {f"{p}/{n}" for p in PLATFORMS for n in DLLS} | {INSTALLER}:
+            continue  # reported as an unknown key already
+        path = os.path.join(root, *label.split("/"))
+        if not os.path.isfile(path):
+            problems.append(f"{label}: pinned in q317061_hotfix_sha256 but missing from the bundle (expected {path})")
+            continue
+        with open(path, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+        if digest != pins[label].lower():
+            problems.append(f"{label}: SHA-256 is {digest}, the pinned value is {pins[label].lower()} "
+                            "(this run does not stage the file, but the pin says this is not the bundle you pinned)")
+    return problems
 
 
 def _check_installer(root: str, files: dict, pins: dict) -> list[str]:

@@ -128,24 +128,46 @@ def booted_exifs_letter(exifs: dict, configured: str | None) -> str | None:
     return original or configured_exifs_letter(dict(exifs, drive_letter_present=False))
 
 
-def mounted_exifs_letter(drives: list[dict], configured: str | None, exifs: dict | None = None) -> str | None:
+def mounted_exifs_letter(drives: list[dict], configured: str | None, exifs: dict | None = None,
+                         boot_time: str | None = None) -> str | None:
     """The letter the IFS drive is mounted at now (Q245822: M:, or the next free letter)."""
     for drive in drives:
         if IFS_TARGET.lower() in (drive.get("target") or "").lower():
             return drive["letter"].upper()
-    # Without DOS device targets (smb), the letter EXIFS took at boot being mounted, and not a drive
-    # known to be something else (an administrative share shows a real disk).
-    letter = booted_exifs_letter(exifs or {}, configured)
-    if letter and all(d.get("target") is None for d in drives):
-        if any(d["letter"].upper() == letter and d.get("free") is None for d in drives) or (
-                letter == configured and any(d["letter"].upper() == letter for d in drives)):
-            return letter
-    return None
+    if not drives or any(d.get("target") is not None for d in drives):
+        return None  # DOS device targets were read (WinRM), and none is the IFS drive's
+    # Without DOS device targets (smb): the letter EXIFS took at boot, if that drive is still listed.
+    exifs = exifs or {}
+    letter = booted_exifs_letter(exifs, configured)
+    listed = next((d for d in drives if letter and d["letter"].upper() == letter), None)
+    if listed is None:
+        return None
+    if listed.get("free") is None or letter == configured:
+        return letter  # no administrative share (no real disk), or the letter EXIFS is told to take
+    # An administrative share at the letter EXIFS took at boot while DriveLetter says otherwise: the IFS drive
+    # (still mounted until the restart the change needs) or a real disk that took the letter at a later boot.
+    # The EXIFS Parameters key's LastWriteTime tells them apart: changed since the last boot means no restart yet.
+    written, booted = parse_time(exifs.get("parameters_written")), parse_time(boot_time)
+    if written and booted and written <= booted:
+        return None
+    return letter  # changed since the boot, or unknown: never call the drive gone without knowing
+
+
+def ifs_free_unknown(drives: list[dict], ifs_letter: str | None) -> bool:
+    """Whether the IFS drive is mounted but its free space cannot be read (over smb, no administrative share)."""
+    return bool(ifs_letter) and any(d["letter"].upper() == ifs_letter and d.get("free") is None for d in drives)
 
 
 def predict_decompression_drive(drives: list[dict], ifs_letter: str | None) -> str | None:
     """Distribution Manager picks the fixed NTFS drive with the most free space;
-    with the bug it also counts the IFS drive as one (KB Q317061, CAUSE)."""
+    with the bug it also counts the IFS drive as one (KB Q317061, CAUSE). None when that cannot be
+    told: no candidate, or the IFS drive's free space is unknown (it may well have the most)."""
+    if ifs_free_unknown(drives, ifs_letter):
+        return None
+    return _most_free(drives, ifs_letter)
+
+
+def _most_free(drives: list[dict], ifs_letter: str | None) -> str | None:
     candidates = [d for d in drives
                   if d.get("free") is not None and (
                       (d.get("type") == "fixed" and (d.get("file_system") or "").upper() == "NTFS")
@@ -244,7 +266,7 @@ def classify(probe: dict, policy: FixPolicy | None = None) -> Verdict:
         verdict.reasons.append(f"The SMS DLLs are version {readable[0]}, not SMS 2.0; KB Q317061 applies to SMS 2.0 only.")
         return verdict
     configured = configured_exifs_letter(exifs)
-    ifs_letter = mounted_exifs_letter(drives, configured, exifs)
+    ifs_letter = mounted_exifs_letter(drives, configured, exifs, probe.get("boot_time"))
     verdict.exifs_drive = ifs_letter
     if not exifs.get("service_present") and ifs_letter is None:
         verdict.status = "not_applicable"
@@ -330,11 +352,13 @@ def classify(probe: dict, policy: FixPolicy | None = None) -> Verdict:
                                    "fixed, so packages are decompressed there and never arrive.")
         if on_ifs:
             verdict.reasons.append(f"distmgr.log shows {on_ifs} decompression failure(s) on {ifs_letter}:.")
-    elif ifs_letter and any(d["letter"].upper() == ifs_letter and d.get("free") is None for d in drives):
+    elif ifs_free_unknown(drives, ifs_letter):
         verdict.exposure = "latent"
+        others = _most_free(drives, ifs_letter)
         verdict.reasons.append(f"The free space of the IFS drive {ifs_letter}: cannot be read (over smb it has no "
-                               "administrative share), so whether Distribution Manager picks it now cannot be told; "
-                               f"of the other drives it would pick {predicted or 'none'}:. Latent at least.")
+                               "administrative share), so which drive Distribution Manager picks now cannot be told "
+                               f"(the predicted drive is unknown); of the other drives it would pick {others or 'none'}:. "
+                               "Latent at least.")
     else:
         verdict.exposure = "latent"
         verdict.reasons.append(f"Distribution Manager currently picks {predicted or 'no'}: for decompression; "

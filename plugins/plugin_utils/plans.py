@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from .classification import configured_exifs_letter
 from .variables import VariableError, normalise
 
 ACTIONS = ("none", "hotfix", "workaround", "manual")
@@ -44,15 +45,19 @@ def policy_from_vars(values: dict) -> Policy:
                   method=get("hotfix_method"), admin_console=get("admin_console"))
 
 
-def plan_with_policy(facts: dict, policy: "Policy") -> tuple[dict, list[str]]:
-    """plan_host, with the policy the plan was made under recorded in it; and the warnings to show with it."""
-    plan = plan_host(facts, policy)
+def plan_with_policy(facts: dict, policy: "Policy", work_dir: str | None = None,
+                     host: str | None = None) -> tuple[dict, list[str]]:
+    """plan_host, with the policy the plan was made under recorded in it; and the warnings to show with it.
+
+    Each warning names the host: ansible-core shows a warning text once per run, so one without the
+    name would be seen for the first host only."""
+    plan = plan_host(facts, policy, work_dir)
     plan["policy"] = {name: getattr(policy, name) for name in ("strategy", "allow_workaround", "reboot", "method",
                                                                "admin_console")}
     warnings = []
     if plan["action"] == "workaround":
-        warnings.append("the Q317061 workaround hides the Exchange IFS drive; Outlook Web Access may stop working on "
-                        "this server (KB Q317061)")
+        warnings.append(f"{host or facts.get('computer_name') or 'this host'}: the Q317061 workaround hides the "
+                        "Exchange IFS drive; Outlook Web Access may stop working on this server (KB Q317061)")
     return plan, warnings
 
 
@@ -95,8 +100,34 @@ def facts_from_result(result: dict | None) -> dict:
     return {"status": status, "reasons": [f"{what}: {result.get('msg') or 'no result'}"]}
 
 
-def plan_host(facts: dict, policy: Policy) -> dict:
-    """The remediation of one host: {action, method, reason, manual, platform, bin_dir, status}."""
+def work_dir_problem(work_dir: str | None, facts: dict) -> str | None:
+    """Why the hotfix's work folder (backups, journal, staged files) cannot be on this host's drive, or None.
+
+    On the IFS drive the backups vanish with it when the workaround or a restart removes the letter; on a
+    drive the host lacks, or one that is no local fixed disk, nothing could be written or kept there; over
+    smb a drive without an administrative share cannot be written at all."""
+    if not work_dir or len(work_dir) < 2 or work_dir[1] != ":":
+        return None
+    letter = work_dir[0].upper()
+    probe = facts.get("probe") or {}
+    ifs = {x for x in (facts.get("exifs_drive"), configured_exifs_letter(probe.get("exifs") or {})) if x}
+    if letter in ifs:
+        return (f"the work folder {work_dir} is on the Exchange IFS drive {letter}:; the backups would vanish with "
+                "it when the drive letter goes (the KB Q317061 workaround, a restart)")
+    drives = [d for d in probe.get("drives") or [] if isinstance(d, dict) and d.get("letter")]
+    drive = next((d for d in drives if str(d["letter"]).upper() == letter), None)
+    if drives and drive is None:
+        return f"the work folder {work_dir} is on {letter}:, a drive this host does not have"
+    if drive and drive.get("type") not in (None, "fixed"):
+        return f"the work folder {work_dir} is on {letter}:, a {drive['type']} drive, not a local fixed disk"
+    if drive and facts.get("transport") == "smb" and drive.get("free") is None:
+        return f"the work folder {work_dir} is on {letter}:, which has no administrative share ({letter}$) over smb"
+    return None
+
+
+def plan_host(facts: dict, policy: Policy, work_dir: str | None = None) -> dict:
+    """The remediation of one host: {action, method, reason, manual, platform, bin_dir, status}; with
+    `work_dir`, a hotfix whose work folder cannot be used is refused (nothing is changed, a person acts)."""
     status = facts.get("status", "unknown")
     remedies = list(facts.get("remedies") or [])
     plan = {"action": "none", "method": None, "reason": "", "manual": None, "status": status,
@@ -121,6 +152,11 @@ def plan_host(facts: dict, policy: Policy) -> dict:
         return plan
     if chosen is None:
         return _manual(plan, _why_not(status, remedies, policy), _next_steps(remedies, policy))
+    problem = work_dir_problem(work_dir, facts) if chosen == "hotfix" else None
+    if problem:
+        plan["refused"] = True
+        return _manual(plan, problem, "set q317061_work_dir for this host to a folder on a local fixed disk that is "
+                                      "not the IFS drive (the default is C:\\SMSFleet\\Q317061) and run again")
     plan["action"] = chosen
     if chosen == "hotfix":
         plan["method"] = policy.method

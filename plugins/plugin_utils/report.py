@@ -25,7 +25,7 @@ OUTCOME_LABELS = {"changed": "changed", "recovered": "recovered", "unchanged": "
                   "refused": "refused, needs a person", "manual": "manual action needed",
                   "not_attempted": "not attempted"}
 CSV_FIELDS = ("host", "site", "site_type", "transport", "status", "exposure", "remedies", "baseutil_version", "distmgr_version",
-              "service_pack", "exifs_drive", "predicted_decompression_drive", "change", "error", "reasons", "notes",
+              "service_pack", "exifs_drive", "predicted_decompression_drive", "log_evidence", "change", "error", "reasons", "notes",
               "checked_at", "source", "run_mode")
 STATUS_COLOURS = {"vulnerable": "#c0392b", "pending_reboot": "#d35400", "unknown": "#7f8c8d",
                   "unreachable": "#2c3e50", "mitigated": "#2980b9", "fixed": "#27ae60", "not_applicable": "#95a5a6"}
@@ -67,6 +67,7 @@ def host_entry(host: str, facts: dict | None, error: str | None = None, unreacha
         "platform": facts.get("platform"),
         "exifs_drive": facts.get("exifs_drive"),
         "predicted_decompression_drive": facts.get("predicted_decompression_drive"),
+        "log_evidence": facts.get("log_evidence"),  # None where no verdict weighed the log (not judged, not exposed)
         "decompression_failures": facts.get("decompression_failures") or {},
         "decompression_failures_history": facts.get("decompression_failures_history") or {},
         "checked_at": facts.get("checked_at"),
@@ -244,7 +245,7 @@ def to_csv(report: dict) -> str:
             "exposure": e["exposure"], "remedies": " ".join(e["remedies"]),
             "baseutil_version": e["versions"]["Baseutil.dll"], "distmgr_version": e["versions"]["Distmgr.dll"],
             "service_pack": e["service_pack"], "exifs_drive": e["exifs_drive"],
-            "predicted_decompression_drive": e["predicted_decompression_drive"],
+            "predicted_decompression_drive": e["predicted_decompression_drive"], "log_evidence": e.get("log_evidence"),
             "change": change.get("summary"), "error": e["error"], "reasons": " ".join(e["reasons"]),
             "notes": " ".join(e.get("notes") or []), "checked_at": e.get("checked_at"),
             "source": e.get("source", "probe"), "run_mode": mode,
@@ -327,8 +328,8 @@ def sample() -> dict:
     """A report with one row of each kind a run writes (a changed host, a failed one, one that could not be
     checked), for trying a replacement template before the run."""
     changed = {"status": "fixed", "exposure": "none", "remedies": [], "reasons": ["Both DLLs carry the fix."],
-               "site": {"code": "LAB", "type": "primary"}, "versions": {"Baseutil.dll": "2.00.1493.3240",
-                                                                          "Distmgr.dll": "2.00.1493.3240"},
+               "site": {"code": "LAB", "type": "primary"},
+               "versions": {"Baseutil.dll": "2.00.1493.3240", "Distmgr.dll": "2.00.1493.3240"},
                "transport": "smb", "checked_at": "2026-12-01T00:00:00+00:00", "owa_at_risk": True}
     rows = [host_entry("sample-01", changed, change={"action": "hotfix", "outcome": "changed", "changed": True,
                                                      "summary": "hotfix: Distmgr.dll 3000 -> 3240", "before": {},

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import unicodedata
 import urllib.parse
 
 _TRUE = ("true", "yes", "on", "1")
@@ -81,7 +82,8 @@ RULES = {r.name: r for r in (
           "Seconds Q317061.exe may run before the task fails.", minimum=60, maximum=86400),
     _rule("work_dir", "windows_path", "C:\\SMSFleet\\Q317061",
           "an absolute Windows folder such as C:\\SMSFleet\\Q317061 (a drive letter, at least one folder, "
-          "no '..', none of < > \" / | ? * and no control characters)", "host",
+          "no '..', none of < > \" / | ? *, no DOS device names such as CON or NUL.txt, and no control or "
+          "invisible characters)", "host",
           "Working folder on the site server: staged files, backup, journal."),
     _rule("service_stop_timeout", "int", 120, "a whole number of seconds from 1 to 3600", "host",
           "Seconds to wait for each service to stop or start.", minimum=1, maximum=3600),
@@ -180,6 +182,9 @@ def _text(rule, value):
 
 
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:\\[^<>:\"/|?*\x00-\x1f]+$")
+# Names Win32 maps to devices in every folder, with any extension ("nul.txt" is NUL): a backup written
+# there is written to no file at all.
+_DEVICE_NAME = re.compile(r"^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9]|CONIN\$|CONOUT\$|CLOCK\$)(\..*)?$", re.IGNORECASE)
 
 
 def _windows_path(rule, value):
@@ -190,6 +195,12 @@ def _windows_path(rule, value):
     if (not _WINDOWS_PATH.match(path) or len(path) > 200 or any(p in ("", ".", "..") for p in parts)
             or any(p != p.strip() or p.endswith(".") for p in parts)):
         raise _fail(rule, value)
+    device = next((p for p in parts if _DEVICE_NAME.match(p.strip())), None)
+    if device:
+        raise _fail(rule, value, f"{device!r} is a DOS device name, not a folder")
+    hidden = next((c for c in path if unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs", "Cn")), None)
+    if hidden:  # bidi overrides (U+202E) and zero-width characters make a path read as another one
+        raise _fail(rule, value, f"U+{ord(hidden):04X} is an invisible or control character")
     return path[0].upper() + path[1:]
 
 
@@ -221,13 +232,14 @@ def _basename(rule, value):
 
 
 def _pattern(rule, value):
+    original = value
     if isinstance(value, list):
         value = ":".join(str(v) for v in value)
     if not isinstance(value, str) or "\x00" in value:
-        raise _fail(rule, value)
+        raise _fail(rule, original)
     parts = [p.strip() for p in re.split(r"[\n:]", value.strip()) if p.strip()]  # multiselect: newline-joined
     if not parts:
-        raise _fail(rule, value)
+        raise _fail(rule, original, "it names no host or group")
     return ":".join(parts)
 
 

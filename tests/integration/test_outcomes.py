@@ -17,8 +17,8 @@ groups:
 """
 
 
-def test_an_unknown_host_fails_the_audit_and_the_remediation_by_name_over_both_transports(lab_factory, bundle,
-                                                                                           tmp_path):
+def test_an_unknown_host_fails_the_audit_and_the_remediation_by_name_over_both_transports(
+        lab_factory, bundle, tmp_path):
     lab = lab_factory(TWO)
     for name in ("u-01", "u-02"):  # a backup agent holds Distmgr.dll without sharing: its version cannot be read
         lab.winlab("fault", name, "unreadable_files", f"{BIN}\\Distmgr.dll")
@@ -86,8 +86,8 @@ def set_registry(lab, values: dict) -> None:
 PARAMETERS = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EXIFS\\Parameters"
 
 
-def test_values_of_an_unexpected_type_or_size_make_the_host_unknown_by_name_over_both_transports(lab_factory,
-                                                                                                  bundle, tmp_path):
+def test_values_of_an_unexpected_type_or_size_make_the_host_unknown_by_name_over_both_transports(
+        lab_factory, bundle, tmp_path):
     lab = lab_factory("""
 defaults: {restart_seconds: 1}
 hosts:
@@ -129,3 +129,51 @@ def test_a_recovered_transaction_is_reported_as_a_change_not_as_left_untouched(l
     assert entry["change"]["outcome"] == "changed" and entry["change"]["changed"], entry["change"]
     assert "recovered a transaction interrupted during phase restarting (roll forward)" in entry["change"]["summary"]
     assert "this run: changed 1" in run.stdout and run.returncode == 0, run.stdout[-2000:]
+
+
+def test_over_smb_a_blanked_letter_not_restarted_yet_is_pending_reboot_even_with_an_admin_share(
+        lab_factory, bundle, tmp_path):
+    """The IFS drive with an administrative share stays mounted until the restart the workaround needs: the
+    EXIFS Parameters key written since the last boot says so over smb, as the DOS device target does over
+    WinRM. Where smb cannot read the IFS drive's free space, the predicted drive is unknown, not a guess."""
+    lab = lab_factory("""
+defaults:
+  restart_seconds: 1
+  sms: {baseutil: "2.00.1493.4000", distmgr: "2.00.1493.4000", full_version: "2.00.1493.4000"}
+hosts:
+  - {name: w-01}
+  - {name: w-02, transport: smb, exifs_admin_share: true}
+  - {name: w-03, transport: smb}
+""")
+    audit = lab.playbook("playbooks/audit.yml", "-e", f"q317061_report_dir={tmp_path / 'a'}")
+    entries = report(tmp_path / "a", "q317061-audit")
+    assert entries["w-03"]["status"] == "vulnerable" and entries["w-03"]["predicted_decompression_drive"] is None, \
+        entries["w-03"]
+    assert entries["w-01"]["predicted_decompression_drive"] == entries["w-02"]["predicted_decompression_drive"] == "M"
+    assert audit.returncode == 0, audit.stdout[-2000:]
+    run = remediate(lab, bundle, tmp_path / "r", "-e", "q317061_allow_workaround=true", "-e", "q317061_serial=100%")
+    assert run.returncode == 0, run.stdout[-3000:]
+    entries = report(tmp_path / "r")
+    assert {n: e["status"] for n, e in entries.items()} == {n: "pending_reboot" for n in entries}, entries
+    run = remediate(lab, bundle, tmp_path / "r2", "-e", "q317061_allow_workaround=true", "-e", "q317061_reboot=true",
+                    "-e", "q317061_serial=100%")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert {n: e["status"] for n, e in report(tmp_path / "r2").items()} == {n: "mitigated" for n in entries}
+
+
+def test_a_work_folder_the_hotfix_cannot_use_is_refused_per_host_before_any_change(lab_factory, bundle, tmp_path):
+    """On the IFS drive the backups would vanish with it; on a drive the host lacks nothing could be kept:
+    each host is refused by name before anything changes, over both transports, and the run fails."""
+    lab = lab_factory(TWO)
+    before = {n: lab.host_state(n)["files"] for n in ("u-01", "u-02")}
+    for work_dir, words in (("M:\\SMSFleet", "is on the Exchange IFS drive M:"),
+                            ("Z:\\SMSFleet", "Z:, a drive this host does not have")):
+        run = remediate(lab, bundle, tmp_path / work_dir[0], "-e", f"q317061_work_dir={work_dir}")
+        entries = report(tmp_path / work_dir[0])
+        for name in ("u-01", "u-02"):
+            change = entries[name]["change"]
+            assert change["outcome"] == "refused" and words in change["summary"], (name, change)
+            assert lab.host_state(name)["files"] == before[name], name
+        assert run.returncode == 2, run.stdout[-2000:]
+        assert "2 host(s) need a person (refused before any change): u-01 (manual action needed: the work folder" \
+            in run.stdout, run.stdout[-2000:]

@@ -69,7 +69,7 @@ def test_one_host_that_cannot_be_checked_never_stops_the_others(lab_factory, bun
         lab.winlab("fault", "s-02", "drop_on_module", "smsfleet.q317061.q317061_probe")
     run = remediate(lab, bundle, tmp_path / "r", "-e", "q317061_serial=100%")
     assert run.returncode == 2
-    assert "1 host(s) could not be checked: s-02" in run.stdout
+    assert "1 host(s) could not be checked: s-02 (" in run.stdout
     entries = report(tmp_path / "r")
     assert {n: entries[n]["status"] for n in ("s-01", "s-03")} == {"s-01": "fixed", "s-03": "fixed"}
     assert entries["s-02"]["status"] in ("unreachable", "unknown") and entries["s-02"]["error"]
@@ -86,7 +86,7 @@ def test_a_plan_left_in_a_fact_cache_never_sends_an_unchecked_host_into_a_wave(l
     before = lab.host_state("s-02")
     lab.winlab("fault", "s-02", "drop_on_module", "smsfleet.q317061.q317061_probe")
     run = remediate(lab, bundle, tmp_path / "r", "-e", "q317061_serial=100%")
-    assert run.returncode == 2 and "1 host(s) could not be checked: s-02" in run.stdout
+    assert run.returncode == 2 and "1 host(s) could not be checked: s-02 (" in run.stdout
     entries = report(tmp_path / "r")
     assert {n: entries[n]["status"] for n in ("s-01", "s-03")} == {"s-01": "fixed", "s-03": "fixed"}
     assert entries["s-02"]["change"]["outcome"] == "manual" and entries["s-02"]["error"]
@@ -176,6 +176,12 @@ BAD_VALUES = [
     ("q317061_report_basename=../x", "q317061_report_basename: must be"),
     ("q317061_report_dir=/proc/forbidden", "q317061_report_dir: cannot write reports to /proc/forbidden"),
     ("q317061_strategy=fast", "q317061_strategy: must be one of auto, hotfix, workaround, audit (got 'fast')"),
+    ('{"q317061_work_dir": "C:\\\\SMSFleet\\\\nul.txt"}', "'nul.txt' is a DOS device name"),
+    ('{"q317061_work_dir": "C:\\\\SMSFleet\\\\\\u202eexe.txt"}', "U+202E is an invisible or control character"),
+    ('{"q317061_targets": "\\u0000"}', "q317061_targets: must be an Ansible host pattern"),
+    ('{"q317061_targets": []}', "q317061_targets: must be an Ansible host pattern such as all, site_servers or "
+                                "'p01:&primary' (got []; it names no host or group)"),
+    ("q317061_targets=:::", "(got ':::'; it names no host or group)"),
 ]
 
 
@@ -185,7 +191,7 @@ def test_bad_input_is_refused_before_any_host_is_touched(lab_factory, bundle, tm
     run = lab.playbook("remediate.yml", "-e", f"q317061_hotfix_source={bundle}", "-e", f"q317061_report_dir={tmp_path}",
                        "-e", value)
     assert run.returncode != 0 and words in run.stdout, run.stdout[-2000:]
-    assert "no host was touched" in run.stdout
+    assert "no host was touched" in run.stdout and "Finalization" not in run.stdout + run.stderr
     assert commands(lab) == 0  # not one WinRM command reached a host
 
 

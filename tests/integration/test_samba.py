@@ -171,6 +171,7 @@ def test_what_samba_answers_differently_from_windows_2000(samba):
         rrp.hBaseRegQueryInfoKey(reg.dce, handle)
     assert "bad_stub_data" in str(error.value)
     assert reg.counts(handle) == (0, 3)  # the client's request (an empty name with its NUL) works
+    assert reg.info(handle)["written"] is None  # Samba keeps no key LastWriteTime (0): the probe says unknown
     reg.close(handle)
     windows = reg.values("SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion", ["CurrentVersion", "CurrentBuildNumber"])
     assert windows == {"CurrentVersion": (True, "6.1"), "CurrentBuildNumber": (False, None)}

@@ -334,8 +334,8 @@ def test_two_remediations_of_the_same_host_at_once_never_both_change_it(lab_fact
     out = {label: run.communicate(timeout=600)[0] for label, run in runs.items()}
     changes = {label: report(tmp_path / label)["t-01"]["change"] or {} for label in runs}
     outcomes = {label: c.get("outcome") for label, c in changes.items()}
-    assert sorted(outcomes.values()) in (["changed", "refused"], ["changed", "manual"]), (changes, out["a"][-2000:],
-                                                                                         out["b"][-2000:])
+    assert sorted(outcomes.values()) in (["changed", "refused"], ["changed", "manual"]), (
+        changes, out["a"][-2000:], out["b"][-2000:])
     # The second meets the lock in its transaction (refused: nothing changed, a person or a later run) or already in
     # its first probe's recovery (it cannot be checked: planned for a person). Never "changed", never "failed".
     loser = next(label for label, outcome in outcomes.items() if outcome != "changed")

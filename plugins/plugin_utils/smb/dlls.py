@@ -396,8 +396,8 @@ class Transaction:
             for f in pending:  # the console is not in a process list over SMB: a DLL still held open tells
                 if self.client.held_open(ntpath.join(bin_dir, f["name"])):
                     raise InUse(f"{f['name']} is still in use after the SMS services and WMI stopped: the SMS "
-                                   "Administrator console (or another program) holds it; quit it and run again "
-                                   "(over smb the collection cannot close programs, KB Q317061 step 4)")
+                                "Administrator console (or another program) holds it; quit it and run again "
+                                "(over smb the collection cannot close programs, KB Q317061 step 4)")
             journal["phase"] = "backing_up"
             self.write_journal(journal)
             self.client.makedirs(undo_dir)

@@ -244,7 +244,9 @@ class Probe:
         setup = self.values(f"{SMS_KEY}\\Setup", ["Full Version"])
         tracing = self.values(TRACING, ["Enabled", "TraceFilename"])
         exchange = self.values("SOFTWARE\\Microsoft\\Exchange\\Setup", ["MsiProductMajor", "MsiProductMinor"])
-        letter = self.values(f"{EXIFS_KEY}\\Parameters", ["DriveLetter"], software=False)["DriveLetter"]
+        parameters, written = self.guard(f"registry HKLM\\{EXIFS_KEY}\\Parameters", lambda: self.registry.values_written(
+            f"{EXIFS_KEY}\\Parameters", ["DriveLetter"]), ({"DriveLetter": (False, None)}, None))
+        letter = parameters["DriveLetter"]
         record = self.values(exifs.RECORD_KEY, exifs.RECORD_VALUES, software=False)
         bias = self.values("SYSTEM\\CurrentControlSet\\Control\\TimeZoneInformation", ["ActiveTimeBias"],
                            software=False)["ActiveTimeBias"][1]
@@ -287,6 +289,9 @@ class Probe:
                                                    lambda: self.registry.exists(EXIFS_KEY), False)),
                 "drive_letter": letter[1],
                 "drive_letter_present": letter[0],
+                # When DriveLetter last changed: over smb, the one way to tell that a blanked letter has not had
+                # its restart yet while the IFS drive shows an administrative share (classification).
+                "parameters_written": written,
                 "original_recorded": record["OriginalDriveLetterState"][0],
                 "original_drive_letter": record["OriginalDriveLetter"][1]
                 if record["OriginalDriveLetterState"][1] == "present" else None,

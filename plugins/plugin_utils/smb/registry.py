@@ -9,9 +9,10 @@ not know, so it is never asked first).
 
 from __future__ import annotations
 
+import datetime
 import struct
 
-from .client import SmbError, rpc_code
+from .client import SmbError, Unreachable, rpc_code
 
 MAXIMUM_ALLOWED, KEY_WOW64_32KEY = 0x02000000, 0x0200
 REG_SZ, REG_EXPAND_SZ, REG_BINARY, REG_DWORD, REG_MULTI_SZ = 1, 2, 3, 4, 7
@@ -19,8 +20,7 @@ ERROR_FILE_NOT_FOUND, ERROR_ACCESS_DENIED, ERROR_MORE_DATA, ERROR_NO_MORE_ITEMS 
 RPC_X_BAD_STUB_DATA, NCA_OP_RNG_ERROR = 0x6F7, 0x1C010002
 SHUTDOWN_NOT_IN_PROGRESS = 1116
 MAX_VALUE_BYTES = 2 * (4096 + 1)  # 4,096 characters and the NUL (classification.VALUE_CHARACTERS)
-
-
+FILETIME_EPOCH = 116444736000000000  # 1601-01-01 to 1970-01-01 in 100 ns ticks
 
 
 def _fault(error) -> bool:
@@ -38,6 +38,14 @@ def decode(kind: int, data: bytes):
     if kind == REG_MULTI_SZ:
         return [part for part in data.decode("utf-16le", "replace").split("\x00") if part]
     return list(bytes(data))
+
+
+def _time(ticks: int) -> str | None:
+    """A FILETIME as the probe's ISO 8601 UTC text; None for 0 (no time) or one before 1970."""
+    if ticks <= FILETIME_EPOCH:
+        return None
+    when = datetime.datetime.fromtimestamp((ticks - FILETIME_EPOCH) / 10_000_000, tz=datetime.timezone.utc)
+    return when.isoformat(timespec="seconds")
 
 
 class Registry:
@@ -115,9 +123,14 @@ class Registry:
 
     def values(self, subkey: str, names, software: bool = False) -> dict:
         """{name: (present, value)} of one key, opened once; all absent when the key is."""
+        return self.values_written(subkey, names, software, written=False)[0]
+
+    def values_written(self, subkey: str, names, software: bool = False, written: bool = True):
+        """(values as values() gives them, the key's LastWriteTime or None), the key opened once."""
         handle = self.open_software(subkey) if software else self.open(subkey)
         try:
-            return {name: self.value(handle, name) for name in names}
+            found = {name: self.value(handle, name) for name in names}
+            return found, (self._written(handle) if written and handle is not None else None)
         finally:
             self.close(handle)
 
@@ -126,10 +139,25 @@ class Registry:
         self.close(handle)
         return handle is not None
 
+    def _written(self, handle) -> str | None:
+        """The key's LastWriteTime, or None where it cannot be had (the values read stand either way)."""
+        try:
+            return self.info(handle)["written"]
+        except Unreachable:
+            raise
+        except SmbError:
+            return None
+
     def counts(self, handle) -> tuple[int, int]:
-        """(sub keys, values) of an open key, by BaseRegQueryInfoKey with an empty class name that has its
-        NUL (Samba refuses impacket's zero-length one as bad stub data). A server that still refuses the
-        call is asked by enumeration instead: index 0 of each, where ERROR_NO_MORE_ITEMS means none."""
+        """(sub keys, values) of an open key."""
+        info = self.info(handle)
+        return info["subkeys"], info["values"]
+
+    def info(self, handle) -> dict:
+        """{subkeys, values, written} of an open key, by BaseRegQueryInfoKey with an empty class name that
+        has its NUL (Samba refuses impacket's zero-length one as bad stub data); `written` is the key's
+        LastWriteTime (UTC), None where the server gives 0. A server that still refuses the call is asked
+        by enumeration instead: index 0 of each, where ERROR_NO_MORE_ITEMS means none."""
         from impacket.dcerpc.v5 import rrp
 
         request = rrp.BaseRegQueryInfoKey()
@@ -138,11 +166,13 @@ class Registry:
         request.fields["lpClassIn"].fields["Data"].fields["Data"].fields["MaximumCount"] = 512
         try:
             info = self.dce.request(request)
-            return info["lpcSubKeys"], info["lpcValues"]
+            ticks = (info["lpftLastWriteTime"]["dwHighDateTime"] << 32) | info["lpftLastWriteTime"]["dwLowDateTime"]
+            return {"subkeys": info["lpcSubKeys"], "values": info["lpcValues"], "written": _time(ticks)}
         except Exception as error:  # noqa: BLE001 - a fault or an error code: ask the other way
             if rpc_code(error) not in (RPC_X_BAD_STUB_DATA, NCA_OP_RNG_ERROR) and not _fault(error):
                 raise self.client.rpc_failure("registry key information", error) from None
-        return self._any(rrp.hBaseRegEnumKey, handle), self._any(rrp.hBaseRegEnumValue, handle)
+        return {"subkeys": self._any(rrp.hBaseRegEnumKey, handle), "values": self._any(rrp.hBaseRegEnumValue, handle),
+                "written": None}
 
     def _any(self, enumerate_at, handle) -> int:
         """1 when the key has an item at index 0, 0 when it has none."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 
 from . import eventlog
-from .client import SmbError
 
 
 def _dce(client):

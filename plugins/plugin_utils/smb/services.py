@@ -24,8 +24,6 @@ PENDING = ("startpending", "continuepending", "pausepending")
 POLL_SECONDS = 0.5
 
 
-
-
 def parse_enum(buffer: bytes, count: int) -> list[tuple[str, str]]:
     """(name, state) from a self-relative ENUM_SERVICE_STATUSW array (36 bytes per entry)."""
     out = []

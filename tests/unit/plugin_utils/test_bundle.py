@@ -74,6 +74,23 @@ def test_sha256_pins(tmp_path):
         check_bundle(str(tmp_path), ["i386"], pins={"i386/baseutil": good})
 
 
+def test_pins_of_files_the_run_does_not_stage_are_checked_too(tmp_path):
+    """A pin is never silently ignored: Q317061.exe pinned under the manual method, the Alpha DLLs
+    pinned for an Intel-only fleet; a mismatch or a pinned file the bundle lacks refuses the bundle."""
+    write_bundle(tmp_path)
+    installer = hashlib.sha256((tmp_path / "Q317061.exe").read_bytes()).hexdigest()
+    alpha = hashlib.sha256((tmp_path / "Alpha" / "Distmgr.dll").read_bytes()).hexdigest()
+    check_bundle(str(tmp_path), ["i386"], method="manual", pins={"Q317061.exe": installer, "Alpha/Distmgr.dll": alpha})
+    with pytest.raises(BundleError, match="Q317061.exe: SHA-256 is .*, the pinned value is 11.*does not stage"):
+        check_bundle(str(tmp_path), ["i386"], method="manual", pins={"Q317061.exe": "11" * 32})
+    with pytest.raises(BundleError, match="Alpha/Distmgr.dll: SHA-256 is .*, the pinned value is 22"):
+        check_bundle(str(tmp_path), ["i386"], pins={"Alpha/Distmgr.dll": "22" * 32})
+    (tmp_path / "Q317061.exe").unlink()
+    with pytest.raises(BundleError, match="Q317061.exe: pinned in q317061_hotfix_sha256 but missing from the bundle"):
+        check_bundle(str(tmp_path), ["i386"], pins={"Q317061.exe": installer})
+    check_bundle(str(tmp_path), ["i386"])  # nothing pinned, the manual method does not need the installer
+
+
 def test_later_sp3_build_needs_a_pin(tmp_path):
     write_bundle(tmp_path)
     later = build_dll("i386", "2.00.1493.3241", 231424, name="Distmgr.dll")

@@ -250,8 +250,9 @@ def test_over_smb_the_ifs_drive_is_told_by_its_configured_letter_and_its_unknown
     v = classify(probe(drives=[smb_drive("C", 2**30), smb_drive("D", 2**32), smb_drive("M")],
                        distmgr_log__lines=[]))
     assert v.status == "vulnerable" and v.exifs_drive == "M"
-    assert v.exposure == "latent" and v.predicted_decompression_drive == "D"
-    assert any("free space of the IFS drive M: cannot be read" in r for r in v.reasons)
+    assert v.exposure == "latent" and v.predicted_decompression_drive is None  # M: may have the most: unknown
+    assert any("free space of the IFS drive M: cannot be read" in r and "the predicted drive is unknown" in r
+               and "of the other drives it would pick D:" in r for r in v.reasons)
     with_failure = classify(probe(drives=[smb_drive("C", 2**30), smb_drive("M")], distmgr_log__lines=LOG_FAIL_M))
     assert with_failure.exposure == "affected_now"  # the log proves it even without the space
 
@@ -261,7 +262,13 @@ def test_over_smb_the_ifs_drive_is_told_by_its_configured_letter_and_its_unknown
     ([smb_drive("C", 2**30), smb_drive("N")], {"original_recorded": True, "original_drive_letter": "N"},
      "pending_reboot"),                                                           # the recorded original is mounted
     ([smb_drive("C", 2**30)], {"original_recorded": True, "original_drive_letter": "M"}, "mitigated"),  # rebooted
-    ([smb_drive("C", 2**30), smb_drive("M", 2**33)], {}, "mitigated"),            # M: is a real disk (it has a share)
+    # An administrative share at M:: the IFS drive not restarted yet, or a real disk that took M: at a later boot.
+    # The EXIFS Parameters key's LastWriteTime against the boot (2026-11-20T08:00) tells which.
+    ([smb_drive("C", 2**30), smb_drive("M", 2**33)], {"parameters_written": "2026-11-19T08:00:00+00:00"},
+     "mitigated"),                                                                # blanked before the boot: a real disk
+    ([smb_drive("C", 2**30), smb_drive("M", 2**33)], {"parameters_written": "2026-11-21T08:00:00+00:00"},
+     "pending_reboot"),                                                           # blanked since: still the IFS drive
+    ([smb_drive("C", 2**30), smb_drive("M", 2**33)], {}, "pending_reboot"),      # no time: never call it gone
 ])
 def test_over_smb_a_blanked_letter_is_pending_until_the_booted_letter_is_gone(drives, record, status):
     changes = {f"exifs__{k}": v for k, v in record.items()}

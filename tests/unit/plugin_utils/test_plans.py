@@ -1,7 +1,7 @@
 """Remediation decisions as a table: status x remedies x policy -> action (docs/remediation.md)."""
 
 import pytest
-from probe_factory import probe
+from probe_factory import drive, probe
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import classify
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.plans import (
@@ -139,3 +139,39 @@ def test_a_host_that_could_not_be_checked_is_planned_from_its_error(result, stat
     if words:
         assert got["reasons"] == [words]
         assert plan_host(got, Policy())["action"] == "manual"
+
+
+@pytest.mark.parametrize("work_dir, transport, words", [
+    ("C:\\SMSFleet\\Q317061", "winrm", None),
+    ("D:\\Work", "winrm", None),
+    ("M:\\SMSFleet", "winrm", "is on the Exchange IFS drive M:"),
+    ("m:\\SMSFleet", "smb", "is on the Exchange IFS drive M:"),
+    ("Z:\\SMSFleet", "winrm", "Z:, a drive this host does not have"),
+    ("E:\\SMSFleet", "winrm", "E:, a cdrom drive, not a local fixed disk"),
+    ("E:\\SMSFleet", "smb", "E:, a cdrom drive"),
+])
+def test_a_work_folder_the_hotfix_cannot_use_refuses_the_host_before_any_change(work_dir, transport, words):
+    host = facts(drives=[drive("C", 2**30), drive("D", 2**31), drive("E", 0, type="cdrom", fs=None),
+                         drive("M", 2**32, target="\\??\\BackOfficeStorage")])
+    plan = plan_host(dict(host, transport=transport), Policy(), work_dir)
+    if words is None:
+        assert plan["action"] == "hotfix" and not plan.get("refused")
+        return
+    assert plan["action"] == "manual" and plan["refused"] is True and words in plan["reason"], plan["reason"]
+    assert "set q317061_work_dir for this host" in plan["manual"]
+    record = change_record(plan)
+    assert record["outcome"] == "refused" and not record["changed"]  # a person acts; no wave failure
+
+
+def test_over_smb_a_work_folder_needs_an_administrative_share():
+    no_share = {"letter": "F", "type": None, "file_system": None, "label": None, "size": None, "free": None,
+                "target": None}
+    host = facts(drives=[dict(drive("C", 2**30), target=None), no_share])
+    plan = plan_host(dict(host, transport="smb"), Policy(), "F:\\Work")
+    assert plan["refused"] and "no administrative share (F$) over smb" in plan["reason"]
+    assert plan_host(dict(host, transport="smb"), Policy(), "C:\\Work")["action"] == "hotfix"
+
+
+def test_the_work_folder_matters_only_to_the_hotfix():
+    plan = plan_host(facts(**SP4), Policy(allow_workaround=True), "Z:\\Nowhere")
+    assert plan["action"] == "workaround" and not plan.get("refused")

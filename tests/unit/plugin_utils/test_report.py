@@ -41,6 +41,14 @@ def test_csv_has_one_row_per_host_and_json_round_trips():
     assert json.loads(rpt.to_json(report)) == report
 
 
+def test_log_evidence_is_in_the_json_and_the_csv_as_docs_audit_promises():
+    off = classify(probe(distmgr_log__logging_enabled=False)).as_dict()
+    report = rpt.build([rpt.host_entry("off", off), rpt.host_entry("gone", None, error="x", unreachable=True)])
+    rows = {e["host"]: e for e in json.loads(rpt.to_json(report))["hosts"]}
+    assert rows["off"]["log_evidence"] == "logging_off" and rows["gone"]["log_evidence"] is None
+    assert [r["log_evidence"] for r in csv.DictReader(io.StringIO(rpt.to_csv(report)))] == ["logging_off", ""]
+
+
 def test_html_is_self_contained_and_escaped():
     page = rpt.to_html(rpt.build(_entries()))
     assert "b<script>" not in page and "b&lt;script&gt;" in page

@@ -376,7 +376,10 @@ def initial_state(spec: dict, address: str, port: int, now: float) -> dict:
     state["registry"] = {view32(k, state["os"]) if k.upper().startswith(("HKLM\\SOFTWARE\\MICROSOFT\\SMS",
                          "HKLM\\SOFTWARE\\MICROSOFT\\EXCHANGE", "HKLM\\SOFTWARE\\MICROSOFT\\SHAREPOINT")) else k: v
                          for k, v in registry.items()}
+    state["built_at"] = boot - 86400  # every key's LastWriteTime until something writes it
     host = Host(state)
+    if spec.get("exifs_boot_letter") and exifs:
+        host._reg_touch(EXIFS_PARAMS, max(now - 60, boot + 1))  # DriveLetter was changed after the last boot
     host.log_boot(boot - 30 * 86400)  # the System log remembers the boot before, and its clean shutdown
     host.log_event(boot - 60, EVENT_LOG_STOPPED)
     host.boot(boot)

@@ -236,6 +236,7 @@ class Host:
             if existing.lower() == name.lower():
                 del values[existing]
         values[name] = value
+        self._reg_touch(key)
 
     def reg_delete(self, path: str, name: str) -> None:
         key = self._key(path)
@@ -243,6 +244,18 @@ class Host:
             for existing in list(self.state["registry"][key]):
                 if existing.lower() == name.lower():
                     del self.state["registry"][key][existing]
+                    self._reg_touch(key)
+
+    def _reg_touch(self, key: str, when: float | None = None) -> None:
+        """A key's LastWriteTime moves whenever one of its values is set or deleted (RegQueryInfoKey
+        returns it); it is how a remote reader tells a change made since the last boot."""
+        self.state.setdefault("registry_written", {})[key.lower()] = time.time() if when is None else when
+
+    def reg_written(self, path: str) -> float:
+        """The key's LastWriteTime (epoch seconds); a key nobody wrote since the host was built dates from
+        a day before its first boot in the lab."""
+        written = self.state.get("registry_written") or {}
+        return written.get(path.rstrip("\\").lower(), self.state.get("built_at", 0.0))
 
     # -- files ------------------------------------------------------------
     def file(self, path: str) -> dict | None:

@@ -11,6 +11,7 @@ from impacket.dcerpc.v5 import dtypes, rrp
 from impacket.dcerpc.v5.dtypes import NULL
 from impacket.dcerpc.v5.ndr import NDRCALL
 
+from .. import filetimes
 from .engine import Interface
 
 ERROR_FILE_NOT_FOUND, ERROR_ACCESS_DENIED, ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER = 2, 5, 6, 87
@@ -157,6 +158,7 @@ def _create_key(pipe, stub):
         existed = Registry(pipe.site.host).exists(path)
         if not existed:
             pipe.site.host.state["registry"][path] = {}
+            pipe.site.host._reg_touch(path)
             pipe.site.save()
     _set_hkey(response["phkResult"], pipe.new_handle(path))
     response["lpdwDisposition"] = 2 if existed else 1  # REG_OPENED_EXISTING_KEY / REG_CREATED_NEW_KEY
@@ -195,7 +197,7 @@ def _query_info(pipe, stub):
     response["lpcbMaxValueNameLen"] = 2 * max([len(k) for k in values] or [0])
     response["lpcbMaxValueLen"] = max([len(_typed(v)[1]) for v in values.values()] or [0])
     response["lpcbSecurityDescriptor"] = 0
-    response["lpftLastWriteTime"]["dwLowDateTime"] = response["lpftLastWriteTime"]["dwHighDateTime"] = 0
+    _set_time(response["lpftLastWriteTime"], pipe.site.host.reg_written(path) if path else None)
     response["ErrorCode"] = 0 if path else ERROR_INVALID_HANDLE
     return response
 
@@ -217,9 +219,15 @@ def _enum_key(pipe, stub):
     if request.fields["lpftLastWriteTime"].fields["ReferentID"] == 0:
         response["lpftLastWriteTime"] = NULL
     else:
-        response["lpftLastWriteTime"]["dwLowDateTime"] = response["lpftLastWriteTime"]["dwHighDateTime"] = 0
+        _set_time(response["lpftLastWriteTime"], pipe.site.host.reg_written(_join(_key(pipe, request), names[index])))
     response["ErrorCode"] = 0
     return response
+
+
+def _set_time(field, epoch: float | None) -> None:
+    """A key's LastWriteTime as the FILETIME (UTC) RegQueryInfoKey and RegEnumKeyEx return; 0 for none."""
+    ticks = filetimes.from_epoch(epoch) if epoch else 0
+    field["dwLowDateTime"], field["dwHighDateTime"] = ticks & 0xFFFFFFFF, ticks >> 32
 
 
 def _data_reply(response, request, kind: int, data: bytes) -> None:

@@ -157,6 +157,7 @@ def probe(host, params, check_mode, diff):
             "service_present": host.reg_key_exists("HKLM\\SYSTEM\\CurrentControlSet\\Services\\EXIFS"),
             "drive_letter": letter[1],
             "drive_letter_present": letter[0],
+            "parameters_written": None,  # as the module: the DOS device target settles the question over WinRM
             "original_recorded": recorded[0],
             "original_drive_letter": original[1] if recorded[1] == "present" else None,
             "exchange_version": f"{major}.{minor}" if major is not None else None,

@@ -84,6 +84,7 @@ def win_regedit(host, params, check_mode, diff):
         changed = not host.reg_key_exists(path)
         if changed and not check_mode:
             host.state["registry"][path] = {}
+            host._reg_touch(path)
         return {"changed": changed, "data_changed": False, "data_type_changed": False}
     present = host.reg_has(path, name)
     before = host.reg_get(path, name)
