@@ -28,7 +28,7 @@ from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import bundle, transport
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import bundle, transport, variables
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import parse_time
 
 MODULE = "smsfleet.q317061.q317061_dlls"
@@ -95,6 +95,7 @@ class ActionModule(ActionBase):
         del tmp
         args = dict(self._task.args)
         if transport.name(self._connection) == transport.SMB:
+            self._signing = variables.host_value(task_vars, "q317061_smb_signing", self._templar)
             return dict(result, **self._run_smb(args))
         files = [dict(f) for f in args.get("files") or []]
         local = {f.get("name"): f.pop("local", None) for f in files}
@@ -149,9 +150,14 @@ class ActionModule(ActionBase):
             return {"failed": True, "changed": False,
                     "msg": f"over smb every file needs 'local' (the controller's checked copy): {', '.join(missing)}"}
         try:
-            return dlls.Transaction(transport.smb_client(self._connection), params, self._task.check_mode).run()
+            client = transport.smb_client(self._connection)
+            refusal = None if params["state"] == "recovered" else transport.unsigned_refusal(client, self._signing)
+            if refusal:  # a recovery is exempt: it puts back what an earlier run started
+                return refusal
+            return dict(dlls.Transaction(client, params, self._task.check_mode).run(),
+                        signed=client.security.get("signed"))
         except dlls.Failed as failure:
-            return failure.result
+            return dict(failure.result, signed=transport.smb_client(self._connection).security.get("signed"))
         except smb.Unreachable as error:
             return self._recover_smb(params, str(error))
         except smb.SmbError as error:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import transport
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import transport, variables
 
 MODULE = "smsfleet.q317061.q317061_exifs"
 
@@ -28,7 +28,11 @@ class ActionModule(ActionBase):
         from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client as smb, exifs
 
         try:
-            done = exifs.run(client, args["state"], self._task.check_mode)
+            refusal = transport.unsigned_refusal(client, variables.host_value(task_vars, "q317061_smb_signing",
+                                                                              self._templar))
+            if refusal:
+                return dict(result, **refusal)
+            done = dict(exifs.run(client, args["state"], self._task.check_mode), signed=client.security.get("signed"))
         except smb.Unreachable as error:
             raise AnsibleConnectionFailure(str(error)) from None
         except smb.SmbError as error:

@@ -129,6 +129,7 @@ class ActionModule(ActionBase):
             checked_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             recovered=result.get("recovered"),
             transport=transport.name(self._connection),
+            session=self._session(),
             probe=raw,
         )
         result.setdefault("changed", False)
@@ -137,6 +138,14 @@ class ActionModule(ActionBase):
         if raw.get("errors"):
             result.setdefault("warnings", []).extend(f"q317061 probe could not read: {e}" for e in raw["errors"])
         return result
+
+    def _session(self) -> dict:
+        """How the host was reached: over smb {signed, authentication, dialect} of the session; over WinRM
+        signing is the WinRM transport's own (HTTPS or message encryption), not judged here (None)."""
+        client = transport.smb_client(self._connection)
+        if client is None:
+            return {"signed": None, "authentication": None, "dialect": None}
+        return {k: client.security.get(k) for k in ("signed", "authentication", "dialect")}
 
     def _probe(self, probe_args, task_vars):
         """{probe: ...} from the PowerShell module (WinRM) or read from the controller (smb)."""

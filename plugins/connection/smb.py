@@ -71,8 +71,8 @@ options:
       - name: ansible_smb_domain
   auth:
     description:
-      - C(ntlm) (NTLMv2, or NTLMv1 where the host allows only that, as Windows 2000 may) or C(kerberos) (a ticket
-        from O(kdc), or from the credential cache named by C(KRB5CCNAME)).
+      - C(ntlm) (NTLMv2 only, one attempt per connection - never NTLMv1, LM or a password in plain text) or
+        C(kerberos) (a ticket from O(kdc), or from the credential cache named by C(KRB5CCNAME)).
     type: str
     choices: [ntlm, kerberos]
     default: ntlm
@@ -91,11 +91,26 @@ options:
     vars:
       - name: ansible_smb_dialect
   require_signing:
-    description: Refuse hosts that do not require SMB signing (Windows 2000 signs only when its policy says so).
-    type: bool
+    description:
+      - Every session is signed whenever the host offers SMB signing (Windows 2000 offers it when its
+        C(LanmanServer) C(EnableSecuritySignature) is 1), and every answer's signature is checked.
+      - With C(true), a host whose session cannot be signed is refused for everything, audits included. To refuse
+        only changes over unsigned sessions, set C(q317061_smb_signing=required) instead.
+      - C(true) or C(false) only; any other value is an error, never taken for false.
+    type: raw
     default: false
     vars:
       - name: ansible_smb_require_signing
+  nt4_logon:
+    description:
+      - Allow the logon to a server without extended security (Windows NT 4.0), with NTLMv2 and LMv2 responses in
+        the NT LM 0.12 session setup; without it such a server is refused, because its default logon would be LM
+        or NTLMv1. The server must accept NTLMv2 (NT 4.0 SP4 or later, C(LMCompatibilityLevel)).
+      - C(true) or C(false) only.
+    type: raw
+    default: false
+    vars:
+      - name: ansible_smb_nt4_logon
   connect_timeout:
     description: Seconds to wait for the TCP connection and the logon (1 to 86400).
     type: int
@@ -131,7 +146,7 @@ from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client as smb
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils.transport import MAX_SECONDS
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils.transport import MAX_SECONDS, strict_bool
 
 display = Display()
 WHAT_WORKS = ("smsfleet.q317061.q317061_facts, q317061_dlls, q317061_exifs and q317061_restart, and copying files "
@@ -161,6 +176,12 @@ class Connection(ConnectionBase):
         port = self.get_option("port")
         if not isinstance(port, int) or not 0 < port < 65536:
             raise AnsibleError(f"smb connection: ansible_port must be a TCP port (445 or 139), got {port!r}")
+        flags = {}
+        for name in ("require_signing", "nt4_logon"):
+            flags[name] = strict_bool(self.get_option(name))
+            if flags[name] is None:
+                raise AnsibleError(f"smb connection: ansible_smb_{name} must be true or false, got "
+                                   f"{self.get_option(name)!r}")
         for name in ("connect_timeout", "operation_timeout"):
             seconds = self.get_option(name)
             if not isinstance(seconds, int) or not 0 < seconds <= MAX_SECONDS:
@@ -170,7 +191,7 @@ class Connection(ConnectionBase):
                 "password": self.get_option("password") or "", "kerberos": self.get_option("auth") == "kerberos",
                 "kdc": self.get_option("kdc"), "connect_timeout": self.get_option("connect_timeout"),
                 "operation_timeout": self.get_option("operation_timeout"), "dialect": self.get_option("dialect"),
-                "require_signing": self.get_option("require_signing")}
+                "require_signing": flags["require_signing"], "nt4_logon": flags["nt4_logon"]}
 
     def _connect(self):
         if self._client is None:

@@ -19,6 +19,10 @@ UNTOUCHED = ("fixed", "mitigated", "not_applicable")
 SMS_STOP_ORDER = ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR", "SMS_SITE_BACKUP",
                   "SMS_NT_LOGON_DISCOVERY_AGENT", "SMS_LICENSE_SERVER")
 WMI_SERVICE = "Winmgmt"
+SIGNING_STEPS = ("enable SMB signing on the server: HKLM\\SYSTEM\\CurrentControlSet\\Services\\LanmanServer\\Parameters "
+                 "EnableSecuritySignature = 1 (REG_DWORD; or the policy 'Microsoft network server: Digitally sign "
+                 "communications (if client agrees)'), then restart the Server service or the host (KB887429); or "
+                 "set q317061_smb_signing: preferred for this host")
 
 PolicyError = VariableError  # a policy variable has a value we cannot use
 
@@ -30,10 +34,11 @@ class Policy:
     reboot: bool = False
     method: str = "manual"
     admin_console: str = "close"
+    smb_signing: str = "preferred"
 
 
 # The plan's options, each also a host variable q317061_<name> (q317061_plan and q317061_facts plan=true).
-POLICY_OPTIONS = ("strategy", "allow_workaround", "reboot", "hotfix_method", "admin_console")
+POLICY_OPTIONS = ("strategy", "allow_workaround", "reboot", "hotfix_method", "admin_console", "smb_signing")
 
 
 def policy_from_vars(values: dict) -> Policy:
@@ -42,7 +47,7 @@ def policy_from_vars(values: dict) -> Policy:
         return normalise(f"q317061_{name}", values.get(f"q317061_{name}"))
 
     return Policy(strategy=get("strategy"), allow_workaround=get("allow_workaround"), reboot=get("reboot"),
-                  method=get("hotfix_method"), admin_console=get("admin_console"))
+                  method=get("hotfix_method"), admin_console=get("admin_console"), smb_signing=get("smb_signing"))
 
 
 def plan_with_policy(facts: dict, policy: "Policy", work_dir: str | None = None,
@@ -53,7 +58,7 @@ def plan_with_policy(facts: dict, policy: "Policy", work_dir: str | None = None,
     name would be seen for the first host only."""
     plan = plan_host(facts, policy, work_dir)
     plan["policy"] = {name: getattr(policy, name) for name in ("strategy", "allow_workaround", "reboot", "method",
-                                                               "admin_console")}
+                                                               "admin_console", "smb_signing")}
     warnings = []
     if plan["action"] == "workaround":
         warnings.append(f"{host or facts.get('computer_name') or 'this host'}: the Q317061 workaround hides the "
@@ -134,6 +139,8 @@ def plan_host(facts: dict, policy: Policy, work_dir: str | None = None) -> dict:
             "platform": facts.get("platform"), "bin_dir": bin_dir(facts), "reboot": policy.reboot,
             "services": list(SMS_STOP_ORDER), "wmi_service": WMI_SERVICE,
             "versions": dict(facts.get("versions") or {}), "exifs_drive": facts.get("exifs_drive"), "rollback": True,
+            # False: over smb and unsigned (the change record says so); True signed; None over WinRM.
+            "signed": (facts.get("session") or {}).get("signed") if facts.get("transport") == "smb" else None,
             "recovered": facts.get("recovered")}  # what the probe's recovery did before this plan: a change too
     if status in UNTOUCHED:
         plan["reason"] = f"left untouched: the host is {status}"
@@ -157,6 +164,10 @@ def plan_host(facts: dict, policy: Policy, work_dir: str | None = None) -> dict:
         plan["refused"] = True
         return _manual(plan, problem, "set q317061_work_dir for this host to a folder on a local fixed disk that is "
                                       "not the IFS drive (the default is C:\\SMSFleet\\Q317061) and run again")
+    if plan["signed"] is False and policy.smb_signing == "required":
+        plan["refused"] = True
+        return _manual(plan, f"the {chosen} would be made over an unsigned SMB session (the host offers no SMB "
+                             "signing) and q317061_smb_signing is required", SIGNING_STEPS)
     plan["action"] = chosen
     if chosen == "hotfix":
         plan["method"] = policy.method
@@ -237,9 +248,13 @@ def change_record(plan: dict, result: dict | None = None, error: str | None = No
     bundle, `refused`, so no host was changed).
     """
     action = plan.get("action", "none")
+    result = result or {}
     record = {"action": action, "changed": False, "outcome": "unchanged", "summary": plan.get("reason", ""),
-              "before": None, "after": None}
-    return _with_recovery(_outcome(record, plan, action, result or {}, error, attempted, refused), plan.get("recovered"))
+              "before": None, "after": None, "signed": result.get("signed", plan.get("signed"))}
+    record = _with_recovery(_outcome(record, plan, action, result, error, attempted, refused), plan.get("recovered"))
+    if record["changed"] and record["signed"] is False:
+        record["summary"] += "; made over an unsigned SMB session (the host offers no SMB signing: q317061_smb_signing)"
+    return record
 
 
 def _outcome(record: dict, plan: dict, action: str, result: dict, error, attempted: bool, refused) -> dict:

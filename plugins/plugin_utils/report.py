@@ -24,7 +24,7 @@ EXPOSURE_ORDER = ("affected_now", "latent", "none")
 OUTCOME_LABELS = {"changed": "changed", "recovered": "recovered", "unchanged": "unchanged", "failed": "FAILED",
                   "refused": "refused, needs a person", "manual": "manual action needed",
                   "not_attempted": "not attempted"}
-CSV_FIELDS = ("host", "site", "site_type", "transport", "status", "exposure", "remedies", "baseutil_version", "distmgr_version",
+CSV_FIELDS = ("host", "site", "site_type", "transport", "signed", "status", "exposure", "remedies", "baseutil_version", "distmgr_version",
               "service_pack", "exifs_drive", "predicted_decompression_drive", "log_evidence", "change", "error", "reasons", "notes",
               "checked_at", "source", "run_mode")
 STATUS_COLOURS = {"vulnerable": "#c0392b", "pending_reboot": "#d35400", "unknown": "#7f8c8d",
@@ -56,6 +56,8 @@ def host_entry(host: str, facts: dict | None, error: str | None = None, unreacha
         "site_type": site.get("type"),
         "parent_site": site.get("parent"),
         "transport": facts.get("transport"),
+        # Over smb whether the session was signed (the report says where changes were made unsigned).
+        "signed": (facts.get("session") or {}).get("signed"),
         "status": facts["status"],
         "exposure": facts.get("exposure", "none"),
         "remedies": list(facts.get("remedies") or []),
@@ -130,6 +132,8 @@ def summarise(entries: list[dict]) -> dict:
             "refused": sorted(e["host"] for e in entries if (e.get("change") or {}).get("outcome") == "refused"),
             "manual": sorted(e["host"] for e in entries if (e.get("change") or {}).get("outcome") == "manual"),
             "owa_at_risk": sorted(e["host"] for e in entries if e.get("owa_at_risk")),
+            "unsigned_changes": sorted(e["host"] for e in entries if (e.get("change") or {}).get("changed")
+                                       and (e.get("change") or {}).get("signed") is False),
             "workaround_applied": sorted(e["host"] for e in entries if (e.get("change") or {}).get("action") ==
                                          "workaround" and (e.get("change") or {}).get("changed"))}
 
@@ -158,6 +162,9 @@ def build(entries: list[dict], title: str = "KB Q317061 fleet audit", now: datet
     notes = list(notes or [])
     if summary["owa_at_risk"]:
         notes.append(OWA_NOTE + ", ".join(summary["owa_at_risk"]))
+    if summary["unsigned_changes"]:
+        notes.append("Changes were made over unsigned SMB sessions (the hosts offer no SMB signing; "
+                     "q317061_smb_signing: required refuses that) on: " + ", ".join(summary["unsigned_changes"]))
     if summary["workaround_applied"]:
         notes.append("The workaround was applied (Outlook Web Access may stop working) on: "
                      + ", ".join(summary["workaround_applied"]))
@@ -241,6 +248,7 @@ def to_csv(report: dict) -> str:
         change = e.get("change") or {}
         row = {
             "host": e["host"], "site": e["site"], "site_type": e["site_type"], "transport": e.get("transport"),
+            "signed": e.get("signed"),
             "status": e["status"],
             "exposure": e["exposure"], "remedies": " ".join(e["remedies"]),
             "baseutil_version": e["versions"]["Baseutil.dll"], "distmgr_version": e["versions"]["Distmgr.dll"],

@@ -56,6 +56,7 @@ def save_hashes(host: str, store: dict, directory: str | None = None, keep: int 
 SMB_CONNECTIONS = ("smsfleet.q317061.smb",)
 SMB_CHOICES = {"ansible_smb_auth": ("ntlm", "kerberos"), "ansible_smb_dialect": ("auto", "smb1", "smb2")}
 SMB_SECONDS = ("ansible_smb_connect_timeout", "ansible_smb_operation_timeout")
+SMB_BOOLS = ("ansible_smb_require_signing", "ansible_smb_nt4_logon")
 MAX_SECONDS = 86400  # a day: a socket timeout beyond it is a typo, and far beyond it overflows the system call
 
 
@@ -65,6 +66,36 @@ def _int(value):
     if isinstance(value, int):
         return value
     return int(value) if isinstance(value, str) and value.strip().isdigit() else None
+
+
+def strict_bool(value) -> bool | None:
+    """A boolean as YAML or a survey writes one (true/false, yes/no, on/off, 1/0); None for anything else:
+    Ansible's own conversion takes "maybe" for false, which is no way to set a security option."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    return {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False,
+            "0": False}.get(text)
+
+
+def unsigned_refusal(client, setting) -> dict | None:
+    """The failure for a change over an unsigned SMB session when q317061_smb_signing is `required` (the
+    setting's value as the host has it), else None. Nothing has been changed then."""
+    from .plans import SIGNING_STEPS
+    from .variables import VariableError, normalise
+
+    if client is None or client.security.get("signed") is not False:
+        return None
+    try:
+        if normalise("q317061_smb_signing", setting) != "required":
+            return None
+    except VariableError as error:
+        return {"failed": True, "changed": False, "refused": True, "msg": f"{error}; nothing was changed"}
+    return {"failed": True, "changed": False, "refused": True, "signed": False,
+            "msg": f"the SMB session with this host is not signed (it offers no SMB signing) and q317061_smb_signing "
+                   f"is required; nothing was changed: {SIGNING_STEPS}"}
 
 
 def check_connection(hostvars) -> list[str]:
@@ -89,4 +120,7 @@ def check_connection(hostvars) -> list[str]:
         seconds = _int(hostvars[name]) if hostvars.get(name) is not None else None
         if hostvars.get(name) is not None and not (seconds and 0 < seconds <= MAX_SECONDS):
             errors.append(f"{name}: must be a whole number of seconds from 1 to {MAX_SECONDS} (got {hostvars[name]!r})")
+    for name in SMB_BOOLS:
+        if hostvars.get(name) is not None and strict_bool(hostvars[name]) is None:
+            errors.append(f"{name}: must be true or false (got {hostvars[name]!r})")
     return errors

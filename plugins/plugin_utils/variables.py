@@ -67,6 +67,10 @@ RULES = {r.name: r for r in (
     _rule("admin_console", "choice", "close", "one of close, refuse", "host",
           "A running SMS Administrator console is closed, or the host fails before anything changes.",
           choices=("close", "refuse")),
+    _rule("smb_signing", "choice", "preferred", "one of preferred, required", "host",
+          "Changes over smb: preferred makes them over an unsigned session where the host offers no SMB signing, "
+          "and the report says so; required refuses them until the host signs.",
+          choices=("preferred", "required")),
     _rule("hotfix_source", "source", "", "a controller folder holding the bundle in the KB layout, or an https URL "
           "of a .zip or .tar.gz of it", "run",
           "Where the hotfix bundle is (checked by the pre-flight before any host is touched)."),

@@ -193,3 +193,18 @@ def test_the_facts_module_over_the_connection_plugin_against_samba(samba, tmp_pa
     assert (facts["status"], facts["transport"], facts["exposure"]) == ("vulnerable", "smb", "latent"), facts
     assert facts["remedies"][0] == "hotfix" and facts["probe"]["errors"] == [], facts
     assert PASSWORD not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("setting, signed", [("auto", True), ("mandatory", True), ("disabled", False)])
+def test_sessions_are_signed_whenever_samba_offers_it_and_every_answer_checks_out(tmp_path, setting, signed):
+    """Samba signs with its own code: a session our client signs and verifies against it is signed by the
+    specification, not by impacket agreeing with itself."""
+    server = Samba(tmp_path / "samba", signing=setting).start()
+    try:
+        session = server.client()
+        assert session.security == {"signed": signed, "authentication": "NTLMv2", "dialect": "smb1"}
+        found = probe.probe(session)  # registry, event log, files and the DLLs' bytes, every answer verified
+        session.close()
+        assert found["errors"] == [] and found["sms"]["dlls"]["Distmgr.dll"]["version"] == "2.00.1493.3000"
+    finally:
+        server.stop()

@@ -116,14 +116,17 @@ def rpc_code(error) -> int | None:
 class SmbClient:
     def __init__(self, host: str, port: int = 445, user: str = "", password: str = "", domain: str = "",
                  kerberos: bool = False, kdc: str | None = None, connect_timeout: int = 30,
-                 operation_timeout: int = 60, dialect: str = "auto", require_signing: bool = False):
+                 operation_timeout: int = 60, dialect: str = "auto", require_signing: bool = False,
+                 nt4_logon: bool = False):
         self.host, self.port = host, port
         self.user, self.password, self.domain = user, password, domain
         self.kerberos, self.kdc = kerberos, kdc
         self.connect_timeout, self.operation_timeout = connect_timeout, operation_timeout
-        self.dialect_wanted, self.require_signing = dialect, require_signing
+        self.dialect_wanted, self.require_signing, self.nt4_logon = dialect, require_signing, nt4_logon
         self.conn = None
         self.lost = False
+        # What the session is: {signed, authentication, dialect}; reports and change records say it per host.
+        self.security: dict = {}
         self._trees: dict[str, object] = {}
         self._pipes: dict[str, object] = {}
 
@@ -137,14 +140,23 @@ class SmbClient:
                                  preferredDialect=preferred)
         except Exception as error:  # noqa: BLE001 - socket errors, refused dialects: the host cannot be reached
             raise Unreachable(f"no SMB answer from {self.host}:{self.port} ({error})", _status(error)) from None
-        if self.require_signing and not conn.isSigningRequired():
+        from . import signing
+
+        offer = signing.negotiated(conn)
+        if self.require_signing and not offer["offered"]:
             conn.close()
-            raise SmbError(f"{self.host} does not require SMB signing and the connection setting requires it")
+            raise SmbError(f"{self.host} does not offer SMB signing and ansible_smb_require_signing is true; enable "
+                           "it on the server (LanmanServer\\Parameters EnableSecuritySignature=1, KB887429)")
         try:
-            if self.kerberos:
+            if self.kerberos:  # impacket signs a Kerberos session only where the server requires signing
                 conn.kerberosLogin(self.user, self.password, self.domain, kdcHost=self.kdc)
+                self.security = {"signed": bool(offer["required"]), "authentication": "Kerberos",
+                                 "dialect": offer["dialect"]}
             else:
-                conn.login(self.user, self.password, self.domain)
+                self.security = signing.logon(conn, self.host, self.user, self.password, self.domain, self.nt4_logon)
+        except signing.Refused as error:
+            conn.close()
+            raise SmbError(str(error), "REFUSED_LOGON") from None
         except Exception as error:  # noqa: BLE001
             conn.close()
             status = _status(error)
@@ -156,6 +168,9 @@ class SmbClient:
         if conn.isGuestSession():
             conn.close()
             raise LogonFailed(f"{self.host} logged {self.user} on as Guest: the account is unknown there")
+        if self.require_signing and not self.security["signed"]:
+            conn.close()
+            raise SmbError(f"the session with {self.host} is not signed and ansible_smb_require_signing is true")
         conn.setTimeout(self.operation_timeout)
         self.conn = conn
         if self.dialect == "smb1":
@@ -197,11 +212,15 @@ class SmbClient:
     def rpc_failure(self, what: str, error) -> SmbError:
         """An RPC call's error: a lost connection is Unreachable (the caller reconnects and recovers); any
         other keeps impacket's words (ERROR_DEPENDENT_SERVICES_RUNNING), which reports show people."""
+        if isinstance(error, Unreachable):
+            return error  # lost already (the pipe could not even be opened): stays lost
         if rpc_code(error) is None and _lost(error):
             return self.failure(what, error)
         return SmbError(f"{what}: {error}", _status(error))
 
     def failure(self, what: str, error) -> SmbError:
+        if isinstance(error, Unreachable):
+            return error
         status = _status(error)
         if status is None and _lost(error):
             self.lost = True  # nothing more is sent on it, not even a logoff that would wait for its timeout

@@ -175,3 +175,28 @@ def test_over_smb_a_work_folder_needs_an_administrative_share():
 def test_the_work_folder_matters_only_to_the_hotfix():
     plan = plan_host(facts(**SP4), Policy(allow_workaround=True), "Z:\\Nowhere")
     assert plan["action"] == "workaround" and not plan.get("refused")
+
+
+@pytest.mark.parametrize("session, setting, refused", [
+    ({"signed": False}, "required", True),
+    ({"signed": False}, "preferred", False),
+    ({"signed": True}, "required", False),
+])
+def test_over_smb_an_unsigned_session_is_refused_only_where_signing_is_required(session, setting, refused):
+    host = dict(facts(), transport="smb", session=session)
+    plan = plan_host(host, Policy(smb_signing=setting))
+    assert bool(plan.get("refused")) is refused
+    if refused:
+        assert plan["action"] == "manual" and "unsigned SMB session" in plan["reason"]
+        assert "EnableSecuritySignature = 1" in plan["manual"] and change_record(plan)["outcome"] == "refused"
+    else:
+        assert plan["action"] == "hotfix" and plan["signed"] is session["signed"]
+
+
+def test_a_change_over_an_unsigned_session_says_so_and_winrm_is_not_judged():
+    plan = plan_host(dict(facts(), transport="smb", session={"signed": False}), Policy())
+    record = change_record(plan, {"changed": True, "before": {"Distmgr.dll": "a"}, "after": {"Distmgr.dll": "b"}})
+    assert record["signed"] is False and "made over an unsigned SMB session" in record["summary"]
+    winrm = plan_host(dict(facts(), transport="winrm", session={"signed": None}), Policy(smb_signing="required"))
+    assert winrm["action"] == "hotfix" and winrm["signed"] is None
+    assert "unsigned" not in change_record(winrm, {"changed": True})["summary"]

@@ -109,6 +109,8 @@ def test_hash_cache_keys_change_with_any_time_or_the_size(tmp_path):
     ({"ansible_smb_operation_timeout": "-5"}, "a whole number of seconds from 1 to 86400"),
     ({"ansible_smb_operation_timeout": 1000000000000}, "a whole number of seconds from 1 to 86400 (got 1000000000000)"),
     ({"ansible_smb_connect_timeout": "1.5"}, "a whole number of seconds from 1 to 86400"),
+    ({"ansible_smb_require_signing": "maybe"}, "ansible_smb_require_signing: must be true or false (got 'maybe')"),
+    ({"ansible_smb_nt4_logon": 2}, "ansible_smb_nt4_logon: must be true or false (got 2)"),
 ])
 def test_malformed_smb_inventory_values_are_refused_before_any_host(hostvars, words):
     values = dict({"ansible_connection": "smsfleet.q317061.smb", "ansible_user": "svc", "ansible_port": 445},

@@ -11,7 +11,8 @@ ACCEPTED = [
     ("q317061_targets", "site_servers", "site_servers"),
     ("q317061_targets", "p01\np02", "p01:p02"),  # AWX multiselect: newline-joined
     ("q317061_targets", ["p01", "p02"], "p01:p02"),
-    ("q317061_targets", "", "all"),  # unanswered optional survey question
+    ("q317061_targets", "", "all"),
+    ("q317061_smb_signing", " required ", "required"),  # unanswered optional survey question
     ("q317061_strategy", "hotfix", "hotfix"),
     ("q317061_strategy", None, "auto"),
     ("q317061_allow_workaround", "yes", True),
@@ -61,6 +62,7 @@ ACCEPTED = [
 REFUSED = [
     # variable, given, words in the message
     ("q317061_targets", ":", "host pattern"),
+    ("q317061_smb_signing", "maybe", "one of preferred, required (got 'maybe')"),
     ("q317061_strategy", "yolo", "one of auto, hotfix, workaround, audit (got 'yolo')"),
     ("q317061_allow_workaround", "maybe", "true or false (got 'maybe')"),
     ("q317061_reboot", 2, "true or false (got 2)"),

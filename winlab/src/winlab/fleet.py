@@ -74,7 +74,7 @@ FAULT_KINDS = {"drop_after_commands": int, "hang_on_stop": list, "start_fails": 
                "restart_never_returns": bool, "latency_ms": int, "bandwidth_kbps": int,
                "drop_on_module": str, "interrupt_transaction_at": str, "stopped_pipes": list, "denied_shares": list,
                "drop_transaction_at": str, "half_open_transaction_at": str, "short_writes": int, "drop_on_rpc": str,
-               "server_service_restarted": bool, "statistics_cleared": bool}
+               "server_service_restarted": bool, "statistics_cleared": bool, "wire_tamper": bool}
 # Faults that are events: applied when set (winlab fault), never kept in the host's state.
 EVENT_FAULTS = ("server_service_restarted", "statistics_cleared")
 TRANSACTION_PHASES = ("stopping", "backing_up", "replacing", "verifying", "restarting")

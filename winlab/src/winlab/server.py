@@ -44,7 +44,7 @@ class EmulatedHost:
         self.lock = threading.RLock()
         self.pending_drop = False
         self.smb_stats = {"connections": 0, "requests": 0, "bytes_in": 0, "bytes_out": 0, "auth_failures": 0,
-                          "logoffs": 0, "bad_uid": 0, "oplock_breaks": 0}
+                          "logoffs": 0, "bad_uid": 0, "oplock_breaks": 0, "bad_signatures": 0}
         faults = state.get("faults") or {}
         self.link = Link(faults.get("latency_ms", 0), faults.get("bandwidth_kbps", 0))
         self.shells = ShellService(self._execute, on_command=self._on_command, should_drop=self._should_drop)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import hashlib
+import hmac
 import itertools
 import json
 import logging
@@ -309,7 +311,15 @@ def _install_tree_connect(server: WinlabSMB) -> None:
             status = srv.tree_connect_status(_share_name(path.decode("latin-1") if isinstance(path, bytes) else path))
         if status:
             return [session.error_reply(0x75)], None, status
-        return original["smb1"](conn_id, srv, command, packet)
+        commands, packets, status = original["smb1"](conn_id, srv, command, packet)
+        conn = srv.getConnectionData(conn_id, checkStatus=False)
+        for reply in packets or []:  # impacket signs this reply without the flag that says it is signed
+            if conn.get("SignatureEnabled"):
+                reply["Flags2"] |= smb.SMB.FLAGS2_SMB_SECURITY_SIGNATURE
+                conn["SignSequenceNumber"] -= 2  # the same number again, over the message with its flag
+                srv.signSMBv1(conn, reply, conn["SigningSessionKey"], conn["SigningChallengeResponse"])
+        srv.setConnectionData(conn_id, conn)
+        return commands, packets, status
 
     def tree_connect2(conn_id, srv, packet):
         request = smb3.SMB2TreeConnect(packet["Data"])
@@ -371,7 +381,7 @@ class Handler(smbserver.SMBSERVERHandler):
                 up = site.host.is_up() and site.host.state["boot_time"] == self.boot
             if not up:  # down, or it restarted since this session began: the session is gone
                 return
-            refused = self._bad_uid(raw)
+            refused = self._bad_uid(raw) or self._bad_signature(raw)
             if refused is not None:
                 self.send(refused)
                 continue
@@ -389,6 +399,7 @@ class Handler(smbserver.SMBSERVERHandler):
                 return
             for reply in replies:
                 data = reply.getData() if hasattr(reply, "getData") else reply
+                data = self._tampered(data)
                 emulated.link_delay(len(data))
                 emulated.smb_stats["bytes_out"] += len(data) + 4
                 self.send(data)
@@ -405,6 +416,34 @@ class Handler(smbserver.SMBSERVERHandler):
             return None
         self.server.site.emulated.smb_stats["bad_uid"] += 1
         return session.error_packet(self.server, self.conn_id, raw, STATUS_SMB_BAD_UID)
+
+    def _bad_signature(self, raw: bytes) -> bytes | None:
+        """On a signed SMB1 session every request must carry the signature of its sequence number (the last
+        reply's + 1): anything else gets STATUS_ACCESS_DENIED (MS-CIFS 3.3.5.2.3), and nothing runs."""
+        if raw[:4] != b"\xffSMB" or len(raw) < 32:
+            return None
+        conn = self.server.getConnectionData(self.conn_id, checkStatus=False)
+        if not conn.get("SignatureEnabled"):
+            return None
+        sequence = conn["SignSequenceNumber"] - 1
+        message = raw[:14] + struct.pack("<Q", sequence) + raw[22:]
+        wanted = hashlib.md5(conn["SigningSessionKey"] + conn["SigningChallengeResponse"] + message).digest()[:8]
+        if struct.unpack_from("<H", raw, 10)[0] & smb.SMB.FLAGS2_SMB_SECURITY_SIGNATURE and hmac.compare_digest(
+                raw[14:22], wanted):
+            return None
+        self.server.site.emulated.smb_stats["bad_signatures"] += 1
+        return session.error_packet(self.server, self.conn_id, raw, STATUS_ACCESS_DENIED)
+
+    def _tampered(self, data: bytes) -> bytes:
+        """Fault wire_tamper: a device on the path changes a byte of every file read's data after the host
+        signed the reply, as a man-in-the-middle rewriting DLL bytes would (SMB1 READ_ANDX, SMB2 READ)."""
+        if not self.server.site.host.state.get("faults", {}).get("wire_tamper") or len(data) < 80:
+            return data
+        smb1_read = data[:4] == b"\xffSMB" and data[4] == smb.SMB.SMB_COM_READ_ANDX
+        smb2_read = data[:4] == b"\xfeSMB" and int.from_bytes(data[12:14], "little") == 8
+        if not (smb1_read or smb2_read):
+            return data
+        return data[:-1] + bytes([data[-1] ^ 0xFF])
 
     def _half_open(self) -> None:
         """The connection answers nothing more, and the host notices the client is gone only when it gives
