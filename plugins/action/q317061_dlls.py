@@ -24,11 +24,12 @@ import base64
 import json
 import time
 
+from ansible import constants as C
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import bundle, transport, variables
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import bundle, records, transport, variables
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import parse_time
 
 MODULE = "smsfleet.q317061.q317061_dlls"
@@ -80,6 +81,20 @@ def _probe(task_vars) -> dict:
     return ((task_vars or {}).get("ansible_facts") or {}).get("q317061", {}).get("probe") or {}
 
 
+def _probed_dlls(task_vars) -> dict:
+    """{name: {version, sha256}} of the DLLs as this run's probe read them: what the change starts from."""
+    dlls = ((_probe(task_vars).get("sms") or {}).get("dlls")) or {}
+    return {name: {"version": (d or {}).get("version"), "sha256": (d or {}).get("sha256")} for name, d in dlls.items()
+            if isinstance(d, dict) and d.get("exists")}
+
+
+def _planned(args, record) -> dict:
+    """{name: {version, sha256}} the transaction installs: the bundle's files, or (restored) the originals."""
+    if args.get("state", "replaced") == "replaced":
+        return {f.get("name"): {"version": f.get("version"), "sha256": f.get("sha256")} for f in args.get("files") or []}
+    return dict((record or {}).get("originals") or {})
+
+
 def _probed_boot(task_vars):
     """The boot time this run's probe read (seconds since 1970), so no extra command is needed."""
     when = parse_time(_probe(task_vars).get("boot_time"))
@@ -94,9 +109,27 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         args = dict(self._task.args)
+        host = (task_vars or {}).get("inventory_hostname") or "localhost"
+        home = C.config.get_config_value("ANSIBLE_HOME")
+        record = records.load(host, ((task_vars or {}).get("ansible_facts") or {}).get(records.FACT), home)
+        changing = args.get("state", "replaced") in ("replaced", "restored") and not self._task.check_mode
+        if changing:  # recorded before the host is touched, so a lost connection or a killed controller keeps it
+            record = records.begin(record, host, args.get("state", "replaced"), _probed_dlls(task_vars),
+                                   _planned(args, record))
+            records.save(host, record, home)
+            args["transaction_id"] = records.current(record)["id"]
+        args["expect"] = records.expect(record)  # what recovery and rollback may trust: the controller's own record
+        done = self._transact(args, task_vars)
+        if changing:
+            record = records.finish(record, done)
+            records.save(host, record, home)
+            done.setdefault("ansible_facts", {})[records.FACT] = record  # a fact cache (AWX's) keeps it too
+        return dict(result, **done)
+
+    def _transact(self, args, task_vars):
         if transport.name(self._connection) == transport.SMB:
             self._signing = variables.host_value(task_vars, "q317061_smb_signing", self._templar)
-            return dict(result, **self._run_smb(args))
+            return self._run_smb(args)
         files = [dict(f) for f in args.get("files") or []]
         local = {f.get("name"): f.pop("local", None) for f in files}
         if files:
@@ -104,10 +137,10 @@ class ActionModule(ActionBase):
         else:
             args.pop("files", None)
         if self._task.check_mode or args.get("state") == "recovered":
-            return dict(result, **self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+            return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
         staged = self._stage(files, local, task_vars)
         if staged:
-            return dict(result, **staged)
+            return staged
         services = len(args.get("services") or []) + 4  # WMI, its dependents, the console
         timeout = int(args.get("stop_timeout") or 120) * services * 2 + 300
         boot = _probed_boot(task_vars)
@@ -115,8 +148,8 @@ class ActionModule(ActionBase):
             boot = self._boot_time()
         job = self._start(args, task_vars, timeout)
         if job.get("failed") or not job.get("ansible_job_id"):
-            return dict(result, **job)
-        return dict(result, **self._wait(job, timeout, boot))
+            return job
+        return self._wait(job, timeout, boot)
 
     def _stage(self, files, local, task_vars):
         """Upload the gzip copy of each file's checked controller copy (files[].local) that the probe did not find
@@ -174,8 +207,8 @@ class ActionModule(ActionBase):
                 self._connection.reset()
                 recovered = dlls.Transaction(transport.smb_client(self._connection),
                                              {"state": "recovered", "journal": params["journal"],
-                                              "bin_dir": params.get("bin_dir"), "stop_timeout": params["stop_timeout"]}
-                                             ).run()
+                                              "bin_dir": params.get("bin_dir"), "stop_timeout": params["stop_timeout"],
+                                              "expect": params.get("expect")}).run()
             except dlls.Busy as failure:  # the lost session still holds the lock until the host gives it up
                 busy = failure
                 display.vvvv(f"q317061_dlls: reconnect {attempt + 1}: {failure}")

@@ -17,7 +17,8 @@ from ansible import constants as C
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import factcache, plans, transaction, transport, variables
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import (factcache, plans, records, transaction, transport,
+                                                                       variables)
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import classify
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.versions import FixPolicy
 
@@ -166,13 +167,16 @@ class ActionModule(ActionBase):
     def _recover(self, journal_path, task_vars):
         """state=recovered of the DLL transaction, by the transport that reaches the host."""
         client = transport.smb_client(self._connection)
+        host = (task_vars or {}).get("inventory_hostname") or "localhost"
+        expect = records.expect(records.load(host, ((task_vars or {}).get("ansible_facts") or {}).get(records.FACT),
+                                             C.config.get_config_value("ANSIBLE_HOME")))
         if client is None:
             return self._execute_module(module_name=DLLS, task_vars=task_vars,
-                                        module_args={"state": "recovered", "journal": journal_path})
+                                        module_args={"state": "recovered", "journal": journal_path, "expect": expect})
         from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client as smb, dlls
 
         try:
-            return dlls.Transaction(client, {"state": "recovered", "journal": journal_path}).run()
+            return dlls.Transaction(client, {"state": "recovered", "journal": journal_path, "expect": expect}).run()
         except dlls.Failed as failure:
             return failure.result
         except smb.Unreachable as error:

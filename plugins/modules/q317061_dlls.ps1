@@ -38,6 +38,8 @@ $spec = @{
         wmi_service = @{ type = 'str'; default = 'Winmgmt' }
         admin_console = @{ type = 'str'; choices = 'refuse', 'close'; default = 'refuse' }
         stop_timeout = @{ type = 'int'; default = 120 }
+        transaction_id = @{ type = 'str' }
+        expect = @{ type = 'dict' }
     }
     required_if = @(
         , @('state', 'replaced', @('bin_dir', 'backup_dir', 'files'))
@@ -309,8 +311,15 @@ Function Get-Console {
 Function Set-WorkFolder($Path) {
     # SYSTEM and Administrators only, without inheritance: the staged DLLs and backups are loaded by
     # services running as SYSTEM later. Applied every run (staging may have created the folder first);
-    # the protected DACL propagates to what is already inside.
-    if (-not (Test-Path -LiteralPath $Path -PathType Container)) { $null = New-Item -Path $Path -ItemType Directory -Force }
+    # the protected DACL propagates to what is already inside. Returns kept, set (new) or fixed (an
+    # existing folder that granted more; warned about).
+    $existed = Test-Path -LiteralPath $Path -PathType Container
+    if (-not $existed) { $null = New-Item -Path $Path -ItemType Directory -Force }
+    $current = Get-Acl -LiteralPath $Path
+    $rules = @($current.Access | ForEach-Object { '{0}|{1}|{2}' -f $_.IdentityReference.Translate([Security.Principal.SecurityIdentifier]).Value, $_.FileSystemRights, $_.AccessControlType })
+    $private = $current.AreAccessRulesProtected -and $rules.Count -eq 2 -and
+        $rules -contains 'S-1-5-18|FullControl|Allow' -and $rules -contains 'S-1-5-32-544|FullControl|Allow'
+    if ($private) { return 'kept' }
     $acl = New-Object Security.AccessControl.DirectorySecurity
     $acl.SetAccessRuleProtection($true, $false)
     foreach ($sid in 'S-1-5-18', 'S-1-5-32-544') {
@@ -319,12 +328,45 @@ Function Set-WorkFolder($Path) {
         $acl.AddAccessRule($rule)
     }
     Set-Acl -LiteralPath $Path -AclObject $acl
+    if (-not $existed) { return 'set' }
+    $module.Warn("the work folder $Path granted $($rules -join ', '); it is now SYSTEM and Administrators only")
+    'fixed'
+}
+
+Function Test-NothingToDo {
+    # A recovery without a journal, a rollback without a journal or a backup manifest: nothing to do,
+    # and the host stays exactly as it is (no work folder, no lock).
+    if ($module.Params.state -eq 'replaced') { return $false }
+    $paths = @($journalPath, "$journalPath.tmp")
+    if ($module.Params.state -eq 'restored') { $paths += Join-Path $module.Params.backup_dir 'manifest.json' }
+    -not @($paths | Where-Object { Test-Path -LiteralPath $_ -PathType Leaf }).Count
+}
+
+Function Get-RecordProblem($Journal, $Action) {
+    # transaction.recovery_problem: only the controller's recorded transaction is recovered, and only from
+    # undo copies that match what the controller recorded before the change.
+    $recorded = if ($module.Params.expect) { $module.Params.expect.transactions } else { $null }
+    if (-not $recorded -or -not $recorded.Count) { return 'the controller has no record of the transaction that left this journal' }
+    if (-not $Journal.id -or -not $recorded.ContainsKey("$($Journal.id)")) {
+        return "the journal belongs to transaction '$($Journal.id)', which this controller never recorded"
+    }
+    if ($Action -ne 'roll_back') { return $null }
+    $before = $recorded["$($Journal.id)"]
+    foreach ($name in @($Journal.replaced)) {
+        $undo = Get-FileFacts (Join-Path $Journal.undo_dir $name)
+        $wanted = if ($before) { $before[$name] } else { $null }
+        if ($undo -and (-not $wanted -or $undo.sha256 -ne $wanted.ToLowerInvariant())) {
+            return "the undo copy of $name has SHA-256 $($undo.sha256), but before the change the controller recorded $(if ($wanted) { $wanted } else { 'nothing' })"
+        }
+    }
+    $null
 }
 
 # 1. One transaction per host: the lock is held open until the module ends (the finally at the
 # end closes it, also after ExitJson/FailJson: a psrp runspace outlives the module). Check mode
 # creates nothing: it only tests an existing lock.
-if (-not $module.CheckMode) { Set-WorkFolder $workDir }
+if (Test-NothingToDo) { $module.ExitJson() }
+if (-not $module.CheckMode) { $module.Result.work_dir_acl = Set-WorkFolder $workDir }
 $module.Result.lock = $null
 $lock = $null
 $lockFile = Join-Path $workDir 'q317061.lock'
@@ -347,6 +389,11 @@ try {
     if ($previous -and $previous.phase -notin @('done', 'rolled_back')) {
         Test-JournalFolder $previous
         $action = if ($previous.phase -eq 'restarting') { 'roll_forward' } else { 'roll_back' }
+        $problem = Get-RecordProblem $previous $action
+        if ($problem) {
+            $module.Result.refused = $true
+            $module.FailJson("the unfinished transaction (phase $($previous.phase)) was not recovered: $problem; nothing was changed: check the host by hand (SMS services may be stopped)")
+        }
         $module.Result.recovered = @{ phase = $previous.phase; action = $action }
         $module.Result.changed = $true
         if (-not $module.CheckMode) {
@@ -444,6 +491,25 @@ try {
         }
     }
     $module.Result.before = $before
+    if ($module.Params.state -eq 'restored' -and $pending.Count) {
+        # transaction.restore_problem: the backups must be what the controller recorded.
+        $originals = if ($module.Params.expect) { $module.Params.expect.originals } else { $null }
+        $installedSha = if ($module.Params.expect) { $module.Params.expect.installed } else { $null }
+        if (-not $originals -or -not $originals.Count) {
+            $refused += 'the controller has no record of a change to this host, so no backup can be trusted'
+            $module.Result.refused = $true
+        }
+        else {
+            foreach ($file in $pending) {
+                if ("$($file.sha256)".ToLowerInvariant() -ne "$($originals[$file.name])" -or
+                    "$($file.installed_sha256)".ToLowerInvariant() -ne "$(if ($installedSha) { $installedSha[$file.name] })") {
+                    $refused += "the backup manifest's SHA-256 of $($file.name) differs from the controller's record: the backup or its manifest was changed on the host"
+                    $module.Result.refused = $true
+                    break
+                }
+            }
+        }
+    }
     if ($refused) {
         $module.Result.after = $after
         $module.FailJson("$(if ($module.Params.state -eq 'restored') { 'rollback refused' } else { 'refused' }): $($refused -join '; '); nothing was changed")
@@ -496,6 +562,7 @@ try {
     $undoDir = Join-Path $workDir 'undo'
     $journal = @{
         phase = 'stopping'; state = $module.Params.state; bin_dir = $binDir; undo_dir = $undoDir; transport = 'winrm'
+        id = $module.Params.transaction_id
         stopped = @(); replaced = @(); before = $before; after = $after; error = $null; started = [DateTime]::UtcNow.ToString('o')
     }
     Write-Journal $journal

@@ -114,6 +114,22 @@ options:
       - Seconds to wait for each service to stop, and to start, before the step counts as failed.
     type: int
     default: 120
+  transaction_id:
+    description:
+      - The id the controller recorded for this transaction; written into the journal, so a later recovery can
+        tell the controller's own unfinished transaction from a journal planted on the host.
+      - The action plugin sets it.
+    type: str
+  expect:
+    description:
+      - What the controller recorded (its own record, not the host's files) - C(transactions) (by id, the SHA-256
+        of each file before that transaction), C(originals) and C(installed) (SHA-256 by file name).
+      - A recovery happens only when the journal carries a recorded id, and copies undo files back only when they
+        match what was recorded before that transaction; C(state=restored) restores backups only when the manifest
+        matches C(originals) and C(installed). Without it, a recovery or a rollback that would copy anything is
+        refused.
+      - The action plugin sets it from the controller's record.
+    type: dict
 notes:
   - Supports check mode (reports the services it would stop, the versions before and after, and a recovery it
     would do) and diff mode (emptied when the change was rolled back).

@@ -24,7 +24,7 @@ PHASES = ("stopping", "backing_up", "replacing", "verifying", "restarting", "don
           "rolled_back", "rollback_failed")
 FINISHED = ("done", "rolled_back")
 JOURNAL_FIELDS = ("phase", "state", "bin_dir", "undo_dir", "stopped", "replaced", "before", "after", "error",
-                  "started", "updated", "transport")
+                  "started", "updated", "transport", "id")
 
 
 class JournalError(ValueError):
@@ -156,3 +156,50 @@ def manifest_entries(manifest: dict | None, before: dict, installed: dict) -> li
                                           "sha256": original.get("sha256")})
         entry.update(installed_version=new["version"], installed_sha256=new["sha256"])
     return [entries[n] for n in sorted(entries)]
+
+
+# -- the controller's record (plugin_utils/records.py keeps it) -------------------------------------
+# The host's journal, undo copies, backups and manifest live in a folder that local users of a badly set
+# up host may write to; the controller's own record of each change is what a recovery or a rollback
+# trusts. `expect` is what the controller passes to the transaction:
+#   {"transactions": {id: {name: sha256 before it}}, "originals": {name: sha256}, "installed": {name: sha256}}
+# (the transactions it started lately, any of which an interrupted run may have left unfinished).
+
+def recovery_problem(journal: dict, expect: dict | None, undo: dict) -> str | None:
+    """Why an unfinished journal must not be recovered, or None. undo: {name: SHA-256 of its undo copy
+    (None when missing)} for the files a roll back would copy back."""
+    recorded = (expect or {}).get("transactions") or {}
+    if not recorded:
+        return ("the controller has no record of the transaction that left this journal (the record is kept in "
+                "<ANSIBLE_HOME>/smsfleet.q317061/records and in the fact cache): it was not started from here, or the "
+                "record was lost")
+    if journal.get("id") not in recorded:
+        return (f"the journal belongs to transaction {journal.get('id')!r}, which this controller never recorded: "
+                "it was written by something else, or changed on the host")
+    if recovery(journal) != "roll_back":
+        return None
+    before = recorded[journal["id"]] or {}
+    for name in journal.get("replaced") or []:
+        wanted, found = before.get(name), undo.get(name)
+        if found is not None and (not wanted or found.lower() != wanted.lower()):
+            return (f"the undo copy of {name} has SHA-256 {found}, but before the change the controller recorded "
+                    f"{wanted or 'nothing'}: it was changed on the host")
+    return None
+
+
+def restore_problem(entries: list[dict], expect: dict | None) -> str | None:
+    """Why the backups the manifest describes (the entries a rollback would restore) must not be put back,
+    or None: the originals and what was installed must be what the controller recorded."""
+    originals, installed = (expect or {}).get("originals") or {}, (expect or {}).get("installed") or {}
+    if not originals:
+        return ("the controller has no record of a change to this host (the record is kept in "
+                "<ANSIBLE_HOME>/smsfleet.q317061/records and in the fact cache), so no backup can be trusted")
+    for entry in entries:
+        name = entry.get("name")
+        for field, recorded in (("sha256", originals.get(name)), ("installed_sha256", installed.get(name))):
+            value = str(entry.get(field) or "").lower()
+            if not recorded or value != recorded.lower():
+                what = "original" if field == "sha256" else "installed file"
+                return (f"the backup manifest says the {what} {name} had SHA-256 {value or 'none'}, but the controller "
+                        f"recorded {recorded or 'nothing'}: the backup or its manifest was changed on the host")
+    return None

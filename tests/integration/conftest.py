@@ -20,8 +20,20 @@ class Lab:
     def __init__(self, state_dir: pathlib.Path, fleet: pathlib.Path, up_args=()):
         self.state_dir, self.fleet, self.up_args = state_dir, fleet, tuple(up_args)
         self.inventory = state_dir / "inventory.yml"
+        # The controller's records of changes are per lab: another lab's host of the same name is another host.
+        self.ansible_home = state_dir.parent / f"{state_dir.name}-ansible-home"
         self.env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-                        ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+                        ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_HOME=str(self.ansible_home))
+
+    def record_transaction(self, host: str, journal: dict, before: dict | None = None) -> dict:
+        """The journal, carrying the id of a transaction this lab's controller recorded (as an interrupted run
+        leaves both): tests that plant a journal on a host use it, or the recovery is rightly refused."""
+        from ansible_collections.smsfleet.q317061.plugins.plugin_utils import records
+
+        home = str(self.ansible_home)
+        record = records.begin(records.load(host, home=home), host, journal.get("state", "replaced"), before or {}, {})
+        records.save(host, record, home)
+        return dict(journal, id=records.current(record)["id"])
 
     def winlab(self, *args, check=True):
         return subprocess.run([BIN / "winlab", "--state-dir", str(self.state_dir), *args], capture_output=True,

@@ -20,6 +20,7 @@ docs/transports.md):
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -208,3 +209,25 @@ def test_sessions_are_signed_whenever_samba_offers_it_and_every_answer_checks_ou
         assert found["errors"] == [] and found["sms"]["dlls"]["Distmgr.dll"]["version"] == "2.00.1493.3000"
     finally:
         server.stop()
+
+
+def test_the_work_folder_dacl_set_over_smb_reads_back_in_samba_as_system_and_administrators_only(samba):
+    """The security descriptor the transaction sets (NT_TRANSACT_SET_SECURITY_DESC) is stored and served by
+    Samba's own code (acl_xattr); its smbcacls reads it back as an administrator would."""
+    from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import security
+
+    session = samba.client()
+    session.makedirs(WORK)
+    tx = dlls.Transaction(session, {"journal": f"{WORK}\\journal.json", "state": "replaced"})
+    assert tx.private_work_dir() == "fixed" and tx.result["warnings"]  # it existed, open to more than SYSTEM/Admins
+    assert tx.private_work_dir() == "kept"
+    dacl = security.parse(session.security_descriptor(WORK))
+    session.close()
+    assert security.is_private(dacl), security.describe(dacl)
+    shown = subprocess.run(["smbclient", "//127.0.0.1/C$", "-p", str(samba.port), "-U", f"{USER}%{PASSWORD}", "-m", "NT1",
+                            "--option=client min protocol=NT1", "-c", "cd SMSFleet; showacls; ls Q317061"],
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert shown.returncode == 0, shown.stderr
+    sids = sorted(re.findall(r"SID: (S-[0-9-]+)", shown.stdout.split("Num ACEs")[1].split("Owner SID")[0]))
+    assert sids == ["S-1-5-18", "S-1-5-32-544"], shown.stdout  # SYSTEM and Administrators, nothing else
+    assert "SEC_DESC_DACL_PROTECTED" in shown.stdout, shown.stdout  # not inherited from C:\\

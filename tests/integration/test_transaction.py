@@ -140,8 +140,9 @@ def test_an_untrustworthy_journal_stops_the_module_and_changes_nothing(lab_facto
 
 def test_a_journal_caught_between_write_and_move_is_read_from_its_temporary_copy(lab_factory, tmp_path):
     lab = lab_factory(ONE)
-    unfinished = {"phase": "stopping", "bin_dir": BIN, "undo_dir": f"{WORK}\\undo", "stopped": ["SMS_EXECUTIVE"],
-                  "replaced": [], "started": "2026-11-21T09:00:00Z"}
+    unfinished = lab.record_transaction("t-01", {"phase": "stopping", "bin_dir": BIN, "undo_dir": f"{WORK}\\undo",
+                                                 "stopped": ["SMS_EXECUTIVE"], "replaced": [],
+                                                 "started": "2026-11-21T09:00:00Z"})
     (tmp_path / "journal.json.tmp").write_text(json.dumps(unfinished))
     put(lab, tmp_path / "journal.json.tmp", JOURNAL + ".tmp")
     assert probe(lab)["transaction"]["phase"] == "stopping"
@@ -263,8 +264,8 @@ def test_a_finished_journal_never_blocks_a_run_but_an_unfinished_one_stays_in_it
 def test_a_run_that_recovered_and_then_rolled_back_reports_changed(lab_factory, tmp_path):
     lab = lab_factory(ONE.replace("name: t-01", "name: t-01, faults: {hang_on_stop: [SMS_SQL_MONITOR]}"))
     lab.winlab("fault", "t-01", "hang_on_stop", "x", "--clear")
-    interrupted = {"phase": "stopping", "bin_dir": BIN, "undo_dir": f"{WORK}\\undo", "stopped": [],
-                   "replaced": [], "started": "2026-11-21T09:00:00Z"}
+    interrupted = lab.record_transaction("t-01", {"phase": "stopping", "bin_dir": BIN, "undo_dir": f"{WORK}\\undo",
+                                                  "stopped": [], "replaced": [], "started": "2026-11-21T09:00:00Z"})
     (tmp_path / "journal.json").write_text(json.dumps(interrupted))
     put(lab, tmp_path / "journal.json", JOURNAL)
     lab.winlab("fault", "t-01", "hang_on_stop", "SMS_SQL_MONITOR")

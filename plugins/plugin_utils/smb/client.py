@@ -439,6 +439,38 @@ class SmbClient:
                 if error.status != "STATUS_OBJECT_NAME_COLLISION":
                     raise
 
+    def security_descriptor(self, path: str, information: int = 0x4) -> bytes:
+        """A file's or folder's self-relative security descriptor (by default its DACL only)."""
+        from .security import READ_CONTROL
+
+        with self.open(path, access=READ_CONTROL, options=0) as (tid, fid):
+            try:
+                if self.dialect == "smb1":
+                    return bytes(self.conn.getSMBServer().query_sec_info(tid, fid, information))
+                return bytes(self.conn.getSMBServer().queryInfo(tid, fid, infoType=3, fileInfoClass=0,
+                                                                additionalInformation=information))
+            except Exception as error:  # noqa: BLE001
+                raise self.failure(f"{path} (its security descriptor)", error) from None
+
+    def set_security_descriptor(self, path: str, descriptor: bytes, information: int) -> None:
+        """NT_TRANSACT_SET_SECURITY_DESC (SMB1) or SET_INFO with SMB2_0_INFO_SECURITY (SMB2)."""
+        from impacket import smb
+
+        from .security import READ_CONTROL, WRITE_DAC
+
+        with self.open(path, access=READ_CONTROL | WRITE_DAC, options=0) as (tid, fid):
+            try:
+                if self.dialect == "smb1":
+                    server = self.conn.getSMBServer()
+                    server.send_nt_trans(tid, subcommand=0x0003, max_param_count=0,
+                                         param=struct.pack("<HHL", fid, 0, information), data=descriptor)
+                    server.recvSMB().isValidAnswer(smb.SMB.SMB_COM_NT_TRANSACT)
+                else:
+                    self.conn.getSMBServer().setInfo(tid, fid, inputBlob=descriptor, infoType=3, fileInfoClass=0,
+                                                     additionalInformation=information)
+            except Exception as error:  # noqa: BLE001
+                raise self.failure(f"{path} (setting its security descriptor)", error) from None
+
     def volume(self, letter: str) -> dict | None:
         """{size, free, file_system, label, type} of a drive through its administrative share, or None
         when the drive has none (CD-ROMs, floppies, and by assumption the Exchange IFS drive)."""

@@ -12,7 +12,8 @@ Differences that come from the wire, not from the rules:
 - The SMS Administrator console cannot be seen in a process list over SMB. After the SMS services
   and WMI stopped, a DLL still held open is held by something else (the console): the transaction
   stops there and rolls back ("quit the console"); over smb it cannot close programs.
-- The work folder gets the permissions it inherits from its parent (no ACL is set over SMB).
+- The work folder is limited to SYSTEM and Administrators with a protected DACL, set with the SMB
+  security-descriptor requests and read back (plugin_utils/smb/security.py), as the ps1 does with Set-Acl.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import ntpath
 import time
 
 from .. import peversion, transaction
+from . import security
 from .client import NOT_FOUND, SmbError, Unreachable
 from .services import Services
 
@@ -150,6 +152,29 @@ class Transaction:
                       "host by hand, then move the journal aside")
         return None
 
+    # -- the work folder ----------------------------------------------------
+    def private_work_dir(self) -> str:
+        """Make the work folder (if missing) and leave it SYSTEM and Administrators only, not inherited,
+        read back to be sure; a weaker DACL found on an existing folder is replaced and reported.
+        Returns 'kept', 'set' (a new folder) or 'fixed' (an existing one; its old DACL in the warnings)."""
+        existed = self.client.is_dir(self.work_dir)
+        self.client.makedirs(self.work_dir)
+        found = security.parse(self.client.security_descriptor(self.work_dir))
+        if security.is_private(found):
+            return "kept"
+        self.client.set_security_descriptor(self.work_dir, security.private_descriptor(),
+                                            security.DACL_SECURITY_INFORMATION | security.PROTECTED_DACL_SECURITY_INFORMATION)
+        now = security.parse(self.client.security_descriptor(self.work_dir))
+        if not security.is_private(now):
+            self.fail(f"the work folder {self.work_dir} could not be limited to SYSTEM and Administrators (it grants "
+                      f"{security.describe(now)}); nothing was changed")
+        if not existed:
+            return "set"
+        self.result.setdefault("warnings", []).append(
+            f"the work folder {self.work_dir} granted {security.describe(found)}; it is now SYSTEM and Administrators "
+            "only (files already in it keep theirs; the controller's record guards the backups)")
+        return "fixed"
+
     # -- lock -------------------------------------------------------------
     def lock(self) -> None:
         """One transaction per host: q317061.lock open with no sharing for as long as this session
@@ -255,6 +280,14 @@ class Transaction:
         except transaction.JournalError as error:
             self.fail(f"the transaction journal {error}")
         action = transaction.recovery(previous)
+        undo = {}
+        for name in previous["replaced"] if action == "roll_back" else []:
+            data = self.read(ntpath.join(previous["undo_dir"], name))
+            undo[name] = None if data is None else hashlib.sha256(data).hexdigest()
+        problem = transaction.recovery_problem(previous, self.params.get("expect"), undo)
+        if problem:
+            self.fail(f"the unfinished transaction (phase {previous['phase']}) was not recovered: {problem}; nothing "
+                      "was changed: check the host by hand (SMS services may be stopped)", refused=True)
         self.result.update(recovered={"phase": previous["phase"], "action": action}, changed=True)
         if self.check_mode:
             return
@@ -299,10 +332,22 @@ class Transaction:
                           "nothing was changed")
         return self.read_stat(wanted["source"])
 
+    def nothing_to_do(self) -> bool:
+        """A recovery without a journal, or a rollback without a journal or a backup manifest: there is
+        nothing to do, and the host is left exactly as it is (no work folder, no lock made)."""
+        if self.params["state"] == "replaced":
+            return False
+        present = [self.client.stat(p) is not None for p in (self.journal_path, self.journal_path + ".tmp")]
+        if self.params["state"] == "restored":
+            present.append(self.client.stat(ntpath.join(self.params["backup_dir"], "manifest.json")) is not None)
+        return not any(present)
+
     def run(self) -> dict:
         params = self.params
+        if self.nothing_to_do():
+            return self.result
         if not self.check_mode:
-            self.client.makedirs(self.work_dir)
+            self.result["work_dir_acl"] = self.private_work_dir()
         if self.client.is_dir(self.work_dir):
             self.lock()
         try:
@@ -346,9 +391,14 @@ class Transaction:
                 elif action == "restore":
                     pending.append(f)
         self.result["before"] = before
+        problem = transaction.restore_problem(pending, params.get("expect")) if params["state"] == "restored" and \
+            pending else None
+        if problem:
+            refused.append(problem)
         if refused:
             word = "rollback refused" if params["state"] == "restored" else "refused"
-            self.fail(f"{word}: {'; '.join(refused)}; nothing was changed", after=after)
+            self.fail(f"{word}: {'; '.join(refused)}; nothing was changed", after=after,
+                      **({"refused": True} if problem else {}))  # the host's files are not what was recorded
         for f in pending:
             after[f["name"]] = f["version"]
         self.result["after"] = after
@@ -388,7 +438,7 @@ class Transaction:
         before = self.result["before"]
         journal = {"phase": "stopping", "state": params["state"], "bin_dir": bin_dir, "undo_dir": undo_dir,
                    "transport": "smb", "stopped": [], "replaced": [], "before": before, "after": self.result["after"],
-                   "error": None, "started": _now()}
+                   "error": None, "started": _now(), "id": params.get("transaction_id")}
         self.write_journal(journal)
         try:
             for name in stop_order:

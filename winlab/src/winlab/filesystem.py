@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from . import filetimes
+from . import acls, filetimes
 from .content import file_bytes, meta_from_bytes
 from .host import Host, HostError
 
@@ -186,6 +186,7 @@ class FileSystem:
             return STATUS_DIRECTORY_NOT_EMPTY
         lowered = path.rstrip("\\").lower()
         self.host.state["dirs"] = [d for d in self.host.state.get("dirs", []) if d.rstrip("\\").lower() != lowered]
+        acls.forget(self.host.state, path)
         return STATUS_SUCCESS
 
     def delete(self, path: str) -> int:
@@ -199,6 +200,7 @@ class FileSystem:
         if node.attributes & filetimes.READONLY:
             return STATUS_CANNOT_DELETE
         self.host.state["files"].pop(path.lower(), None)
+        acls.forget(self.host.state, path)
         return STATUS_SUCCESS
 
     def rename(self, old: str, new: str, replace: bool = False) -> int:

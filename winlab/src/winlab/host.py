@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 
-from . import builds, filetimes
+from . import acls, builds, filetimes
 from .content import text_size
 
 SMS_SERVICES = ("SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR", "SMS_SITE_BACKUP",
@@ -282,11 +282,27 @@ class Host:
     def temp_dir(self) -> str:
         return user_temp_dir(self.state["username"])
 
-    def make_private_dir(self, path: str) -> None:
-        """A folder for SYSTEM and Administrators only, without inherited permissions (made if missing)."""
-        if not self.is_dir(path):
+    def make_private_dir(self, path: str) -> str:
+        """A folder for SYSTEM and Administrators only, without inherited permissions (made if missing), as
+        the ps1's Set-WorkFolder leaves it; 'kept', 'set' (new) or 'fixed' (an existing, weaker one)."""
+        existed = self.is_dir(path)
+        if not existed:
+            parent = path.rstrip("\\").rsplit("\\", 1)[0]
+            if len(parent) > 2 and not self.is_dir(parent):
+                self.make_dir_tree(parent)
             self.state.setdefault("dirs", []).append(path)
-        self.state.setdefault("acls", {})[path.lower()] = "SYSTEM, Administrators (inheritance off)"
+        if acls.effective(self.state, path) == acls.PRIVATE:
+            return "kept"
+        acls.set_dacl(self.state, path, acls.PRIVATE)
+        return "fixed" if existed else "set"
+
+    def make_dir_tree(self, path: str) -> None:
+        """New-Item -Force: every missing folder of the path (they inherit their parents' DACLs)."""
+        parts = path.rstrip("\\").split("\\")
+        for end in range(2, len(parts) + 1):
+            current = "\\".join(parts[:end])
+            if not self.is_dir(current):
+                self.state.setdefault("dirs", []).append(current)
 
     def held_exclusively(self, path: str) -> bool:
         """Another process holds the file open with no sharing at all (fault unreadable_files): not even readable."""

@@ -97,7 +97,8 @@ def test_recover_recovers_an_unfinished_transaction_then_probes_again():
     result = action.run(task_vars={})
     calls = action._execute_module.call_args_list
     assert [c.kwargs["module_name"] for c in calls] == [PROBE, DLLS, PROBE]
-    assert calls[1].kwargs["module_args"] == {"state": "recovered", "journal": UNFINISHED["journal"]}
+    # this controller recorded no change of this host: the transaction is told so, and refuses such a journal
+    assert calls[1].kwargs["module_args"] == {"state": "recovered", "journal": UNFINISHED["journal"], "expect": None}
     assert result["changed"] is True and result["recovered"]["action"] == "roll_back"
     assert result["ansible_facts"]["q317061"]["status"] == "vulnerable"  # classified from the second probe
     assert "recovered a transaction" in result["warnings"][0]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 
-from .. import filetimes
+from .. import acls, filetimes
 from ..filesystem import (STATUS_ACCESS_DENIED, STATUS_CANNOT_DELETE, STATUS_DELETE_PENDING, STATUS_FILE_IS_A_DIRECTORY,
                           STATUS_NOT_A_DIRECTORY, STATUS_OBJECT_NAME_COLLISION, STATUS_OBJECT_NAME_INVALID,
                           STATUS_OBJECT_NAME_NOT_FOUND, STATUS_SHARING_VIOLATION, STATUS_SUCCESS, FileSystem, Node,
@@ -38,6 +38,7 @@ CREATED, OPENED, OVERWRITTEN = 2, 1, 3
 STATUS_INVALID_PARAMETER = 0xC000000D
 SHARE_ALL = opens.SHARE_READ | opens.SHARE_WRITE | opens.SHARE_DELETE
 RETRIES, RETRY_SECONDS = 5, 0.2
+WRITE_DAC = 0x00040000 | 0x10000000 | 0x02000000  # WRITE_DAC, GENERIC_ALL, MAXIMUM_ALLOWED
 
 
 class Handle:
@@ -49,6 +50,7 @@ class Handle:
         self.listed = 0
         self.open: opens.Open | None = None  # files only: folders take no part in share access here
         self.stamp: dict = {}  # times and attributes this handle decided, stored with its data
+        self.access = 0  # the access the open was granted (WRITE_DAC for a security descriptor)
 
 
 class DiskShare:
@@ -86,8 +88,11 @@ class DiskShare:
         path = self.path(relative)
         if path is None:
             return STATUS_OBJECT_NAME_INVALID, None, 0
-        return self._retried(lambda: self._open(path, access, disposition, options, share, attributes, owner,
-                                                oplock, notify))
+        status, handle, action = self._retried(lambda: self._open(path, access, disposition, options, share,
+                                                                  attributes, owner, oplock, notify))
+        if handle is not None:
+            handle.access = access
+        return status, handle, action
 
     def _open(self, path, access, disposition, options, share, attributes, owner, oplock, notify):
         writable = bool(access & WRITE_ACCESS)
@@ -233,6 +238,22 @@ class DiskShare:
                 self.fs.set_metadata(handle.path, fields)
                 self.site.save()
         handle.node = Node(handle.path, False, handle.node.size, dict(handle.node.entry, **fields))
+        return STATUS_SUCCESS
+
+    def security(self, handle: Handle, information: int) -> bytes:
+        """NT_TRANSACT_QUERY_SECURITY_DESC / SMB2 QUERY_INFO (security): the path's DACL as it is now."""
+        with self.site.lock:
+            return acls.descriptor(acls.effective(self.site.host.state, handle.path), information=information)
+
+    def set_security(self, handle: Handle, data: bytes, information: int) -> int:
+        """NT_TRANSACT_SET_SECURITY_DESC / SMB2 SET_INFO (security): needs an open with WRITE_DAC."""
+        if not handle.access & WRITE_DAC:
+            return STATUS_ACCESS_DENIED
+        with self.site.lock:
+            dacl = acls.from_descriptor(data, information, acls.effective(self.site.host.state, handle.path))
+            if dacl is not None:
+                acls.set_dacl(self.site.host.state, handle.path, dacl)
+                self.site.save()
         return STATUS_SUCCESS
 
     def may_delete(self, handle: Handle) -> int:

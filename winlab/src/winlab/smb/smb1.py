@@ -497,6 +497,55 @@ def transact_pipe(conn_id, server, packet, parameters, data, max_data=0):
         return b"", b"", b"", STATUS_INVALID_PARAMETER
 
 
+NT_TRANSACT_SET_SECURITY_DESC, NT_TRANSACT_QUERY_SECURITY_DESC = 0x03, 0x06
+STATUS_BUFFER_TOO_SMALL = 0xC0000023
+
+
+def nt_transact_security(original):
+    """NT_TRANSACT_QUERY_SECURITY_DESC and _SET_SECURITY_DESC (MS-CIFS 2.2.7.6, 2.2.7.3) on an open file or
+    folder: the host's DACL (acls.py). Other NT_TRANSACT functions go to impacket's handler. A set answers
+    with no parameters and no data, as Windows does (impacket's own handler takes that for a failure)."""
+    @guarded(0xA0)
+    def handle(conn_id, server, command, packet, *rest):
+        params = smb.SMBNTTransaction_Parameters(command["Parameters"])
+        if params["Function"] not in (NT_TRANSACT_SET_SECURITY_DESC, NT_TRANSACT_QUERY_SECURITY_DESC):
+            return original(conn_id, server, command, packet, *rest)
+        base = 73 + params["SetupLength"]
+        words = command["Data"][params["ParameterOffset"] - base:][:params["ParameterCount"]]
+        data = command["Data"][params["DataOffset"] - base:][:params["DataCount"]] if params["DataOffset"] else b""
+        fid, _reserved, information = struct.unpack_from("<HHL", words, 0)
+        conn = server.getConnectionData(conn_id)
+        entry = _open(conn, fid, DISK)
+        if entry is None:
+            return [error_reply(0xA0)], None, STATUS_INVALID_HANDLE
+        if params["Function"] == NT_TRANSACT_SET_SECURITY_DESC:
+            status = entry["Share"].set_security(entry["Handle"], data, information)
+            return [_nt_transact_reply(b"", b"") if not status else error_reply(0xA0)], None, status
+        descriptor = entry["Share"].security(entry["Handle"], information)
+        if len(descriptor) > params["MaxDataCount"]:
+            return [_nt_transact_reply(struct.pack("<L", len(descriptor)), b"")], None, STATUS_BUFFER_TOO_SMALL
+        return [_nt_transact_reply(struct.pack("<L", len(descriptor)), descriptor)], None, STATUS_SUCCESS
+    return handle
+
+
+def _nt_transact_reply(parameters: bytes, data: bytes):
+    reply = smb.SMBCommand(smb.SMB.SMB_COM_NT_TRANSACT)
+    words, body = smb.SMBNTTransactionResponse_Parameters(), smb.SMBNTTransactionResponse_Data()
+    words["TotalParameterCount"] = words["ParameterCount"] = len(parameters)
+    words["TotalDataCount"] = words["DataCount"] = len(data)
+    words["ParameterDisplacement"] = words["DataDisplacement"] = 0
+    words["SetupCount"], words["Setup"] = 0, b""
+    base = 71  # the header, 18 parameter words and the byte count: where the data area starts
+    pad1 = (4 - base % 4) % 4 if parameters else 0
+    words["ParameterOffset"] = base + pad1 if parameters else 0
+    pad2 = (4 - (base + pad1 + len(parameters)) % 4) % 4 if data else 0
+    words["DataOffset"] = base + pad1 + len(parameters) + pad2 if data else 0
+    body["Pad1"], body["Pad2"] = b"\x00" * pad1, b"\x00" * pad2
+    body["Trans_Parameters"], body["Trans_Data"] = parameters, data
+    reply["Parameters"], reply["Data"] = words, body
+    return reply
+
+
 def install(server) -> None:
     for command, handler in ((0xA2, nt_create), (0x24, locking_andx), (0x2E, read_andx), (0x2F, write_andx), (0x04, close),
                              (0x05, flush), (0x07, rename), (0x08, query_information)):
@@ -515,3 +564,5 @@ def install(server) -> None:
         server.hookTransaction2(sub, handler)
     server.hookTransaction2(0x06, guarded_trans(lambda *a, **k: (b"", b"", b"", STATUS_NOT_SUPPORTED)))
     server.hookTransaction(smb.SMB.TRANS_TRANSACT_NMPIPE, transact_pipe)
+    original = server.hookSmbCommand(0xA0, lambda *args: None)
+    server.hookSmbCommand(0xA0, nt_transact_security(original))

@@ -10,7 +10,8 @@ import struct
 from impacket import smb3structs as smb2
 from impacket import uuid as iuuid
 from impacket.nt_errors import STATUS_ACCESS_DENIED, STATUS_BUFFER_OVERFLOW, STATUS_INVALID_HANDLE, \
-    STATUS_NO_SUCH_FILE, STATUS_NOT_SUPPORTED, STATUS_OBJECT_NAME_NOT_FOUND, STATUS_SUCCESS
+    STATUS_BUFFER_TOO_SMALL, STATUS_NO_SUCH_FILE, STATUS_NOT_SUPPORTED, STATUS_OBJECT_NAME_NOT_FOUND, \
+    STATUS_SUCCESS
 
 from . import info
 from .smb1 import DISK, PIPE, STATUS_INTERNAL_ERROR, STATUS_NO_MORE_FILES, STATUS_PIPE_EMPTY, pipe_name
@@ -183,8 +184,12 @@ def query_info(conn_id, server, packet):
         size, free = entry["Share"].space()
         out = {1: lambda: info.fs_volume(entry["Share"].label, entry["Share"].serial), 3: lambda: info.fs_size(size, free),
                4: info.fs_device, 5: info.fs_attribute, 7: lambda: info.fs_full_size(size, free)}.get(klass, lambda: None)()
+    elif request["InfoType"] == 3:  # SMB2_0_INFO_SECURITY: the DACL (acls.py)
+        out = entry["Share"].security(entry["Handle"], request["AdditionalInformation"])
+        if len(out) > request["OutputBufferLength"]:
+            return _fail(STATUS_BUFFER_TOO_SMALL)
     else:
-        return _fail(STATUS_ACCESS_DENIED)  # security descriptors are not emulated
+        return _fail(STATUS_NOT_SUPPORTED)
     if out is None:
         return _fail(STATUS_NOT_SUPPORTED)
     status = STATUS_SUCCESS
@@ -200,6 +205,9 @@ def set_info(conn_id, server, packet):
     conn = server.getConnectionData(conn_id)
     request = smb2.SMB2SetInfo(packet["Data"])
     entry = _entry(conn, _fid(conn, request), DISK)
+    if entry is not None and request["InfoType"] == 3:  # SMB2_0_INFO_SECURITY
+        status = entry["Share"].set_security(entry["Handle"], request["Buffer"], request["AdditionalInformation"])
+        return _fail(status) if status else ([smb2.SMB2SetInfo_Response()], None, STATUS_SUCCESS)
     if entry is None or request["InfoType"] != 1:
         return _fail(STATUS_INVALID_HANDLE if entry is None else STATUS_NOT_SUPPORTED)
     share, handle, klass, data = entry["Share"], entry["Handle"], request["FileInfoClass"], request["Buffer"]

@@ -219,6 +219,29 @@ class Transaction:
         return problems
 
     # -- the module ----------------------------------------------------------
+    def record_problem(self, journal, action):
+        """The controller's record decides (as transaction.recovery_problem says, in the twin's own words)."""
+        recorded = (self.params.get("expect") or {}).get("transactions") or {}
+        if not recorded:
+            return "the controller has no record of the transaction that left this journal"
+        if journal.get("id") not in recorded:
+            return f"the journal belongs to transaction {journal.get('id')!r}, which this controller never recorded"
+        for name in journal["replaced"] if action == "roll_back" else []:
+            undo = _facts(self.host, win_join(journal["undo_dir"], name))
+            wanted = (recorded[journal["id"]] or {}).get(name)
+            if undo is not None and (not wanted or undo["sha256"] != wanted.lower()):
+                return (f"the undo copy of {name} has SHA-256 {undo['sha256']}, but before the change the controller "
+                        f"recorded {wanted or 'nothing'}")
+        return None
+
+    def nothing_to_do(self) -> bool:
+        if self.params["state"] == "replaced":
+            return False
+        paths = [self.journal_path, self.journal_path + ".tmp"]
+        if self.params["state"] == "restored":
+            paths.append(win_join(self.params["backup_dir"], "manifest.json"))
+        return all(self.host.file(p) is None for p in paths)
+
     def lock(self, check_mode):
         """Held while the module runs; check mode creates nothing and only tests an existing lock."""
         path = win_join(self.work_dir, "q317061.lock")
@@ -239,6 +262,11 @@ class Transaction:
             return
         self.check_folders(previous)
         action = "roll_forward" if previous["phase"] == "restarting" else "roll_back"
+        problem = self.record_problem(previous, action)
+        if problem:
+            raise ModuleFail(f"the unfinished transaction (phase {previous['phase']}) was not recovered: {problem}; "
+                             "nothing was changed: check the host by hand (SMS services may be stopped)",
+                             **dict(self.result, refused=True))
         self.result.update(recovered={"phase": previous["phase"], "action": action}, changed=True)
         if check_mode:
             return
@@ -267,8 +295,14 @@ def dlls(host, params, check_mode, diff):
         raise ModuleFail(f"state is {params['state']} but all of the following are missing: {', '.join(missing)}")
     result = {"changed": False, "recovered": None, "stopped": [], "restarted": [], "lock": None}
     tx = Transaction(host, params, result)
+    if tx.nothing_to_do():  # a recovery without a journal, a rollback without one or a manifest: the host
+        return result       # stays exactly as it is (no work folder, no lock)
     if not check_mode:
-        host.make_private_dir(tx.work_dir)  # applied every run, as the ps1's Set-WorkFolder
+        result["work_dir_acl"] = host.make_private_dir(tx.work_dir)  # applied every run, as the ps1's Set-WorkFolder
+        if result["work_dir_acl"] == "fixed":
+            result.setdefault("warnings", []).append(
+                f"the work folder {tx.work_dir} granted more than SYSTEM and Administrators; it is now SYSTEM and "
+                "Administrators only")
     if host.is_dir(tx.work_dir):
         tx.lock(check_mode)
     tx.recover(check_mode)
@@ -334,9 +368,22 @@ def dlls(host, params, check_mode, diff):
                                f"(an SMS service pack or hotfix), so putting the {f['version']} backup back would "
                                "downgrade it")
     result["before"] = before
+    if params["state"] == "restored" and pending:  # the backups must be what the controller recorded
+        expect = params.get("expect") or {}
+        originals, installed = expect.get("originals") or {}, expect.get("installed") or {}
+        if not originals:
+            refused.append("the controller has no record of a change to this host, so no backup can be trusted")
+        for f in pending if originals else []:
+            if (f.get("sha256") or "").lower() != (originals.get(f["name"]) or "-") or \
+                    (f.get("installed_sha256") or "").lower() != (installed.get(f["name"]) or "-"):
+                refused.append(f"the backup manifest's SHA-256 of {f['name']} differs from the controller's record: "
+                               "the backup or its manifest was changed on the host")
+                break
     if refused:
         word = "rollback refused" if params["state"] == "restored" else "refused"
-        raise ModuleFail(f"{word}: {'; '.join(refused)}; nothing was changed", **dict(result, after=after))
+        tampered = any("controller" in r for r in refused)  # the host's files are not what was recorded
+        raise ModuleFail(f"{word}: {'; '.join(refused)}; nothing was changed",
+                         **dict(result, after=after, **({"refused": True} if tampered else {})))
     for f in pending:
         after[f["name"]] = f["version"]
     result["after"] = after
@@ -375,7 +422,7 @@ def dlls(host, params, check_mode, diff):
     undo_dir = win_join(tx.work_dir, "undo")
     journal = {"phase": "stopping", "state": params["state"], "bin_dir": bin_dir, "undo_dir": undo_dir,
                "transport": "winrm", "stopped": [], "replaced": [], "before": before, "after": after, "error": None,
-               "started": _now()}
+               "started": _now(), "id": params.get("transaction_id")}
     tx.write_journal(journal)
     try:
         for name in stop_order:
