@@ -23,6 +23,7 @@ from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification im
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.versions import FixPolicy
 
 PROBE = "smsfleet.q317061.q317061_probe"
+HASHES = "q317061_hashes"  # the smb probe's DLL hashes, as a host fact for the fact cache
 DLLS = "smsfleet.q317061.q317061_dlls"
 
 
@@ -135,6 +136,8 @@ class ActionModule(ActionBase):
         )
         result.setdefault("changed", False)
         result["ansible_facts"] = {"q317061": facts}
+        if probe.get("hashes"):
+            result["ansible_facts"][HASHES] = probe["hashes"]
         self._cache_for_awx(facts, task_vars)
         if raw.get("errors"):
             result.setdefault("warnings", []).extend(f"q317061 probe could not read: {e}" for e in raw["errors"])
@@ -156,13 +159,17 @@ class ActionModule(ActionBase):
         from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client as smb, probe as smbprobe
 
         host = self._task.delegate_to or (task_vars or {}).get("inventory_hostname") or client.host
+        # The controller's hash cache, and the copy a fact cache kept (an AWX job starts in a fresh container with
+        # an empty home but the fact cache of earlier jobs): either spares reading every DLL byte again.
         store = transport.load_hashes(host)
+        for key, digest in transport.valid_hashes(((task_vars or {}).get("ansible_facts") or {}).get(HASHES)).items():
+            store.setdefault(key, digest)
         try:
             raw = smbprobe.probe(client, hashes=smbprobe.HashCache(store), **probe_args)
         except smb.Unreachable as error:
             raise AnsibleConnectionFailure(str(error)) from None
         transport.save_hashes(host, store)
-        return {"probe": raw}
+        return {"probe": raw, "hashes": transport.valid_hashes(dict(list(store.items())[-transport.HASHES_KEPT:]))}
 
     def _recover(self, journal_path, task_vars):
         """state=recovered of the DLL transaction, by the transport that reaches the host."""

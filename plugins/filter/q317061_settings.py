@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import variables
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import smb, variables
+
+_PRELOADED = []
 
 
 def _normalise(name, value):
@@ -30,7 +32,12 @@ def q317061_targets(value=None, invalid=None):
 
     With `invalid`, a malformed value gives that pattern instead of an error: the settings task passes
     '!all' (no host) so that its own check reports the value by the collection's rule, not as
-    ansible-core's "Finalization of task args" failure."""
+    ansible-core's "Finalization of task args" failure.
+
+    It also imports the smb transport once (plugin_utils.smb.preload): Ansible templates a play's `hosts:` in its
+    main process, before it forks a worker per host, so the workers inherit impacket instead of importing it."""
+    if not _PRELOADED:
+        _PRELOADED.append(smb.preload())
     try:
         return variables.normalise("q317061_targets", value)
     except variables.VariableError as error:

@@ -42,6 +42,18 @@ def load_hashes(host: str, directory: str | None = None) -> dict:
         return {}
 
 
+HASHES_KEPT = 8  # a host's entries carried as a fact: its two DLLs, and the files an upgrade left
+
+
+def valid_hashes(value) -> dict:
+    """The entries of a hash store (key -> lower-case SHA-256) that are what the probe writes; a fact cache's
+    copy can hold anything, and a wrong entry must never become a host's hash."""
+    if not isinstance(value, dict):
+        return {}
+    return {key: digest.lower() for key, digest in value.items() if isinstance(key, str) and isinstance(digest, str)
+            and key.count("|") == 5 and re.fullmatch(r"[0-9a-fA-F]{64}", digest)}
+
+
 def save_hashes(host: str, store: dict, directory: str | None = None, keep: int = 64) -> None:
     """Written atomically (forks probe different hosts at once); only the newest entries are kept."""
     path = _hash_file(host, directory)

@@ -56,6 +56,10 @@ def transaction_params(bundle, state="replaced"):
             "services": ["SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR"], "admin_console": "refuse"}
 
 
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def mtimes(samba) -> dict:
     return {n: os.stat(samba.path(f"{BIN}\\{n}")).st_mtime_ns for n in ("Baseutil.dll", "Distmgr.dll")}
 
@@ -95,7 +99,10 @@ def test_the_dll_transaction_replaces_and_restores_on_samba_and_keeps_the_origin
     assert (journal["phase"], journal["transport"]) == ("done", "smb")
     again = dlls.Transaction(session, transaction_params(bundle)).run()
     assert not again["changed"]  # idempotent
-    result = dlls.Transaction(session, transaction_params(bundle, "restored")).run()
+    # What the controller recorded of that change (plugin_utils/records.py): the rollback trusts only those bytes.
+    expect = {"transactions": {}, "originals": {n: sha(data) for n, data in original.items()},
+              "installed": {n: sha((bundle / "i386" / n).read_bytes()) for n in original}}
+    result = dlls.Transaction(session, dict(transaction_params(bundle, "restored"), expect=expect)).run()
     assert result["changed"], result
     for name in original:  # the original bytes and their times, as Copy-Item leaves them over WinRM
         assert samba.path(f"{BIN}\\{name}").read_bytes() == original[name]
@@ -114,10 +121,12 @@ def test_an_interrupted_journal_is_recovered_on_samba(samba, bundle):
     samba.path(f"{WORK}\\journal.json").write_text(json.dumps({
         "phase": "replacing", "state": "replaced", "bin_dir": BIN, "undo_dir": f"{WORK}\\undo", "stopped": [],
         "replaced": ["Distmgr.dll"], "before": {}, "after": {}, "error": None, "started": "2026-12-01T00:00:00+00:00",
-        "transport": "smb"}))
+        "transport": "smb", "id": "t-samba-1"}))
     session = samba.client()
     assert probe.probe(session)["transaction"]["phase"] == "replacing"
-    result = dlls.Transaction(session, {"state": "recovered", "journal": f"{WORK}\\journal.json", "bin_dir": BIN}).run()
+    expect = {"transactions": {"t-samba-1": {"Distmgr.dll": sha(original)}}, "originals": {}, "installed": {}}
+    result = dlls.Transaction(session, {"state": "recovered", "journal": f"{WORK}\\journal.json", "bin_dir": BIN,
+                                        "expect": expect}).run()
     session.close()
     assert result["recovered"] == {"phase": "replacing", "action": "roll_back"} and result["changed"], result
     assert samba.path(f"{BIN}\\Distmgr.dll").read_bytes() == original and mtimes(samba) == times

@@ -359,5 +359,37 @@ def test_samba_clients_read_the_registry_disks_event_log_and_files_as_windows_se
     from winlab import filetimes
     entry = lab.host_state("w2k")["files"]["c:\\sms\\bin\\i386\\distmgr.dll"]
     shown = " ".join(re.search(r"write_time:\s+(.+?) UTC", listing.stdout).group(1).split())
-    assert calendar.timegm(time.strptime(shown, "%a %b %d %H:%M:%S %Y")) == int(
-        filetimes.to_epoch(filetimes.from_iso(entry["modified"]))), (shown, entry["modified"])
+    # smbclient shows whole seconds, rounded up from a fraction (Samba's NTTIME conversion), never cut
+    epoch = filetimes.to_epoch(filetimes.from_iso(entry["modified"]))
+    assert int(epoch) <= calendar.timegm(time.strptime(shown, "%a %b %d %H:%M:%S %Y")) <= int(epoch) + 1, \
+        (shown, entry["modified"])
+
+
+def test_a_pipe_transaction_must_name_the_pipe_as_windows_and_samba_require(lab):
+    """TransactNmPipe names \\PIPE\\ in the session's encoding (MS-CIFS 2.2.5.6): impacket's own names it in ASCII on
+    a Unicode session, which Samba refuses with STATUS_NOT_SUPPORTED; winlab refuses it the same way, so a client
+    that only works against winlab cannot pass here. The collection's own transaction is one request per call."""
+    from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import smb1
+
+    conn = connect(lab, "w2k")
+    tid = conn.connectTree("IPC$")
+    fid = conn.openFile(tid, "\\winreg")
+    from impacket import smb
+    from impacket.dcerpc.v5 import rpcrt
+    from impacket.uuid import uuidtup_to_bin
+
+    item = rpcrt.CtxItem()
+    item["AbstractSyntax"], item["ContextID"], item["TransItems"] = rrp.MSRPC_UUID_RRP, 0, 1
+    item["TransferSyntax"] = uuidtup_to_bin(("8a885d04-1ceb-11c9-9fe8-08002b104860", "2.0"))  # NDR
+    request = rpcrt.MSRPCBind()
+    request.addCtxItem(item)
+    header = rpcrt.MSRPCHeader()
+    header["type"], header["pduData"], header["call_id"] = rpcrt.MSRPC_BIND, request.getData(), 1
+    bind = header.get_packet()
+    with pytest.raises(smb.SessionError) as error:  # SMB1's own error class, not SMBConnection's
+        conn.getSMBServer().TransactNamedPipe(tid, fid, bind)
+    assert "STATUS_NOT_SUPPORTED" in str(error.value)
+    before = lab.stats()["w2k"]["smb"]["requests"]
+    answer = smb1.transact_pipe(conn.getSMBServer(), tid, fid, bind)
+    assert answer[2] == 12 and lab.stats()["w2k"]["smb"]["requests"] == before + 1  # a bind_ack, in one request
+    conn.close()

@@ -129,6 +129,7 @@ class SmbClient:
         self.security: dict = {}
         self._trees: dict[str, object] = {}
         self._pipes: dict[str, object] = {}
+        self._opened: dict[tuple, dict] = {}  # (tid, fid) -> what the SMB1 create answered: size, times, attributes
 
     # -- session ------------------------------------------------------------
     def connect(self) -> SmbClient:
@@ -250,7 +251,9 @@ class SmbClient:
             if self.dialect == "smb1":
                 from . import smb1
 
-                fid = smb1.create(self.conn.getSMBServer(), tid, rel, access, share_mode, disposition, options, attributes)
+                fid, created = smb1.create_info(self.conn.getSMBServer(), tid, rel, access, share_mode, disposition,
+                                                options, attributes)
+                self._opened[(tid, fid)] = created
             else:
                 fid = self.conn.createFile(tid, rel, desiredAccess=access, shareMode=share_mode, creationOption=options,
                                            creationDisposition=disposition, fileAttributes=attributes)
@@ -261,6 +264,7 @@ class SmbClient:
             yield tid, fid
             done = True
         finally:
+            self._opened.pop((tid, fid), None)
             if not done:  # the caller's error is the one to see
                 with contextlib.suppress(Exception):
                     self.conn.closeFile(tid, fid)
@@ -280,6 +284,9 @@ class SmbClient:
             raise
 
     def _info(self, tid, fid) -> dict:
+        """Size, times and attributes of a file just opened: from the SMB1 create's answer, or a query (SMB2)."""
+        if (tid, fid) in self._opened:
+            return dict(self._opened[(tid, fid)])
         from impacket.smb import SMB_QUERY_FILE_ALL_INFO
         from impacket.smb3structs import SMB2_FILE_ALL_INFO
 
@@ -292,7 +299,19 @@ class SmbClient:
                 "attributes": attributes, "is_dir": bool(attributes & 0x10)}
 
     def is_dir(self, path: str) -> bool:
-        return self.stat(path, directory=True) is not None
+        if self.dialect != "smb1":
+            return self.stat(path, directory=True) is not None
+        from . import smb1
+
+        share, rel = share_path(path)
+        tid = self.tree(share)
+        try:
+            return bool(smb1.path_attributes(self.conn.getSMBServer(), tid, rel) & 0x10)
+        except Exception as error:  # noqa: BLE001
+            failure = self.failure(path, error)
+            if failure.status in NOT_FOUND:
+                return False
+            raise failure from None
 
     def read(self, path: str, offset: int = 0, length: int | None = None) -> tuple[bytes, dict]:
         """Bytes [offset, offset+length) (to the end when length is None) and the file's stat."""
@@ -472,7 +491,7 @@ class SmbClient:
                 raise self.failure(f"{path} (setting its security descriptor)", error) from None
 
     def volume(self, letter: str) -> dict | None:
-        """{size, free, file_system, label, type} of a drive through its administrative share, or None
+        """{size, free, file_system, label (None), type} of a drive through its administrative share, or None
         when the drive has none (CD-ROMs, floppies, and by assumption the Exchange IFS drive)."""
         share = f"{letter.upper()}$"
         try:
@@ -481,6 +500,8 @@ class SmbClient:
             if error.status in ("STATUS_BAD_NETWORK_NAME", "STATUS_ACCESS_DENIED"):
                 return None
             raise
+        if self.dialect == "smb1":  # SMB1 asks the tree: no open of the root is needed
+            return self._volume(self.tree(share), None)
         with self.open(f"{letter}:\\", access=0x80, options=FILE_DIRECTORY_FILE) as (tid, fid):
             return self._volume(tid, fid)
 
@@ -499,12 +520,11 @@ class SmbClient:
         unit = sectors * bytes_per
         attribute = query(0x105, 5)
         file_system = attribute[12:12 + struct.unpack_from("<L", attribute, 8)[0]].decode("utf-16le", "replace")
-        volume = query(0x102, 1)
-        label = volume[18:18 + struct.unpack_from("<L", volume, 12)[0]].decode("utf-16le", "replace")
         device, characteristics = struct.unpack_from("<LL", query(0x104, 4), 0)
         kind = ("network" if characteristics & REMOTE_DEVICE else "cdrom" if device == DEVICE_CD_ROM
                 else "removable" if characteristics & REMOVABLE_MEDIA else "fixed" if device == DEVICE_DISK else "unknown")
-        return {"size": total * unit, "free": free * unit, "file_system": file_system, "label": label, "type": kind}
+        # No label: it decides nothing, and over smb it would cost a request per drive (docs/transports.md).
+        return {"size": total * unit, "free": free * unit, "file_system": file_system, "label": None, "type": kind}
 
     def _fs_smb1(self, tid, level: int) -> bytes:
         from impacket import smb
@@ -531,19 +551,60 @@ class SmbClient:
 
     # -- named pipes ----------------------------------------------------------
     def pipe(self, name: str, uuid):
-        """A bound DCE/RPC client on \\PIPE\\<name> over this session (kept for the session)."""
+        """A bound DCE/RPC client on \\PIPE\\<name> over this session (kept for the session), one SMB request
+        per call (pipes.py)."""
         if name not in self._pipes:
-            from impacket.dcerpc.v5 import transport
+            from .pipes import transport_class
 
             try:
-                rpc = transport.SMBTransport(self.host, int(self.port), f"\\{name}", smb_connection=self.conn)
-                dce = rpc.get_dce_rpc()
+                dce = transport_class()(self, name).get_dce_rpc()
                 dce.connect()
                 dce.bind(uuid)
             except Exception as error:  # noqa: BLE001
+                if isinstance(error, Unreachable):
+                    raise
                 if _lost(error) and _status(error) is None:
                     raise self.failure(f"the {name} pipe (RPC) of {self.host}", error) from None
                 raise SmbError(f"the {name} pipe (RPC) of {self.host} does not answer: {_status(error) or error}",
                                _status(error)) from None
             self._pipes[name] = dce
         return self._pipes[name]
+
+    def open_pipe(self, tid, name: str):
+        """The FID of \\PIPE\\<name> on the IPC$ tree, opened without an oplock."""
+        from .pipes import FILE_SHARE_READ_WRITE, PIPE_ACCESS
+
+        try:
+            if self.dialect == "smb1":
+                from . import smb1
+
+                return smb1.create(self.conn.getSMBServer(), tid, "\\" + name, PIPE_ACCESS, FILE_SHARE_READ_WRITE,
+                                   FILE_OPEN, FILE_NON_DIRECTORY_FILE)
+            return self.conn.createFile(tid, name, desiredAccess=PIPE_ACCESS, shareMode=FILE_SHARE_READ_WRITE,
+                                        creationOption=FILE_NON_DIRECTORY_FILE, creationDisposition=FILE_OPEN,
+                                        fileAttributes=0)
+        except Exception as error:  # noqa: BLE001
+            raise self.failure(f"\\{self.host}\\PIPE\\{name}", error) from None
+
+    def pipe_transact(self, tid, fid, data: bytes) -> bytes:
+        """TransactNmPipe: the request written and the answer's first fragment read in one SMB request."""
+        try:
+            if self.dialect == "smb1":
+                from . import smb1
+
+                return smb1.transact_pipe(self.conn.getSMBServer(), tid, fid, data)
+            return bytes(self.conn.getSMBServer().TransactNamedPipe(tid, fid, data) or b"")
+        except Exception as error:  # noqa: BLE001
+            raise self.failure("a call on a named pipe", error) from None
+
+    def pipe_write(self, tid, fid, data: bytes) -> None:
+        try:
+            self.conn.writeFile(tid, fid, data)
+        except Exception as error:  # noqa: BLE001
+            raise self.failure("a write on a named pipe", error) from None
+
+    def pipe_read(self, tid, fid, size: int) -> bytes:
+        try:
+            return bytes(self.conn.readFile(tid, fid, 0, size))
+        except Exception as error:  # noqa: BLE001
+            raise self.failure("a read on a named pipe", error) from None

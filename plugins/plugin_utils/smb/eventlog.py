@@ -23,7 +23,7 @@ from .client import SmbError, Unreachable
 
 EVENT_LOG_STARTED = 6005
 SEEK_READ, BACKWARDS_READ = 0x2, 0x8
-READ_BYTES, MAX_READS = 8192, 32
+READ_BYTES, MAX_READS = 4096, 64  # a read's answer fits one RPC fragment (4,280 bytes)
 STATUS_BUFFER_TOO_SMALL, STATUS_END_OF_FILE = 0xC0000023, 0xC0000011
 HEADER = struct.Struct("<LLLLLLHHHHLLLLLL")  # EVENTLOGRECORD up to its strings (MS-EVEN 2.2.3), 56 bytes
 
@@ -97,8 +97,4 @@ def last_boot(client) -> int:
         raise
     except Exception as error:  # noqa: BLE001
         raise client.failure(f"the System event log of {client.host}", error) from None
-    finally:
-        try:
-            even.hElfrCloseEL(dce, handle)
-        except Exception:  # noqa: BLE001 - closing never decides anything
-            pass
+    # The log handle is not closed: the session's end closes it, and a close would cost a request.

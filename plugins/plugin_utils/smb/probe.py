@@ -23,7 +23,7 @@ import json
 import ntpath
 import re
 
-from .. import exifs, peversion
+from .. import classification, exifs, peversion
 from . import server
 from .client import NOT_FOUND, SmbError, Unreachable
 from .registry import Registry
@@ -36,8 +36,8 @@ SMS_KEY = "SOFTWARE\\Microsoft\\SMS"
 TRACING = f"{SMS_KEY}\\Tracing\\SMS_DISTRIBUTION_MANAGER"
 EXIFS_KEY = "SYSTEM\\CurrentControlSet\\Services\\EXIFS"
 WINDOWS_KEY = "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
-WINDOWS_VALUES = ("CurrentVersion", "CurrentBuildNumber", "CurrentMajorVersionNumber", "CurrentMinorVersionNumber",
-                  "SystemRoot")
+WINDOWS_VALUES = ("CurrentVersion", "CurrentBuildNumber", "SystemRoot")
+WINDOWS_10_VALUES = ("CurrentMajorVersionNumber", "CurrentMinorVersionNumber")  # where CurrentVersion stays 6.3
 IDENT_VALUES = ("Installation Directory", "Site Code", "Site Type", "Parent Site Code")
 JOURNAL_FIELDS = ("phase", "state", "started", "updated", "error", "stopped", "replaced")
 LOG_ENCODING = "cp1252"  # SMS 2.0 writes its logs in the system's ANSI code page
@@ -49,6 +49,21 @@ def iso(filetime: int | None) -> str | None:
         return None
     when = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(microseconds=filetime // 10)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{filetime % 10_000_000:07d}Z"
+
+
+HEAD_BYTES = 4096  # the first read of a DLL: headers, section table, and a small image's resources with them
+
+
+def head_cached(read, size: int):
+    """read(offset, length), with the file's first HEAD_BYTES fetched once: the PE headers and, in a small
+    image, the version resource are then one request instead of two or three."""
+    head = read(0, min(HEAD_BYTES, size))
+
+    def cached(offset: int, length: int) -> bytes:
+        if offset + length <= len(head):
+            return head[offset:offset + length]
+        return read(offset, length)
+    return cached
 
 
 class HashCache:
@@ -125,7 +140,7 @@ class Probe:
         try:
             with self.client.reader(path) as (read, stat):
                 info.update(exists=True, size=stat["size"], modified=iso(stat["last_write"]))
-                found = peversion.read_version_info(read, stat["size"])
+                found = peversion.read_version_info(head_cached(read, stat["size"]), stat["size"])
                 key = HashCache.key(computer, path, stat)
                 digest = self.hashes.get(key)
                 if digest is None:
@@ -146,14 +161,22 @@ class Probe:
                 info.update(exists=True, size=stat["size"], modified=iso(stat["last_write"]))
         return info
 
-    def service_list(self, names) -> list[dict]:
+    def service_list(self, names, exifs_key: bool) -> list[dict]:
+        """The named services that exist, with their states, from one enumeration of the host's Win32 services
+        and file-system drivers. `dependents` is None over smb: the probe decides nothing by them, and asking
+        each service would cost two calls more per service; the transaction reads them when it stops services.
+        EXIFS is asked for by name when the enumeration lacks it but its service key exists (a driver type
+        that a filter missed), so it is never reported absent while it is there."""
+        states = self.guard("service enumeration (svcctl)", self.services.states)
+        if states is None:
+            return []
         out = []
         for name in names:
-            state = self.guard(f"service {name}", lambda n=name: self.services.state(n))
-            if state is None:
-                continue
-            dependents = self.guard(f"service {name}", lambda n=name: self.services.dependents(n), [])
-            out.append({"name": name, "state": state, "dependents": [d for d, _state in dependents]})
+            state = states.get(name.lower())
+            if state is None and name.lower() == "exifs" and exifs_key:
+                state = self.guard(f"service {name}", lambda n=name: self.services.state(n))
+            if state is not None:
+                out.append({"name": name, "state": state, "dependents": None})
         return out
 
     def console(self, services: list[dict], baseutil: str | None):
@@ -221,7 +244,9 @@ class Probe:
             except Unreachable:
                 raise
             except SmbError as error:
-                if error.status in NOT_FOUND + ("STATUS_BAD_NETWORK_NAME",):  # no such drive: no journal on it
+                if error.status in ("STATUS_OBJECT_PATH_NOT_FOUND", "STATUS_BAD_NETWORK_NAME"):
+                    break  # no work folder (or no such drive): no temporary copy either
+                if error.status in NOT_FOUND:
                     continue
                 out.update(present=True, readable=False, error=f"unreadable: {error}")
                 continue
@@ -240,13 +265,16 @@ class Probe:
     def run(self, services=DEFAULT_SERVICES, log_tail_bytes: int = 262144, max_log_lines: int = 50,
             work_dir: str = "C:\\SMSFleet\\Q317061") -> dict:
         windows = self.values(WINDOWS_KEY, WINDOWS_VALUES, software=False)
-        ident = self.values(f"{SMS_KEY}\\Identification", IDENT_VALUES)
+        version = windows["CurrentVersion"][1]
+        windows.update(self.values(WINDOWS_KEY, WINDOWS_10_VALUES, software=False) if version == "6.3" else
+                       {name: (False, None) for name in WINDOWS_10_VALUES})
+        self.registry.wow64 = version not in ("4.0", "5.0")  # no 32-bit view on Windows NT 4.0 and 2000
+        ident = self.values(f"{SMS_KEY}\\Identification", IDENT_VALUES[:3])  # every site has these three together
+        ident.update(self.values(f"{SMS_KEY}\\Identification", IDENT_VALUES[3:]))  # a central site has no parent
         setup = self.values(f"{SMS_KEY}\\Setup", ["Full Version"])
         tracing = self.values(TRACING, ["Enabled", "TraceFilename"])
         exchange = self.values("SOFTWARE\\Microsoft\\Exchange\\Setup", ["MsiProductMajor", "MsiProductMinor"])
-        parameters, written = self.guard(f"registry HKLM\\{EXIFS_KEY}\\Parameters", lambda: self.registry.values_written(
-            f"{EXIFS_KEY}\\Parameters", ["DriveLetter"]), ({"DriveLetter": (False, None)}, None))
-        letter = parameters["DriveLetter"]
+        letter = self.values(f"{EXIFS_KEY}\\Parameters", ["DriveLetter"], software=False)["DriveLetter"]
         record = self.values(exifs.RECORD_KEY, exifs.RECORD_VALUES, software=False)
         bias = self.values("SYSTEM\\CurrentControlSet\\Control\\TimeZoneInformation", ["ActiveTimeBias"],
                            software=False)["ActiveTimeBias"][1]
@@ -259,12 +287,15 @@ class Probe:
                           if install_dir and platform else
                           {"path": None, "exists": False, "version": None, "size": None, "sha256": None,
                            "language_id": None, "language": None, "modified": None})
-        service_list = self.service_list(services)
+        exifs_key = bool(self.guard(f"registry HKLM\\{EXIFS_KEY}", lambda: self.registry.exists(
+            f"{EXIFS_KEY}\\Parameters") or self.registry.exists(EXIFS_KEY), False))  # the first is open already
+        service_list = self.service_list(services, exifs_key)
         major, minor = exchange["MsiProductMajor"][1], exchange["MsiProductMinor"][1]
         version, build = windows["CurrentVersion"][1], windows["CurrentBuildNumber"][1]
         if windows["CurrentMajorVersionNumber"][0]:  # Windows 10 and later keep CurrentVersion at 6.3
             version = f"{windows['CurrentMajorVersionNumber'][1]}.{windows['CurrentMinorVersionNumber'][1]}"
-        return {
+        drives = self.drives()
+        found = {
             "schema": SCHEMA,
             "computer_name": computer,
             "os_version": f"{version}.{build}.0" if version and build else None,
@@ -285,13 +316,12 @@ class Probe:
             },
             "services": service_list,
             "exifs": {
-                "service_present": bool(self.guard(f"registry HKLM\\{EXIFS_KEY}",
-                                                   lambda: self.registry.exists(EXIFS_KEY), False)),
+                "service_present": exifs_key,
                 "drive_letter": letter[1],
                 "drive_letter_present": letter[0],
                 # When DriveLetter last changed: over smb, the one way to tell that a blanked letter has not had
                 # its restart yet while the IFS drive shows an administrative share (classification).
-                "parameters_written": written,
+                "parameters_written": None,  # below, where classification needs it
                 "original_recorded": record["OriginalDriveLetterState"][0],
                 "original_drive_letter": record["OriginalDriveLetter"][1]
                 if record["OriginalDriveLetterState"][1] == "present" else None,
@@ -300,12 +330,29 @@ class Probe:
                     "registry HKLM\\SOFTWARE\\Microsoft\\SharePoint Portal Server",
                     lambda: self.registry.exists("SOFTWARE\\Microsoft\\SharePoint Portal Server", software=True), False)),
             },
-            "drives": self.drives(),
+            "drives": drives,
             "distmgr_log": self.distmgr_log(install_dir, tracing, windows, log_tail_bytes, max_log_lines),
             "transaction": self.journal(work_dir),
             "staging": None,  # nothing is staged over smb: the transaction writes the checked bytes itself
-            "errors": list(self.errors),
         }
+        if self.needs_written(found["exifs"], drives):
+            found["exifs"]["parameters_written"] = self.guard(
+                f"registry HKLM\\{EXIFS_KEY}\\Parameters", lambda: self.registry.written(f"{EXIFS_KEY}\\Parameters"))
+        found["errors"] = list(self.errors)
+        return found
+
+    @staticmethod
+    def needs_written(exifs_found: dict, drives: list[dict]) -> bool:
+        """Whether classification will ask when the EXIFS Parameters key was last written: only where the letter
+        EXIFS took at boot has an administrative share while DriveLetter names another (classification.
+        mounted_exifs_letter). Elsewhere the answer would decide nothing and cost a request."""
+        try:
+            configured = classification.configured_exifs_letter(exifs_found)
+            letter = classification.booted_exifs_letter(exifs_found, configured)
+        except (AttributeError, TypeError):  # a value of an unexpected type: classification names it; ask anyway
+            return True
+        return bool(letter) and letter != configured and any(
+            d["letter"].upper() == letter and d.get("free") is not None for d in drives)
 
 
 def probe(client, hashes: HashCache | None = None, **options) -> dict:

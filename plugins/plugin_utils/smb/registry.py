@@ -52,6 +52,16 @@ class Registry:
     def __init__(self, client):
         self.client = client
         self._root = None
+        # Whether the host may have a 32-bit registry view (64-bit Windows: XP x64 / 2003 and later). The probe
+        # sets False for Windows NT 4.0 and 2000, so a key missing there is not asked for a second time.
+        self.wow64 = True
+        self._read: dict = {}  # keys opened to be read, kept for the session; any write forgets them
+
+    def _reader(self, subkey: str, software: bool):
+        key = (subkey.lower(), software)
+        if key not in self._read:
+            self._read[key] = self.open_software(subkey) if software else self.open(subkey)
+        return self._read[key]
 
     @property
     def dce(self):
@@ -83,8 +93,8 @@ class Registry:
             raise self.client.rpc_failure(f"registry HKLM\\{subkey}", error) from None
 
     def open_software(self, subkey: str):
-        """A 32-bit program's SOFTWARE key: the native view, then the 32-bit view."""
-        return self.open(subkey) or self.open(subkey, wow32=True)
+        """A 32-bit program's SOFTWARE key: the native view, then (on 64-bit Windows) the 32-bit view."""
+        return self.open(subkey) or (self.open(subkey, wow32=True) if self.wow64 else None)
 
     def close(self, handle) -> None:
         from impacket.dcerpc.v5 import rrp
@@ -126,18 +136,55 @@ class Registry:
         return self.values_written(subkey, names, software, written=False)[0]
 
     def values_written(self, subkey: str, names, software: bool = False, written: bool = True):
-        """(values as values() gives them, the key's LastWriteTime or None), the key opened once."""
-        handle = self.open_software(subkey) if software else self.open(subkey)
-        try:
+        """(values as values() gives them, the key's LastWriteTime or None), the key opened once. A key opened
+        only to be read is not closed: the session's end closes it, and a close would cost a request."""
+        handle = self._reader(subkey, software)
+        found = self.many(handle, list(names)) if handle is not None else None
+        if found is None:
             found = {name: self.value(handle, name) for name in names}
-            return found, (self._written(handle) if written and handle is not None else None)
-        finally:
-            self.close(handle)
+        return found, (self._written(handle) if written and handle is not None else None)
+
+    def many(self, handle, names: list[str]) -> dict | None:
+        """{name: (True, value)} of several values in one BaseRegQueryMultipleValues (MS-RRP 3.1.5.26), or None
+        when they must be asked one by one: one of them is missing (the call then fails as a whole), the
+        values are larger than the collection reads, or the server does not take the call."""
+        from impacket.dcerpc.v5 import rrp
+
+        if len(names) < 2:
+            return None
+        size = 1024
+        for dummy in range(2):
+            request = rrp.BaseRegQueryMultipleValues()
+            request["hKey"] = handle
+            for name in names:
+                entry = rrp.RVALENT()
+                entry["ve_valuename"] = name + "\x00"
+                entry["ve_valuelen"] = len(entry["ve_valuename"])
+                entry["ve_valueptr"] = entry["ve_type"] = 0
+                request["val_listIn"].append(entry)
+            request["num_vals"], request["lpvalueBuf"], request["ldwTotsize"] = len(names), list(b" " * size), size
+            try:
+                reply = self.dce.request(request)
+            except Exception as error:  # noqa: BLE001
+                if rpc_code(error) == ERROR_MORE_DATA:
+                    size = error.get_packet()["ldwTotsize"]
+                    if size <= len(names) * MAX_VALUE_BYTES:
+                        continue
+                if isinstance(self.client.rpc_failure("registry values", error), Unreachable):
+                    raise self.client.rpc_failure("registry values", error) from None
+                return None
+            data = b"".join(reply["lpvalueBuf"])
+            return {name: (True, decode(entry["ve_type"], data[entry["ve_valueptr"]:entry["ve_valueptr"] + entry["ve_valuelen"]]))
+                    for name, entry in zip(names, reply["val_listOut"])}
+        return None
+
+    def written(self, subkey: str) -> str | None:
+        """The key's LastWriteTime (None where the key is missing or the server gives none)."""
+        handle = self._reader(subkey, False)
+        return self._written(handle) if handle is not None else None
 
     def exists(self, subkey: str, software: bool = False) -> bool:
-        handle = self.open_software(subkey) if software else self.open(subkey)
-        self.close(handle)
-        return handle is not None
+        return self._reader(subkey, software) is not None
 
     def _written(self, handle) -> str | None:
         """The key's LastWriteTime, or None where it cannot be had (the values read stand either way)."""
@@ -186,6 +233,7 @@ class Registry:
 
     def set_string(self, subkey: str, name: str, value: str) -> None:
         """Write a REG_SZ value, creating the key when it is missing."""
+        self._read.clear()
         from impacket.dcerpc.v5 import rrp
 
         try:
@@ -201,6 +249,7 @@ class Registry:
 
     def delete_value(self, subkey: str, name: str) -> bool:
         """Delete one value; False when it (or its key) was not there."""
+        self._read.clear()
         from impacket.dcerpc.v5 import rrp
 
         handle = self.open(subkey)
@@ -217,6 +266,7 @@ class Registry:
             self.close(handle)
 
     def delete_key(self, subkey: str) -> None:
+        self._read.clear()
         from impacket.dcerpc.v5 import rrp
 
         parent, dummy, leaf = subkey.rpartition("\\")

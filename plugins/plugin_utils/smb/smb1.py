@@ -21,6 +21,7 @@ import struct
 NT_CREATE_EXTENDED_RESPONSE = 0x10  # no REQUEST_OPLOCK (0x2) or REQUEST_OPBATCH (0x4): no oplock at all
 LOCKING_ANDX_OPLOCK_RELEASE = 0x02
 TRANS2_SET_FILE_INFORMATION, SMB_SET_FILE_BASIC_INFO = 0x08, 0x101
+TRANS2_QUERY_PATH_INFORMATION, SMB_QUERY_FILE_BASIC_INFO = 0x05, 0x101
 
 
 def _unicode(server) -> bool:
@@ -77,6 +78,13 @@ def _release(server, packet) -> None:
 def create(server, tid: int, path: str, access: int, share: int, disposition: int, options: int,
            attributes: int = 0) -> int:
     """NT_CREATE_ANDX without an oplock; the FID."""
+    return create_info(server, tid, path, access, share, disposition, options, attributes)[0]
+
+
+def create_info(server, tid: int, path: str, access: int, share: int, disposition: int, options: int,
+                attributes: int = 0) -> tuple[int, dict]:
+    """NT_CREATE_ANDX without an oplock: the FID, and the file's size, times and attributes as the answer
+    carries them (so no query of the open file is needed for them)."""
     from impacket import smb
 
     name = _name(server, path)
@@ -95,7 +103,56 @@ def create(server, tid: int, path: str, access: int, share: int, disposition: in
     packet.addCommand(command)
     server.sendSMB(packet)
     reply = _answer(server, smb.SMB.SMB_COM_NT_CREATE_ANDX)
-    return smb.SMBNtCreateAndXResponse_Parameters(smb.SMBCommand(reply["Data"][0])["Parameters"])["Fid"]
+    answer = smb.SMBNtCreateAndXResponse_Parameters(smb.SMBCommand(reply["Data"][0])["Parameters"])
+    return answer["Fid"], {"size": answer["EndOfFile"], "creation": answer["CreateTime"],
+                           "last_write": answer["LastWriteTime"], "change": answer["LastChangeTime"],
+                           "attributes": answer["FileAttributes"], "is_dir": bool(answer["FileAttributes"] & 0x10)}
+
+
+def path_attributes(server, tid: int, path: str) -> int:
+    """The attributes of a file or folder by TRANS2_QUERY_PATH_INFORMATION (SMB_QUERY_FILE_BASIC_INFO, which
+    NT 4.0 has too): one request, where an open, a query and a close are three."""
+    from impacket import smb
+
+    server.send_trans2(tid, TRANS2_QUERY_PATH_INFORMATION, b"\x00",
+                       struct.pack("<HL", SMB_QUERY_FILE_BASIC_INFO, 0) + _name(server, path) + (
+                           b"\x00\x00" if _unicode(server) else b"\x00"), b"")
+    reply = _answer(server, smb.SMB.SMB_COM_TRANSACTION2)
+    command = smb.SMBCommand(reply["Data"][0])
+    params = smb.SMBTransaction2Response_Parameters(command["Parameters"])
+    data = bytes(command["Data"][-params["TotalDataCount"]:]) if params["TotalDataCount"] else b""
+    return struct.unpack_from("<L", data, 32)[0]
+
+
+def transact_pipe(server, tid: int, fid: int, data: bytes) -> bytes:
+    """TransactNmPipe (SMB_COM_TRANSACTION, setup 0x26): write a request and read the answer in one round trip
+    (MS-CIFS 2.2.5.6). The transaction's name, \\PIPE\\, is in Unicode when the session is (after a pad byte
+    that aligns it): impacket sends it in ASCII whatever the session, which Samba refuses (NOT_SUPPORTED)."""
+    from impacket import smb
+
+    unicode = _unicode(server)
+    start = 32 + 1 + 2 * 16 + 2  # header, WordCount, 14 words and 2 setup words, ByteCount
+    pad = b"\x00" if unicode and start % 2 else b""
+    name = "\\PIPE\\\x00".encode("utf-16le" if unicode else "latin-1")
+    offset = start + len(pad) + len(name)
+    align = b"\x00" * ((4 - offset % 4) % 4)
+    offset += len(align)
+    command = smb.SMBCommand(smb.SMB.SMB_COM_TRANSACTION)
+    params = command["Parameters"] = smb.SMBTransaction_Parameters()
+    params["Setup"] = struct.pack("<HH", 0x26, fid)
+    params["TotalParameterCount"], params["TotalDataCount"] = 0, len(data)
+    params["MaxParameterCount"], params["MaxDataCount"] = 0, 65504
+    params["ParameterCount"], params["ParameterOffset"] = 0, offset
+    params["DataCount"], params["DataOffset"] = len(data), offset
+    command["Data"] = pad + name + align + data
+    packet = smb.NewSMBPacket()
+    packet["Tid"] = tid
+    packet.addCommand(command)
+    server.sendSMB(packet)
+    reply = _answer(server, smb.SMB.SMB_COM_TRANSACTION)
+    answer = smb.SMBCommand(reply["Data"][0])
+    words = smb.SMBTransactionResponse_Parameters(answer["Parameters"])
+    return bytes(answer["Data"][-words["DataCount"]:]) if words["DataCount"] else b""
 
 
 def write(server, tid: int, fid: int, data: bytes, offset: int) -> int:

@@ -45,6 +45,7 @@ class EmulatedHost:
         self.pending_drop = False
         self.smb_stats = {"connections": 0, "requests": 0, "bytes_in": 0, "bytes_out": 0, "auth_failures": 0,
                           "logoffs": 0, "bad_uid": 0, "oplock_breaks": 0, "bad_signatures": 0}
+        self.smb_commands: dict[str, int] = {}  # requests by SMB command: what a client's cost is made of
         faults = state.get("faults") or {}
         self.link = Link(faults.get("latency_ms", 0), faults.get("bandwidth_kbps", 0))
         self.shells = ShellService(self._execute, on_command=self._on_command, should_drop=self._should_drop)
@@ -114,7 +115,8 @@ class EmulatedHost:
         return {"shells": self.shells.shells_created, "open_shells": len(self.shells.shells),
                 "commands": self.shells.commands_run, "requests": self.endpoint.requests,
                 "bytes_in": self.endpoint.bytes_in, "bytes_out": self.endpoint.bytes_out,
-                "auth_failures": self.endpoint.auth_failures, "smb": dict(self.smb_stats)}
+                "auth_failures": self.endpoint.auth_failures, "smb": dict(self.smb_stats),
+                "smb_commands": dict(sorted(self.smb_commands.items()))}
 
 
 class Fleet:

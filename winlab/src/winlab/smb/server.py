@@ -69,6 +69,25 @@ OS = {
                            "C:\\Windows", True, 0x0001F3FD, True, True),
 }
 SESSION_COMMANDS_SMB1 = {0x72, 0x73, 0x75, 0x71, 0x74, 0x2B}  # negotiate, session setup, tree (dis)connect, logoff, echo
+SMB1_NAMES = {0x04: "CLOSE", 0x06: "DELETE", 0x07: "RENAME", 0x24: "LOCKING_ANDX", 0x25: "TRANSACTION",
+              0x2B: "ECHO", 0x2E: "READ_ANDX", 0x2F: "WRITE_ANDX", 0x32: "TRANSACTION2", 0x71: "TREE_DISCONNECT",
+              0x72: "NEGOTIATE", 0x73: "SESSION_SETUP_ANDX", 0x74: "LOGOFF_ANDX", 0x75: "TREE_CONNECT_ANDX",
+              0xA0: "NT_TRANSACT", 0xA2: "NT_CREATE_ANDX"}
+SMB2_NAMES = ("NEGOTIATE", "SESSION_SETUP", "LOGOFF", "TREE_CONNECT", "TREE_DISCONNECT", "CREATE", "CLOSE", "FLUSH",
+              "READ", "WRITE", "LOCK", "IOCTL", "CANCEL", "ECHO", "QUERY_DIRECTORY", "CHANGE_NOTIFY", "QUERY_INFO",
+              "SET_INFO", "OPLOCK_BREAK")
+
+
+def command_name(raw: bytes) -> str:
+    """SMB1 `TRANSACTION` and the like, SMB2 `smb2 READ`: how `winlab stats` counts requests by kind."""
+    if raw[:4] == b"\xffSMB" and len(raw) > 4:
+        return SMB1_NAMES.get(raw[4], f"0x{raw[4]:02X}")
+    if raw[:4] == b"\xfeSMB" and len(raw) >= 14:
+        command = struct.unpack_from("<H", raw, 12)[0]
+        return "smb2 " + (SMB2_NAMES[command] if command < len(SMB2_NAMES) else f"0x{command:04X}")
+    return "other"
+
+
 NEEDS_NO_SESSION_SMB1 = {0x72, 0x73, 0x2B}  # negotiate, session setup, echo: any other request needs a valid UID
 SESSION_COMMANDS_SMB2 = {0, 1, 2, 3, 4, 13}  # negotiate, session setup, logoff, tree connect/disconnect, echo
 IDLE_SECONDS = 300
@@ -367,6 +386,8 @@ class Handler(smbserver.SMBSERVERHandler):
                 return
             raw = packet.get_trailer()
             emulated.smb_stats["requests"] += 1
+            name = command_name(raw)
+            emulated.smb_commands[name] = emulated.smb_commands.get(name, 0) + 1
             emulated.smb_stats["bytes_in"] += len(raw) + 4
             if packet.get_type() == nmb.NETBIOS_SESSION_REQUEST:  # port 139: a NetBIOS session comes first
                 answer = nmb.NetBIOSSessionPacket()

@@ -481,7 +481,19 @@ def _emit(server, conn, sid, style, nodes, count, max_bytes, flags, first, index
 
 
 # -- pipes: TransactNmPipe ------------------------------------------------------
+def _names_pipe(packet) -> bool:
+    """Whether the transaction's Name is \\PIPE\\ in the session's encoding (Unicode after a pad byte that
+    aligns it): Windows and Samba refuse a TransactNmPipe named otherwise, e.g. in ASCII on a Unicode session."""
+    raw = bytes(smb.SMBCommand(packet["Data"][0])["Data"])
+    if packet["Flags2"] & smb.SMB.FLAGS2_UNICODE:
+        wanted = "\\PIPE\\\x00".encode("utf-16le")
+        return any(raw[pad:pad + len(wanted)].upper() == wanted for pad in (0, 1))
+    return raw[:7].upper() == b"\\PIPE\\\x00"
+
+
 def transact_pipe(conn_id, server, packet, parameters, data, max_data=0):
+    if not _names_pipe(packet):
+        return b"", b"", b"", STATUS_NOT_SUPPORTED
     try:
         conn = server.getConnectionData(conn_id)
         setup = smb.SMBTransaction_Parameters(smb.SMBCommand(packet["Data"][0])["Parameters"])["Setup"]
