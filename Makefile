@@ -6,7 +6,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup test unit sanity lint ps1 build integration demo lab-up lab-down bench bench-remediation clean
+.PHONY: help setup test unit sanity lint ps1 build integration demo lab-up lab-down bench bench-remediation bench-smb clean
 
 help:
 	@echo "make setup        create .venv (Python >= 3.12) and install pinned tools"
@@ -14,6 +14,7 @@ help:
 	@echo "make demo         emulated fleet: audit, remediate, audit again, show the report"
 	@echo "make bench        benchmarks against the 1,000-host scale fleet (see docs/benchmarks.md)"
 	@echo "make bench-remediation  remediation at fleet scale: commands, bytes and ratios (docs/benchmarks.md)"
+	@echo "make bench-smb    the smb audit and remediation at fleet scale against WinRM (docs/benchmarks.md)"
 
 setup:
 	@tools/setup.sh
@@ -47,6 +48,9 @@ bench: setup
 
 bench-remediation: setup
 	@bench/remediation.sh
+
+bench-smb: setup
+	@bench/smb.sh
 
 clean:
 	rm -rf tests/output .lab .pytest_cache .coverage

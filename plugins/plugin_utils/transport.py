@@ -24,7 +24,9 @@ def smb_client(connection):
 
 
 def hash_cache_dir() -> str:
-    return os.path.expanduser(os.path.join("~", ".ansible", "smsfleet.q317061", "hashes"))
+    """<Ansible's home (ANSIBLE_HOME, ~/.ansible by default)>/smsfleet.q317061/hashes, beside the change records."""
+    home = os.environ.get("ANSIBLE_HOME") or os.path.join("~", ".ansible")
+    return os.path.join(os.path.expanduser(home), "smsfleet.q317061", "hashes")
 
 
 def _hash_file(host: str, directory: str | None = None) -> str:
@@ -42,7 +44,7 @@ def load_hashes(host: str, directory: str | None = None) -> dict:
         return {}
 
 
-HASHES_KEPT = 8  # a host's entries carried as a fact: its two DLLs, and the files an upgrade left
+HASHES_KEPT = 16  # a host's entries carried as a fact: its two DLLs (hash and version each), and what an upgrade left
 
 
 def valid_hashes(value) -> dict:
@@ -50,8 +52,23 @@ def valid_hashes(value) -> dict:
     copy can hold anything, and a wrong entry must never become a host's hash."""
     if not isinstance(value, dict):
         return {}
-    return {key: digest.lower() for key, digest in value.items() if isinstance(key, str) and isinstance(digest, str)
-            and key.count("|") == 5 and re.fullmatch(r"[0-9a-fA-F]{64}", digest)}
+    out = {}
+    for key, found in value.items():
+        if not isinstance(key, str):
+            continue
+        if key.count("|") == 5 and isinstance(found, str) and re.fullmatch(r"[0-9a-fA-F]{64}", found):
+            out[key] = found.lower()
+        elif key.count("|") == 6 and key.endswith("|pe") and _version_entry(found):
+            out[key] = {k: found.get(k) for k in ("version", "language_id", "language")}
+    return out
+
+
+def _version_entry(found) -> bool:
+    """{version, language_id, language} as the probe keeps a DLL's version resource, and nothing else."""
+    return (isinstance(found, dict) and isinstance(found.get("version"), (str, type(None)))
+            and re.fullmatch(r"[0-9]{1,5}(\.[0-9]{1,5}){3}", found.get("version") or "0.0.0.0") is not None
+            and isinstance(found.get("language_id"), (int, type(None))) and not isinstance(found.get("language_id"), bool)
+            and isinstance(found.get("language"), (str, type(None))) and len(found.get("language") or "") <= 100)
 
 
 def save_hashes(host: str, store: dict, directory: str | None = None, keep: int = 64) -> None:

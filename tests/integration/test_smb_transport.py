@@ -320,7 +320,8 @@ def test_an_audit_over_smb_is_one_session_and_few_bytes_per_host(lab_factory, tm
     env = dict(lab.env, ANSIBLE_CACHE_PLUGIN="ansible.builtin.jsonfile",
                ANSIBLE_CACHE_PLUGIN_CONNECTION=str(tmp_path / "facts"))
     for label in ("cold", "warm", "fresh"):
-        lab.env = dict(env, HOME=str(tmp_path / ("home-fresh" if label == "fresh" else "home")))
+        home = tmp_path / ("home-fresh" if label == "fresh" else "home")
+        lab.env = dict(env, HOME=str(home), ANSIBLE_HOME=str(home / ".ansible"))
         before = lab.stats()
         run = lab.playbook("playbooks/audit.yml", "-e", f"q317061_report_dir={tmp_path / label}")
         assert run.returncode == 0, run.stdout[-3000:]

@@ -24,6 +24,10 @@ def preload() -> bool:
     """Import impacket and the smb transport's modules now. Called in Ansible's main process (by the filter
     that templates a play's `hosts:`), so every worker forked for a host finds them imported instead of
     spending about 0.15 CPU-seconds importing impacket again (docs/benchmarks.md). False without impacket."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        return False  # a worker: importing here would be the cost the preload saves, paid once more
     try:
         for name in PRELOAD:
             importlib.import_module(name)

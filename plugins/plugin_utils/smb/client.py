@@ -298,6 +298,23 @@ class SmbClient:
         return {"size": size, "creation": creation, "last_write": write, "change": change,
                 "attributes": attributes, "is_dir": bool(attributes & 0x10)}
 
+    def path_stat(self, path: str) -> dict:
+        """stat() by the path alone: over SMB1 one TRANS2_QUERY_PATH_INFORMATION (SMB_QUERY_FILE_ALL_INFO, which
+        NT 4.0 has too) instead of an open, a query and a close. SmbError (NOT_FOUND statuses) when missing."""
+        if self.dialect != "smb1":
+            found = self.stat(path)
+            if found is None:
+                raise SmbError(f"{path}: STATUS_OBJECT_NAME_NOT_FOUND", "STATUS_OBJECT_NAME_NOT_FOUND")
+            return found
+        from . import smb1
+
+        share, rel = share_path(path)
+        tid = self.tree(share)
+        try:
+            return smb1.path_info(self.conn.getSMBServer(), tid, rel)
+        except Exception as error:  # noqa: BLE001
+            raise self.failure(path, error) from None
+
     def is_dir(self, path: str) -> bool:
         if self.dialect != "smb1":
             return self.stat(path, directory=True) is not None

@@ -67,9 +67,9 @@ def head_cached(read, size: int):
 
 
 class HashCache:
-    """SHA-256 of files already read, keyed by host, path, size and times (a changed file has new
-    times; a file touched to keep them is not something an audit has to catch: the transaction
-    reads every byte it relies on). `store` is any dict-like object the caller persists."""
+    """SHA-256 and version resources of files already read, keyed by host, path, size and times (a changed file
+    has new times; a file touched to keep them is not something an audit has to catch: the transaction reads
+    every byte it relies on). `store` is any dict-like object the caller persists."""
 
     def __init__(self, store: dict | None = None):
         self.store = {} if store is None else store
@@ -84,6 +84,19 @@ class HashCache:
 
     def put(self, key: str, value: str) -> None:
         self.store[key] = value
+
+    def version(self, key: str) -> dict | None:
+        """{version, language_id, language} of the file as it was read under this key, or None."""
+        found = self.store.get(key + "|pe")
+        return found if isinstance(found, dict) else None
+
+    def put_version(self, key: str, found: dict) -> None:
+        self.store[key + "|pe"] = {k: found.get(k) for k in ("version", "language_id", "language")}
+
+    def knows(self, host: str, path: str) -> bool:
+        """Whether anything was kept of this file: only then is its stat asked first (a first audit opens it)."""
+        prefix = f"{host.lower()}|{path.lower()}|"
+        return any(key.startswith(prefix) for key in self.store)
 
 
 class Probe:
@@ -134,9 +147,30 @@ class Probe:
                 return candidate
         return None
 
+    def known(self, path: str, computer: str) -> dict | None:
+        """A DLL whose size and times match what an earlier audit read: its version and hash from the cache, by
+        one request for its attributes (no open, no read, no close). None when it must be read."""
+        if not self.hashes.knows(computer, path):
+            return None
+        try:
+            stat = self.client.path_stat(path)
+        except Unreachable:
+            raise
+        except SmbError:
+            return None  # missing, or unreadable: the full read says which
+        key = HashCache.key(computer, path, stat)
+        digest, found = self.hashes.get(key), self.hashes.version(key)
+        if digest is None or found is None or stat["is_dir"]:
+            return None
+        return {"path": path, "exists": True, "version": found["version"], "size": stat["size"], "sha256": digest,
+                "language_id": found["language_id"], "language": found["language"], "modified": iso(stat["last_write"])}
+
     def dll(self, path: str, computer: str) -> dict:
         info = {"path": path, "exists": False, "version": None, "size": None, "sha256": None, "language_id": None,
                 "language": None, "modified": None}
+        known = self.known(path, computer)
+        if known is not None:
+            return known
         try:
             with self.client.reader(path) as (read, stat):
                 info.update(exists=True, size=stat["size"], modified=iso(stat["last_write"]))
@@ -146,6 +180,7 @@ class Probe:
                 if digest is None:
                     digest = hashlib.sha256(read(0, stat["size"])).hexdigest()
                     self.hashes.put(key, digest)
+                self.hashes.put_version(key, found)
                 info.update(version=found["version"], language_id=found["language_id"], language=found["language"],
                             sha256=digest)
         except Unreachable:

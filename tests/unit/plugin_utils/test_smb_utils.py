@@ -152,3 +152,33 @@ def test_nt_statuses_are_named_for_the_reports(code, name):
         def getErrorCode(self):  # noqa: N802 - impacket's name
             return code
     assert client._status(Error()) == name  # pylint: disable=protected-access
+
+
+GOOD = "a" * 64
+
+
+@pytest.mark.parametrize("entries, kept", [
+    ({"h|c:\\d.dll|1|2|3|4": GOOD.upper()}, {"h|c:\\d.dll|1|2|3|4": GOOD}),  # a hash, in lower case
+    ({"h|c:\\d.dll|1|2|3|4|pe": {"version": "2.00.1493.3000", "language_id": 1033, "language": "English"}},
+     {"h|c:\\d.dll|1|2|3|4|pe": {"version": "2.00.1493.3000", "language_id": 1033, "language": "English"}}),
+    ({"h|c:\\d.dll|1|2|3|4": "not a hash"}, {}),
+    ({"h|c:\\d.dll|1|2|3": GOOD}, {}),  # a key the probe never writes
+    ({"h|c:\\d.dll|1|2|3|4|pe": {"version": "2.0; rm -rf", "language_id": 1033, "language": "x"}}, {}),
+    ({"h|c:\\d.dll|1|2|3|4|pe": {"version": "2.00.1493.3000", "language_id": True, "language": "x"}}, {}),
+    ({"h|c:\\d.dll|1|2|3|4|pe": {"version": "2.00.1493.3000", "language_id": 1, "language": "x" * 101}}, {}),
+    ([GOOD], {}), (None, {}),
+])
+def test_hashes_from_a_fact_cache_are_taken_only_in_the_shape_the_probe_writes(entries, kept):
+    assert transport.valid_hashes(entries) == kept
+
+
+def test_a_dll_read_once_is_known_by_its_size_and_times_with_its_version():
+    cache = probe.HashCache()
+    stat = {"size": 10, "last_write": 2, "creation": 1, "change": 3}
+    key = probe.HashCache.key("SITE01", "C:\\SMS\\bin\\i386\\Distmgr.dll", stat)
+    assert not cache.knows("site01", "c:\\sms\\bin\\i386\\distmgr.dll")
+    cache.put(key, GOOD)
+    cache.put_version(key, {"version": "2.00.1493.3000", "language_id": 1033, "language": "English", "extra": 1})
+    assert cache.knows("site01", "c:\\sms\\bin\\i386\\distmgr.dll") and cache.get(key) == GOOD
+    assert cache.version(key) == {"version": "2.00.1493.3000", "language_id": 1033, "language": "English"}
+    assert cache.version(probe.HashCache.key("SITE01", "C:\\SMS\\bin\\i386\\Distmgr.dll", dict(stat, change=4))) is None
