@@ -41,8 +41,13 @@ class ActionModule(ActionBase):
             values = {name: own.get(name) for name in (*variables.RULES, *variables.RETIRED)}
             hosts[host], found = variables.settings(values, scope="host")
             errors += [f"host {host}: {e}" for e in found if f"host {host}: {e}" not in errors]
-            connection = {name: own.get(name) for name in ("ansible_connection", "ansible_port",
-                          "ansible_user", "ansible_smb_domain", *transport.SMB_CHOICES, *transport.SMB_SECONDS)}
+            connection = {name: own.get(name) for name in ("ansible_connection", "ansible_port", "ansible_user",
+                                                           "ansible_smb_domain", *transport.SMB_CHOICES,
+                                                           *transport.SMB_SECONDS, *transport.SMB_BOOLS)}
+            # The account as the connection will have it: the inventory's, else the run's `-u` (the remote_user
+            # keyword, which is how an AWX Machine credential gives it).
+            connection["ansible_user"] = (connection["ansible_user"] or own.get("ansible_smb_user")
+                                          or self._play_context.remote_user)
             errors += [f"host {host}: {e}" for e in transport.check_connection(connection)]
             names.update(n for n in own if str(n).startswith("q317061_"))
         result["warnings"] = variables.unknown(names)

@@ -22,6 +22,18 @@ description:
     (C(~/.ansible/smsfleet.q317061/bundles), private to the user), and the returned C(path) of each file is the
     cached copy (C(bundle_path) the file in the bundle). Staging reads the cache only, so a file changed in the
     bundle after the check never reaches a host.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: >-
+      Checks the bundle on the controller; an https source is downloaded into the controller's archive cache in
+      check mode too, because the checks need its bytes.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
 options:
   source:
     description:

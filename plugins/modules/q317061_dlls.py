@@ -33,6 +33,17 @@ description:
     same transaction from the controller by the same contract and journal; a dropped SMB session is reconnected
     and recovered at once. Over smb the SMS Administrator console cannot be closed - a DLL still in use once the
     SMS services and WMI stopped fails the transaction, which rolls back.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports what it would replace, restore or recover; creates no file, folder or lock on the host.
+  diff_mode:
+    support: partial
+    details: Over smb the diff is the DLL versions before and after; over WinRM the versions are in RV(before) and RV(after).
+  platform:
+    platforms: windows
 options:
   state:
     description:

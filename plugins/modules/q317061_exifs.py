@@ -23,6 +23,15 @@ description:
   - The change takes effect at the next boot (M(smsfleet.q317061.q317061_restart)); until then the host is
     C(pending_reboot). Outlook Web Access may stop working while the IFS drive has no letter (KB Q317061).
   - Fails, changing nothing, on a host without EXIFS.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: windows
 options:
   state:
     description: C(hidden) applies the workaround; C(restored) rolls it back.

@@ -19,6 +19,19 @@ description:
   - An unfinished DLL transaction in O(work_dir) or stopped SMS services make the host C(unknown), never C(fixed).
   - Changes nothing on the host unless O(recover) is true; safe in check mode (no recovery then).
   - This is an action plugin; the documentation lives here.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.facts
+attributes:
+  check_mode:
+    support: full
+    details: Reads only; an unfinished transaction is reported, not recovered, in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: windows
+  facts:
+    support: full
 options:
   sp4_hrp_revision:
     description:

@@ -16,6 +16,16 @@ description:
     C(audit)), C(hotfix), C(workaround), or C(manual) with the reason and the next step for a human.
   - Policy values are validated; a malformed one fails the host with the variable's name and nothing is changed.
   - Warns that Outlook Web Access may stop working when it picks the workaround.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Decides on the controller from the facts; changes nothing anywhere.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
 options:
   facts:
     description: The host's Q317061 facts (C(ansible_facts.q317061)). Exclusive with O(result).

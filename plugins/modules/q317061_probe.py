@@ -31,6 +31,16 @@ description:
   - The transaction journal of M(smsfleet.q317061.q317061_dlls) in O(work_dir) (phase, start, state).
   - It changes nothing. A value that cannot be read is returned as C(null) and described in RV(probe.errors).
   - Most users want M(smsfleet.q317061.q317061_facts), which runs this module and classifies the result.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads only.
+  diff_mode:
+    support: none
+  platform:
+    platforms: windows
 options:
   services:
     description:

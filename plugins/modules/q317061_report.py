@@ -21,6 +21,16 @@ description:
   - Runs on the controller only (action plugin); no credentials or raw probe data are written. It writes in
     check mode too - a check-mode run passes O(check_mode) and its own O(basename) so the report is labelled
     and never replaces a real run's.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: partial
+    details: Writes the report files on the controller in check mode too, named and labelled as a prediction.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
 options:
   hosts:
     description: Inventory hostnames to report on.

@@ -19,6 +19,16 @@ description:
     C(MSExchangeIS) before it checks that no IFS drive letter is mounted.
   - In check mode nothing is restarted and the task reports C(changed).
   - This is an action plugin; the documentation lives here.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports the restart it would make.
+  diff_mode:
+    support: none
+  platform:
+    platforms: windows
 options:
   msg:
     description: The message shown to a logged-on user before the restart.

@@ -23,6 +23,16 @@ description:
     success.
   - Used as the first task of C(audit.yml), C(remediate.yml) and C(rollback.yml), on C(all:localhost) with
     C(run_once), so C(--limit) decides which hosts the run targets.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: partial
+    details: Checks only; when no host is targeted it writes the empty report that says so, in check mode too.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
 options:
   playbook:
     description: Which playbook runs (decides the report's default name and title).

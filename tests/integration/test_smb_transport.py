@@ -412,3 +412,24 @@ def test_one_open_console_over_smb_needs_a_person_and_stops_no_later_wave(lab_fa
     assert run.returncode == 2 and "need a person (refused before any change): p01-04 (" in run.stdout
     later = [n for n, outcome in outcomes.items() if outcome == "changed" and n > "p01-04"]
     assert len(later) > 10, outcomes  # the waves after the console host's ran
+
+
+def test_the_account_may_come_from_the_command_line_as_an_awx_machine_credential_gives_it(lab_factory, tmp_path):
+    """AWX's Machine credential gives `-u` and the password at the prompt, not inventory variables: the pre-check
+    and the connection take the account from there; a malformed smb boolean is still refused before any host."""
+    lab = lab_factory("defaults: {transport: smb}\nhosts: [{name: m-01}]\n")
+    inventory = lab.hosts()
+    for group in inventory["all"]["children"]["site_servers"]["children"].values():
+        for hostvars in group["hosts"].values():
+            hostvars.pop("ansible_user"), hostvars.pop("ansible_password")
+    lab.inventory.write_text(yaml.safe_dump(inventory))
+    password = json.dumps({"ansible_password": "Lab-Passw0rd!"})  # what the prompt answer becomes
+    run = lab.playbook("playbooks/audit.yml", "-u", "Administrator", "-e", password,
+                       "-e", f"q317061_report_dir={tmp_path / 'a'}")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert report(tmp_path / "a", "q317061-audit")["m-01"]["status"] != "unreachable"
+    before = lab.stats()["m-01"]["smb"]["connections"]
+    refused = lab.playbook("playbooks/audit.yml", "-u", "Administrator", "-e", password, "-e",
+                           "ansible_smb_require_signing=maybe", "-e", f"q317061_report_dir={tmp_path / 'b'}")
+    assert refused.returncode != 0 and "ansible_smb_require_signing: must be true or false" in refused.stdout
+    assert lab.stats()["m-01"]["smb"]["connections"] == before, refused.stdout  # the refused run touched no host

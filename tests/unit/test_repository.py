@@ -46,3 +46,22 @@ def test_the_supported_ansible_core_versions_agree_everywhere():
         meta = yaml.safe_load((ROOT / "roles" / role / "meta" / "main.yml").read_text())
         assert str(meta["galaxy_info"]["min_ansible_version"]) == pinned, role
     assert f"ansible-core {pinned}" in (ROOT / "README.md").read_text()
+
+
+def test_every_module_documents_its_check_mode_diff_and_platform_attributes():
+    """What ansible-doc shows an administrator before a maintenance window: may it run with --check, does it diff."""
+    import ast
+
+    import yaml
+
+    for path in sorted((ROOT / "plugins" / "modules").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        text = next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                    and node.targets[0].id == "DOCUMENTATION")
+        attributes = yaml.safe_load(text).get("attributes") or {}
+        assert attributes["check_mode"]["support"] in ("full", "partial", "none"), path.name
+        assert attributes["diff_mode"]["support"] in ("full", "partial", "none"), path.name
+        assert attributes["platform"]["platforms"] in ("windows", "all"), path.name
+        for name in ("check_mode", "diff_mode"):
+            if attributes[name]["support"] == "partial":
+                assert attributes[name].get("details"), f"{path.name}: say what part of {name} is supported"
