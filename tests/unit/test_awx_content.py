@@ -135,3 +135,14 @@ def test_the_workflow_is_audit_plan_approval_remediate_audit_report():
     assert order == ["audit", "plan", "approval", "remediate", "audit-after", "report"]
     plan = next(t for t in CONTENT["job_templates"] if t["name"] == nodes["plan"]["unified_job_template"]["name"])
     assert plan["job_type"] == "check" and plan["diff_mode"] is True
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in CONTENT["surveys"].items() if "spec" in s))
+def test_no_question_is_required_and_has_a_default_so_api_and_schedule_launches_work(name):
+    """AWX applies a required question's default in its launch form only: from the API, the CLI or a schedule the
+    launch is refused without the answer. Every launch path must work with the bundle's answer alone."""
+    survey = CONTENT["surveys"][name]
+    assert [q["variable"] for q in survey["spec"] if q["required"] and "default" in q] == []
+    answers = {q["variable"]: "/srv/hotfixes/Q317061" for q in survey["spec"] if q["required"]}
+    sent = extra_vars(survey, answers)  # what an API launch with only the required answers becomes
+    assert all(q["variable"] in sent for q in survey["spec"] if q.get("default") not in (None, "") or q["required"])
