@@ -125,3 +125,37 @@ def extra_vars(survey: dict, answers: dict, template_vars: dict | None = None) -
         elif q.get("default") is not None and not answer_errors(q, q["default"]):
             out[name] = q["default"]  # an invalid default (for an integer, "") is dropped silently
     return out
+
+
+def workflow_run(nodes: list[dict], outcomes: dict[str, str]) -> list[str]:
+    """The nodes a workflow job runs, in order, as AWX's DAG runs them (awx/main/scheduler/dag_workflow.py): a root
+    runs first; a node runs when a parent that ran ended so that the edge from it fires: success_nodes on
+    "successful", failure_nodes on "failed" (a denied or timed-out approval is failed too), always_nodes either
+    way. A node reached by no firing edge is marked do-not-run. `outcomes`: node -> "successful" or "failed"
+    (default "successful")."""
+    children = {n["identifier"]: n.get("related") or {} for n in nodes}
+    parents = {c["identifier"] for n in nodes for kind in ("success_nodes", "failure_nodes", "always_nodes")
+               for c in (n.get("related") or {}).get(kind, [])}
+    todo = [n["identifier"] for n in nodes if n["identifier"] not in parents]
+    ran = []
+    while todo:
+        node = todo.pop(0)
+        if node in ran:
+            continue
+        ran.append(node)
+        status = outcomes.get(node, "successful")
+        fired = children[node].get("always_nodes", []) + children[node].get(
+            "success_nodes" if status == "successful" else "failure_nodes", [])
+        todo += [c["identifier"] for c in fired]
+    return ran
+
+
+def node_extra_vars(template: dict, survey: dict, workflow_vars: dict, artifacts: dict | None = None) -> dict:
+    """A workflow node's job's extra vars: the template's own, its survey's defaults where nothing else gives the
+    variable, then the artifacts (set_stats) of the jobs before it, then the workflow's extra vars (its survey's
+    answers), which AWX passes to every node and which win (awx/main/models/workflow.py, get_job_kwargs)."""
+    given = dict(artifacts or {}, **workflow_vars)
+    answers = {q["variable"]: given[q["variable"]] for q in survey["spec"] if q["variable"] in given}
+    out = extra_vars(survey, answers, template.get("extra_vars"))
+    out.update(given)
+    return out

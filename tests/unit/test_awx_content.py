@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils import variables
-from awx_rules import SurveyError, answer_errors, extra_vars, spec_errors, ui_answers
+from awx_rules import SurveyError, answer_errors, extra_vars, node_extra_vars, spec_errors, ui_answers, workflow_run
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONTENT = yaml.safe_load((ROOT / "awx" / "content.yml").read_text())["q317061_awx"]
@@ -117,24 +117,73 @@ def test_job_templates_have_awxs_fields_and_valid_values():
     assert len(set(kinds)) == 2  # one credential per kind: AWX refuses two Machine credentials on a template
 
 
+NODES = CONTENT["workflow"]["nodes"]
+TEMPLATES = {t["name"]: t for t in CONTENT["job_templates"]}
+
+
 def test_the_workflow_is_audit_plan_approval_remediate_audit_report():
-    nodes = {n["identifier"]: n for n in CONTENT["workflow"]["nodes"]}
-    assert len(nodes) == len(CONTENT["workflow"]["nodes"])
-    templates = {t["name"] for t in CONTENT["job_templates"]}
-    order, node = [], "audit"
-    while node:
-        order.append(node)
-        ujt = nodes[node]["unified_job_template"]
+    nodes = {n["identifier"]: n for n in NODES}
+    assert len(nodes) == len(NODES)
+    for node in NODES:
+        ujt = node["unified_job_template"]
         if ujt["type"] == "job_template":
-            assert ujt["name"] in templates
+            assert ujt["name"] in TEMPLATES
         else:
             assert ujt["type"] == "workflow_approval" and isinstance(ujt["timeout"], int) and ujt["timeout"] >= 0
-        following = [s["identifier"] for s in (nodes[node].get("related") or {}).get("success_nodes", [])]
-        assert len(following) <= 1 and all(f in nodes for f in following)
-        node = following[0] if following else None
-    assert order == ["audit", "plan", "approval", "remediate", "audit-after", "report"]
-    plan = next(t for t in CONTENT["job_templates"] if t["name"] == nodes["plan"]["unified_job_template"]["name"])
+        for kind in (node.get("related") or {}).values():
+            assert all(c["identifier"] in nodes for c in kind)
+    assert workflow_run(NODES, {}) == ["audit", "plan", "approval", "remediate", "audit-after", "report"]
+    plan = TEMPLATES[nodes["plan"]["unified_job_template"]["name"]]
     assert plan["job_type"] == "check" and plan["diff_mode"] is True
+
+
+@pytest.mark.parametrize("outcomes, ran", [
+    ({"audit": "failed"}, ["audit", "plan", "approval", "remediate", "audit-after", "report"]),  # unknown hosts: rc 2
+    ({"plan": "failed"}, ["audit", "plan", "report"]),
+    ({"approval": "failed"}, ["audit", "plan", "approval", "report"]),  # denied, or timed out
+    ({"remediate": "failed"}, ["audit", "plan", "approval", "remediate", "audit-after", "report"]),
+    ({"remediate": "failed", "audit-after": "failed"}, ["audit", "plan", "approval", "remediate", "audit-after", "report"]),
+])
+def test_the_fleet_report_runs_whatever_failed_and_a_failed_remediation_is_audited_again(outcomes, ran):
+    assert workflow_run(NODES, outcomes) == ran
+
+
+def test_the_campaigns_survey_answers_reach_every_node_as_its_job_would_take_them():
+    """The workflow's survey asks the remediation policy once; AWX passes the answers to every node. A launch that
+    answers only the bundle (API, CLI, schedule) gives every node what its playbook needs, accepted by the
+    collection's own variable rules, and the plan and the remediation the same policy."""
+    survey = CONTENT["surveys"][CONTENT["workflow"]["survey"]]
+    asked = {q["variable"] for q in survey["spec"]}
+    assert {"q317061_hotfix_source", "q317061_targets", "q317061_strategy", "q317061_hotfix_method", "q317061_serial",
+            "q317061_max_fail_percentage"} <= asked
+    launched = extra_vars(survey, {"q317061_hotfix_source": "/srv/hotfixes/Q317061", "q317061_strategy": "hotfix"})
+    policies = {}
+    for node in NODES:
+        ujt = node["unified_job_template"]
+        if ujt["type"] != "job_template":
+            continue
+        template = TEMPLATES[ujt["name"]]
+        job = node_extra_vars(template, CONTENT["surveys"][template["survey"]], launched)
+        assert job["q317061_hotfix_source"] == "/srv/hotfixes/Q317061"  # the plan's pre-flight has its bundle
+        settings, errors = variables.settings(job, scope="run")
+        assert errors == [], (node["identifier"], errors)
+        if template["playbook"] == "playbooks/remediate.yml":
+            policies[node["identifier"]] = {k: job.get(k) for k in asked}
+    assert policies["plan"] == policies["remediate"] and policies["plan"]["q317061_strategy"] == "hotfix"
+
+
+def test_approvals_failures_and_results_are_told_and_only_the_approver_team_may_approve():
+    names = {t["name"] for t in CONTENT["notification_templates"]}
+    notifications = CONTENT["workflow"]["notifications"]
+    assert set(notifications) == {"approvals", "error", "success"}
+    assert all(notifications[kind] and set(notifications[kind]) <= names for kind in notifications)
+    for template in CONTENT["notification_templates"]:
+        assert template["notification_type"] in ("email", "slack", "webhook", "mattermost", "pagerduty", "grafana",
+                                                 "irc", "rocketchat", "twilio", "awssns")
+    assert CONTENT["workflow"]["approvers"]
+    configure = (ROOT / "awx" / "configure.yml").read_text()
+    assert "role: approval" in configure and "update_secrets: false" in configure
+    assert "destroy_current_nodes: true" not in configure  # recreating nodes on every run is never idempotent
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in CONTENT["surveys"].items() if "spec" in s))
