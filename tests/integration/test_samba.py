@@ -31,6 +31,7 @@ from impacket import smb
 from impacket.dcerpc.v5 import rrp, srvs
 
 import smb1_raw as raw
+from transaction_params import dll_params as transaction_params
 from samba import BOOT, PASSWORD, USER, Samba
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils import exifs as workaround
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import dlls, eventlog, exifs, probe, registry
@@ -43,17 +44,6 @@ def samba(tmp_path):
     server = Samba(tmp_path / "samba").start()
     yield server
     server.stop()
-
-
-def transaction_params(bundle, state="replaced"):
-    files = []
-    for name in ("Baseutil.dll", "Distmgr.dll"):
-        local = bundle / "i386" / name
-        files.append({"name": name, "local": str(local), "source": f"{WORK}\\staged\\{name}",
-                      "version": "2.00.1493.3240", "sha256": hashlib.sha256(local.read_bytes()).hexdigest()})
-    return {"state": state, "bin_dir": BIN, "backup_dir": f"{WORK}\\backup", "journal": f"{WORK}\\journal.json",
-            "files": files if state == "replaced" else [], "stop_timeout": 30, "wmi_service": "Winmgmt",
-            "services": ["SMS_SITE_COMPONENT_MANAGER", "SMS_EXECUTIVE", "SMS_SQL_MONITOR"], "admin_console": "refuse"}
 
 
 def sha(data: bytes) -> str:

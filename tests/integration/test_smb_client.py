@@ -12,6 +12,7 @@ from impacket import smb
 from impacket.smbconnection import SessionError
 
 import smb1_raw as raw
+from transaction_params import dll_params as params
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client, dlls, eventlog, probe
 
 FLEET = """
@@ -41,17 +42,6 @@ def lab(tmp_path_factory):
 def session(lab, name) -> client.SmbClient:
     return client.SmbClient("127.0.0.1", lab.host_state(name)["smb_port"], "Administrator", "Lab-Passw0rd!",
                             nt4_logon=name == "nt4").connect()  # NT 4.0 has no extended security: by opt-in only
-
-
-def params(bundle, state="replaced"):
-    files = []
-    for name in ("Baseutil.dll", "Distmgr.dll"):
-        local = bundle / "i386" / name
-        files.append({"name": name, "local": str(local), "source": f"{WORK}\\staged\\{name}",
-                      "version": "2.00.1493.3240", "sha256": hashlib.sha256(local.read_bytes()).hexdigest()})
-    return {"state": state, "bin_dir": BIN, "backup_dir": f"{WORK}\\backup", "journal": f"{WORK}\\journal.json",
-            "files": files if state == "replaced" else [], "services": SERVICES, "wmi_service": "Winmgmt",
-            "admin_console": "refuse", "stop_timeout": 30}
 
 
 def test_no_oplock_is_asked_for_so_another_opener_never_waits_for_or_breaks_the_session(lab):
