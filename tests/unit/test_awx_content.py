@@ -195,3 +195,15 @@ def test_no_question_is_required_and_has_a_default_so_api_and_schedule_launches_
     answers = {q["variable"]: "/srv/hotfixes/Q317061" for q in survey["spec"] if q["required"]}
     sent = extra_vars(survey, answers)  # what an API launch with only the required answers becomes
     assert all(q["variable"] in sent for q in survey["spec"] if q.get("default") not in (None, "") or q["required"])
+
+
+def test_the_nightly_audit_is_scheduled_and_launches_without_any_answer():
+    """A schedule sends no survey answers: the audit it launches must need none, and the rule must be one AWX takes
+    (DTSTART with a time zone, then one RRULE)."""
+    schedules = CONTENT["schedules"]
+    assert [s["unified_job_template"] for s in schedules] == ["Q317061 audit"]
+    for schedule in schedules:
+        assert re.fullmatch(r"DTSTART;TZID=[A-Za-z/_]+:\d{8}T\d{6} RRULE:FREQ=DAILY(;INTERVAL=\d+)?", schedule["rrule"])
+        template = TEMPLATES[schedule["unified_job_template"]]
+        job = extra_vars(CONTENT["surveys"][template["survey"]], {}, template.get("extra_vars"))
+        assert variables.settings(job, scope="run")[1] == []
