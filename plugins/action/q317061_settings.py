@@ -48,6 +48,9 @@ class ActionModule(ActionBase):
             # keyword, which is how an AWX Machine credential gives it).
             connection["ansible_user"] = (connection["ansible_user"] or own.get("ansible_smb_user")
                                           or self._play_context.remote_user)
+            for name in (*transport.SMB_CHOICES, *transport.SMB_BOOLS, "ansible_smb_domain"):  # below the inventory
+                if connection.get(name) is None and os.environ.get(name.upper()) not in (None, ""):
+                    connection[name] = os.environ[name.upper()]  # ANSIBLE_SMB_*, as an AWX credential injects them
             errors += [f"host {host}: {e}" for e in transport.check_connection(connection)]
             names.update(n for n in own if str(n).startswith("q317061_"))
         result["warnings"] = variables.unknown(names)

@@ -67,6 +67,8 @@ options:
         error, never a guess.
     type: str
     default: ''
+    env:
+      - name: ANSIBLE_SMB_DOMAIN
     vars:
       - name: ansible_smb_domain
   auth:
@@ -76,11 +78,15 @@ options:
     type: str
     choices: [ntlm, kerberos]
     default: ntlm
+    env:
+      - name: ANSIBLE_SMB_AUTH
     vars:
       - name: ansible_smb_auth
   kdc:
     description: The Kerberos KDC (a domain controller) when O(auth=kerberos); default is the domain's DNS name.
     type: str
+    env:
+      - name: ANSIBLE_SMB_KDC
     vars:
       - name: ansible_smb_kdc
   dialect:
@@ -88,6 +94,8 @@ options:
     type: str
     choices: [auto, smb1, smb2]
     default: auto
+    env:
+      - name: ANSIBLE_SMB_DIALECT
     vars:
       - name: ansible_smb_dialect
   require_signing:
@@ -99,6 +107,8 @@ options:
       - C(true) or C(false) only; any other value is an error, never taken for false.
     type: raw
     default: false
+    env:
+      - name: ANSIBLE_SMB_REQUIRE_SIGNING
     vars:
       - name: ansible_smb_require_signing
   nt4_logon:
@@ -109,6 +119,8 @@ options:
       - C(true) or C(false) only.
     type: raw
     default: false
+    env:
+      - name: ANSIBLE_SMB_NT4_LOGON
     vars:
       - name: ansible_smb_nt4_logon
   connect_timeout:

@@ -433,3 +433,23 @@ def test_the_account_may_come_from_the_command_line_as_an_awx_machine_credential
                            "ansible_smb_require_signing=maybe", "-e", f"q317061_report_dir={tmp_path / 'b'}")
     assert refused.returncode != 0 and "ansible_smb_require_signing: must be true or false" in refused.stdout
     assert lab.stats()["m-01"]["smb"]["connections"] == before, refused.stdout  # the refused run touched no host
+
+
+def test_the_smb_credential_types_environment_is_checked_first_and_ranks_below_the_inventory(lab_factory, tmp_path):
+    """AWX's smb credential type injects ANSIBLE_SMB_* variables: a malformed one is refused before any host, and a
+    host's own inventory setting wins over it (an NT 4.0 group keeps its own logon while the credential sets the
+    fleet's)."""
+    lab = lab_factory("defaults: {transport: smb}\ngroups: [{name: e, count: 2}]\n")
+    base = dict(lab.env)
+    lab.env = dict(base, ANSIBLE_SMB_REQUIRE_SIGNING="maybe")
+    before = lab.stats()["e-01"]["smb"]["connections"]
+    refused = lab.playbook("playbooks/audit.yml", "-e", f"q317061_report_dir={tmp_path / 'a'}")
+    assert refused.returncode != 0 and "ansible_smb_require_signing: must be true or false (got 'maybe')" in refused.stdout
+    assert lab.stats()["e-01"]["smb"]["connections"] == before  # refused before any host
+    lab.set_hostvars("e", "e-02", ansible_smb_require_signing=False)
+    lab.env = dict(base, ANSIBLE_SMB_REQUIRE_SIGNING="True")  # as AWX renders the credential's boolean
+    run = lab.playbook("playbooks/audit.yml", "-e", f"q317061_report_dir={tmp_path / 'b'}")
+    entries = report(tmp_path / "b", "q317061-audit")
+    assert entries["e-01"]["status"] == "unreachable" and "does not offer SMB signing" in run.stdout  # the credential
+    assert entries["e-02"]["status"] not in ("unreachable", "unknown")  # its own inventory value wins
+    lab.env = base

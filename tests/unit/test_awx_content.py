@@ -207,3 +207,24 @@ def test_the_nightly_audit_is_scheduled_and_launches_without_any_answer():
         template = TEMPLATES[schedule["unified_job_template"]]
         job = extra_vars(CONTENT["surveys"][template["survey"]], {}, template.get("extra_vars"))
         assert variables.settings(job, scope="run")[1] == []
+
+
+def test_the_smb_credential_type_injects_what_the_connection_reads_below_the_inventory():
+    """Each injected name is an environment variable of the smsfleet.q317061.smb connection (which Ansible ranks
+    below every inventory variable), each input has its injector, and AWX's rendering of a boolean is accepted."""
+    import ast
+
+    from ansible_collections.smsfleet.q317061.plugins.plugin_utils.transport import strict_bool
+
+    source = (ROOT / "plugins" / "connection" / "smb.py").read_text()
+    doc = next(n.value.value for n in ast.parse(source).body if isinstance(n, ast.Assign) and n.targets[0].id == "DOCUMENTATION")
+    env_names = {e["name"] for option in yaml.safe_load(doc)["options"].values() for e in option.get("env", [])}
+    (kind,) = CONTENT["credential_types"]
+    assert kind["kind"] in ("cloud", "net")  # the only kinds AWX lets a custom type have
+    fields = {f["id"]: f for f in kind["inputs"]["fields"]}
+    injected = kind["injectors"]["env"]
+    assert set(injected) <= env_names, set(injected) - env_names
+    assert {re.fullmatch(r"\{\{ (\w+) \}\}", v).group(1) for v in injected.values()} == set(fields)
+    assert all(strict_bool(str(value)) is value for value in (True, False))  # AWX renders "True" / "False"
+    assert set(kind["credential_inputs"]) <= set(fields) and kind["credential_inputs"]["auth"] in fields["auth"]["choices"]
+    assert CONTENT["credentials"]["smb"]

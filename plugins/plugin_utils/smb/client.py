@@ -150,7 +150,7 @@ class SmbClient:
                            "it on the server (LanmanServer\\Parameters EnableSecuritySignature=1, KB887429)")
         try:
             if self.kerberos:  # impacket signs a Kerberos session only where the server requires signing
-                conn.kerberosLogin(self.user, self.password, self.domain, kdcHost=self.kdc)
+                conn.kerberosLogin(self.user, self.password, self.domain, kdcHost=self.kdc or None)  # "" is none
                 self.security = {"signed": bool(offer["required"]), "authentication": "Kerberos",
                                  "dialect": offer["dialect"]}
             else:
