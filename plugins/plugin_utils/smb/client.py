@@ -323,7 +323,7 @@ class SmbClient:
         share, rel = share_path(path)
         tid = self.tree(share)
         try:
-            return bool(smb1.path_attributes(self.conn.getSMBServer(), tid, rel) & 0x10)
+            return smb1.path_info(self.conn.getSMBServer(), tid, rel)["is_dir"]
         except Exception as error:  # noqa: BLE001
             failure = self.failure(path, error)
             if failure.status in NOT_FOUND:

@@ -132,17 +132,11 @@ class Registry:
         raise SmbError(f"registry value {name}: it kept growing while it was read")
 
     def values(self, subkey: str, names, software: bool = False) -> dict:
-        """{name: (present, value)} of one key, opened once; all absent when the key is."""
-        return self.values_written(subkey, names, software, written=False)[0]
-
-    def values_written(self, subkey: str, names, software: bool = False, written: bool = True):
-        """(values as values() gives them, the key's LastWriteTime or None), the key opened once. A key opened
-        only to be read is not closed: the session's end closes it, and a close would cost a request."""
+        """{name: (present, value)} of one key, opened once; all absent when the key is. A key opened only to be
+        read is not closed: the session's end closes it, and a close would cost a request."""
         handle = self._reader(subkey, software)
         found = self.many(handle, list(names)) if handle is not None else None
-        if found is None:
-            found = {name: self.value(handle, name) for name in names}
-        return found, (self._written(handle) if written and handle is not None else None)
+        return found if found is not None else {name: self.value(handle, name) for name in names}
 
     def many(self, handle, names: list[str]) -> dict | None:
         """{name: (True, value)} of several values in one BaseRegQueryMultipleValues (MS-RRP 3.1.5.26), or None

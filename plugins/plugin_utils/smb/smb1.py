@@ -21,7 +21,7 @@ import struct
 NT_CREATE_EXTENDED_RESPONSE = 0x10  # no REQUEST_OPLOCK (0x2) or REQUEST_OPBATCH (0x4): no oplock at all
 LOCKING_ANDX_OPLOCK_RELEASE = 0x02
 TRANS2_SET_FILE_INFORMATION, SMB_SET_FILE_BASIC_INFO = 0x08, 0x101
-TRANS2_QUERY_PATH_INFORMATION, SMB_QUERY_FILE_BASIC_INFO, SMB_QUERY_FILE_ALL_INFO = 0x05, 0x101, 0x107
+TRANS2_QUERY_PATH_INFORMATION, SMB_QUERY_FILE_ALL_INFO = 0x05, 0x107
 
 
 def _unicode(server) -> bool:
@@ -121,14 +121,9 @@ def _query_path(server, tid: int, path: str, level: int) -> bytes:
     return bytes(command["Data"][-params["TotalDataCount"]:]) if params["TotalDataCount"] else b""
 
 
-def path_attributes(server, tid: int, path: str) -> int:
-    """The attributes of a file or folder by TRANS2_QUERY_PATH_INFORMATION (SMB_QUERY_FILE_BASIC_INFO, which
-    NT 4.0 has too): one request, where an open, a query and a close are three."""
-    return struct.unpack_from("<L", _query_path(server, tid, path, SMB_QUERY_FILE_BASIC_INFO), 32)[0]
-
-
 def path_info(server, tid: int, path: str) -> dict:
-    """Size, times and attributes by the path (SMB_QUERY_FILE_ALL_INFO), as a stat of an open file gives them."""
+    """Size, times and attributes by the path (SMB_QUERY_FILE_ALL_INFO, which NT 4.0 has too), as a stat of an open
+    file gives them: one request, where an open, a query and a close are three."""
     raw = _query_path(server, tid, path, SMB_QUERY_FILE_ALL_INFO)
     creation, _access, write, change, attributes = struct.unpack_from("<QQQQL", raw, 0)
     return {"size": struct.unpack_from("<q", raw, 48)[0], "creation": creation, "last_write": write, "change": change,
