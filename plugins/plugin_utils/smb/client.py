@@ -113,6 +113,14 @@ def rpc_code(error) -> int | None:
     return code if isinstance(code, int) else None
 
 
+def _all_info(raw: bytes) -> dict:
+    """{size, creation, last_write, change, attributes, is_dir} of a FILE_ALL_INFORMATION (SMB1's
+    SMB_QUERY_FILE_ALL_INFO has the same layout up to the size)."""
+    creation, _access, write, change, attributes = struct.unpack_from("<QQQQL", raw, 0)
+    return {"size": struct.unpack_from("<q", raw, 48)[0], "creation": creation, "last_write": write, "change": change,
+            "attributes": attributes, "is_dir": bool(attributes & 0x10)}
+
+
 class SmbClient:
     def __init__(self, host: str, port: int = 445, user: str = "", password: str = "", domain: str = "",
                  kerberos: bool = False, kdc: str | None = None, connect_timeout: int = 30,
@@ -292,15 +300,11 @@ class SmbClient:
 
         klass = SMB_QUERY_FILE_ALL_INFO if self.dialect == "smb1" else SMB2_FILE_ALL_INFO
         raw = self.conn.queryInfo(tid, fid, fileInfoClass=klass)
-        raw = raw if isinstance(raw, bytes) else raw.getData()
-        creation, _access, write, change, attributes = struct.unpack_from("<QQQQL", raw, 0)
-        size = struct.unpack_from("<q", raw, 48)[0]
-        return {"size": size, "creation": creation, "last_write": write, "change": change,
-                "attributes": attributes, "is_dir": bool(attributes & 0x10)}
+        return _all_info(raw if isinstance(raw, bytes) else raw.getData())
 
     def path_stat(self, path: str) -> dict:
-        """stat() by the path alone: over SMB1 one TRANS2_QUERY_PATH_INFORMATION (SMB_QUERY_FILE_ALL_INFO, which
-        NT 4.0 has too) instead of an open, a query and a close. SmbError (NOT_FOUND statuses) when missing."""
+        """stat() by the path alone: over SMB1 one TRANS2_QUERY_PATH_INFORMATION instead of an open, a query and a
+        close. SmbError (a NOT_FOUND status) when missing."""
         if self.dialect != "smb1":
             found = self.stat(path)
             if found is None:
@@ -311,24 +315,17 @@ class SmbClient:
         share, rel = share_path(path)
         tid = self.tree(share)
         try:
-            return smb1.path_info(self.conn.getSMBServer(), tid, rel)
+            return _all_info(smb1.path_all_info(self.conn.getSMBServer(), tid, rel))
         except Exception as error:  # noqa: BLE001
             raise self.failure(path, error) from None
 
     def is_dir(self, path: str) -> bool:
-        if self.dialect != "smb1":
-            return self.stat(path, directory=True) is not None
-        from . import smb1
-
-        share, rel = share_path(path)
-        tid = self.tree(share)
         try:
-            return smb1.path_info(self.conn.getSMBServer(), tid, rel)["is_dir"]
-        except Exception as error:  # noqa: BLE001
-            failure = self.failure(path, error)
-            if failure.status in NOT_FOUND:
+            return self.path_stat(path)["is_dir"]
+        except SmbError as error:
+            if error.status in NOT_FOUND:
                 return False
-            raise failure from None
+            raise
 
     def read(self, path: str, offset: int = 0, length: int | None = None) -> tuple[bytes, dict]:
         """Bytes [offset, offset+length) (to the end when length is None) and the file's stat."""

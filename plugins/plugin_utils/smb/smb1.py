@@ -121,13 +121,10 @@ def _query_path(server, tid: int, path: str, level: int) -> bytes:
     return bytes(command["Data"][-params["TotalDataCount"]:]) if params["TotalDataCount"] else b""
 
 
-def path_info(server, tid: int, path: str) -> dict:
-    """Size, times and attributes by the path (SMB_QUERY_FILE_ALL_INFO, which NT 4.0 has too), as a stat of an open
-    file gives them: one request, where an open, a query and a close are three."""
-    raw = _query_path(server, tid, path, SMB_QUERY_FILE_ALL_INFO)
-    creation, _access, write, change, attributes = struct.unpack_from("<QQQQL", raw, 0)
-    return {"size": struct.unpack_from("<q", raw, 48)[0], "creation": creation, "last_write": write, "change": change,
-            "attributes": attributes, "is_dir": bool(attributes & 0x10)}
+def path_all_info(server, tid: int, path: str) -> bytes:
+    """SMB_QUERY_FILE_ALL_INFO of a path (a level NT 4.0 has too), the same bytes a query of an open file gives:
+    one request, where an open, a query and a close are three."""
+    return _query_path(server, tid, path, SMB_QUERY_FILE_ALL_INFO)
 
 
 def transact_pipe(server, tid: int, fid: int, data: bytes) -> bytes:
