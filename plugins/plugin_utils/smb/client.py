@@ -541,18 +541,12 @@ class SmbClient:
         return {"size": total * unit, "free": free * unit, "file_system": file_system, "label": None, "type": kind}
 
     def _fs_smb1(self, tid, level: int) -> bytes:
-        from impacket import smb
+        from . import smb1
 
-        conn = self.conn.getSMBServer()
-        conn.send_trans2(tid, smb.SMB.TRANS2_QUERY_FS_INFORMATION, b"\x00", struct.pack("<H", level), b"")
         try:
-            response = conn.recvSMB()
-            response.isValidAnswer(smb.SMB.SMB_COM_TRANSACTION2)  # raises the NT status of a failure
-        except Exception as error:  # noqa: BLE001
+            return smb1.fs_info(self.conn.getSMBServer(), tid, level)
+        except Exception as error:  # noqa: BLE001 - the NT status of a failure
             raise self.failure(f"volume information level {level:#x}", error) from None
-        command = smb.SMBCommand(response["Data"][0])
-        params = smb.SMBTransaction2Response_Parameters(command["Parameters"])
-        return bytes(command["Data"][-params["TotalDataCount"]:]) if params["TotalDataCount"] else b""
 
     def _fs_smb2(self, tid, fid, klass: int) -> bytes:
         from impacket.smb3structs import SMB2_0_INFO_FILESYSTEM

@@ -53,17 +53,24 @@ def _code(error) -> int | None:
 def _read(dce, handle, record: int) -> list[dict]:
     from impacket.dcerpc.v5 import even
 
+    from .pipes import byte_array_answer
+
     size = READ_BYTES
     for dummy in range(2):
-        try:
-            reply = even.hElfrReadELW(dce, handle, SEEK_READ | BACKWARDS_READ, record, size)
-            return records(b"".join(reply["Buffer"])[:reply["NumberOfBytesRead"]])
-        except even.DCERPCSessionError as error:
-            if _code(error) == STATUS_END_OF_FILE:
-                return []
-            if _code(error) != STATUS_BUFFER_TOO_SMALL:
-                raise
-            size = error.get_packet()["MinNumberOfBytesNeeded"]  # one record bigger than READ_BYTES
+        request = even.ElfrReadELW()
+        request["LogHandle"], request["ReadFlags"] = handle, SEEK_READ | BACKWARDS_READ
+        request["RecordOffset"], request["NumberOfBytesToRead"] = record, size
+        buffer, rest = byte_array_answer(dce, request)
+        if len(rest) != 12:
+            raise ValueError(f"a malformed ElfrReadELW answer ({len(rest)} bytes after the buffer)")
+        read, needed, status = struct.unpack("<LLL", rest)  # NumberOfBytesRead, MinNumberOfBytesNeeded, status
+        if status == 0:
+            return records(buffer[:read])
+        if status == STATUS_END_OF_FILE:
+            return []
+        if status != STATUS_BUFFER_TOO_SMALL:
+            raise even.DCERPCSessionError(error_code=status)
+        size = needed  # one record bigger than READ_BYTES
     return []
 
 

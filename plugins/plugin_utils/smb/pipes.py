@@ -13,9 +13,18 @@ same; the requests per host fall by about half (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import struct
+
 FRAGMENT = 4280  # the fragment size impacket binds with (max_xmit_frag = max_recv_frag): a read never needs more
 PIPE_ACCESS = 0x0012019F  # FILE_READ_DATA | FILE_WRITE_DATA | FILE_APPEND_DATA | EA and attributes | READ_CONTROL | SYNCHRONIZE
 FILE_SHARE_READ_WRITE = 0x3
+# C706 12.6: the request PDU's header (version 5.0, type, flags, data representation, fragment and auth
+# lengths, call id, allocation hint, context id, operation number); a response's first 24 bytes are alike
+REQUEST = struct.Struct("<BBBBLHHLLHH")
+MSRPC_REQUEST, MSRPC_RESPONSE = 0, 2
+PFC_FIRST_FRAG, PFC_LAST_FRAG, PFC_OBJECT_UUID = 0x01, 0x02, 0x80
+DATA_REPRESENTATION = 0x10  # little-endian integers, ASCII characters, IEEE floating point
+HEADER_SIZE = 24
 
 
 def transport_class():
@@ -28,6 +37,10 @@ def transport_class():
             self.client, self.name = client, name
             self.tid = self.fid = None
             self.pending: bytes | None = None  # the last fragment of a call, sent with the read of its answer
+            self.unread: bytes | None = None
+
+        def get_dce_rpc(self):
+            return dce_class()(self)
 
         def connect(self):
             self.tid = self.client.tree("IPC$")
@@ -47,6 +60,9 @@ def transport_class():
                 self.pending = None
 
         def recv(self, forceRecv=0, count=0):  # pylint: disable=invalid-name
+            if self.unread is not None:  # an answer PipeDCE looked at and leaves to impacket's parser
+                data, self.unread = self.unread, None
+                return data
             if self.pending is not None:
                 request, self.pending = self.pending, None
                 return self.client.pipe_transact(self.tid, self.fid, request)
@@ -56,3 +72,55 @@ def transport_class():
             return self.client.conn
 
     return PipeTransport
+
+
+def byte_array_answer(dce, request) -> tuple[bytes, bytes]:
+    """One call whose answer starts with a conformant byte array (ElfrReadELW, REnumServicesStatusW): the
+    array's bytes, and the rest of the answer after it (its other [out] values, the status last). impacket
+    unpacks such an array one NDR element per byte, which cost more CPU than the rest of an audit's calls
+    together; its request packing is kept. A malformed answer is a ValueError."""
+    dce.call(request.opnum, request)
+    stub = dce.recv()
+    count = struct.unpack_from("<L", stub, 0)[0] if len(stub) >= 4 else None
+    if count is None or 4 + count > len(stub):
+        raise ValueError(f"a malformed answer to opnum {request.opnum} ({len(stub)} bytes)")
+    end = 4 + count + (-count % 4)  # the next value is aligned to 4 bytes (NDR)
+    return stub[4:4 + count], stub[end:]
+
+
+def dce_class():
+    """impacket's DCE/RPC client with the common call framed by struct (see PipeDCE)."""
+    from impacket.dcerpc.v5 import rpcrt
+
+    class PipeDCE(rpcrt.DCERPC_v5):
+        """A call without authentication (the pipes ride the signed SMB session), an object UUID or fragments
+        goes out as one PDU packed here, and a whole unfragmented response is cut here; everything else (a
+        fault, fragments, an authenticated bind) is impacket's own code. impacket packs and parses these
+        headers with its generic Structure class, which cost more CPU per audit than the rest of the call
+        (docs/benchmarks.md)."""
+
+        def call(self, function, body, uuid=None):
+            stub = body.getData() if hasattr(body, "getData") else body
+            # pylint: disable=protected-access  # impacket's own state of this client, read as impacket reads it
+            if (uuid is not None or self._max_user_frag or len(stub) + 128 > self._DCERPC_v5__max_xmit_size
+                    or self._DCERPC_v5__auth_level != rpcrt.RPC_C_AUTHN_LEVEL_NONE):
+                return super().call(function, stub, uuid)
+            call_id = self._DCERPC_v5__callid
+            self._transport.send(REQUEST.pack(5, 0, MSRPC_REQUEST, PFC_FIRST_FRAG | PFC_LAST_FRAG, DATA_REPRESENTATION,
+                                              HEADER_SIZE + len(stub), 0, call_id, len(stub), self._ctx, function) + stub)
+            self._DCERPC_v5__callid = call_id + 1
+            return None
+
+        def recv(self):
+            answer = b""
+            while True:
+                data = self._transport.recv(1 if answer else 0, count=HEADER_SIZE)
+                if (len(data) < HEADER_SIZE or data[2] != MSRPC_RESPONSE or data[3] & PFC_OBJECT_UUID
+                        or data[10:12] != b"\x00\x00" or struct.unpack_from("<H", data, 8)[0] != len(data)):
+                    self._transport.unread = data
+                    return answer + super().recv()
+                answer += data[HEADER_SIZE:]
+                if data[3] & PFC_LAST_FRAG:
+                    return answer
+
+    return PipeDCE

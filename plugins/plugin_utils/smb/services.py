@@ -38,6 +38,18 @@ def parse_enum(buffer: bytes, count: int) -> list[tuple[str, str]]:
     return out
 
 
+def parse_enum_rest(rest: bytes) -> tuple[int, int, int | None, int]:
+    """REnumServicesStatusW's [out] values after the buffer (MS-SCMR 3.1.4.14): bytes needed, services
+    returned, the resume index (None: a null pointer, so no value follows it), the status."""
+    if len(rest) not in (16, 20):
+        raise ValueError(f"a malformed REnumServicesStatusW answer ({len(rest)} bytes after the buffer)")
+    needed, returned, referent = struct.unpack_from("<LLL", rest)
+    if not referent:
+        return needed, returned, None, struct.unpack_from("<L", rest, 12)[0]
+    resume, status = struct.unpack_from("<LL", rest, 12)
+    return needed, returned, resume, status
+
+
 class Services:
     def __init__(self, client):
         self.client = client
@@ -63,6 +75,8 @@ class Services:
         open and a status query per service."""
         from impacket.dcerpc.v5 import scmr
 
+        from .pipes import byte_array_answer
+
         out, resume, size = {}, 0, ENUM_BYTES
         try:
             manager = self._manager()
@@ -70,17 +84,14 @@ class Services:
                 request = scmr.REnumServicesStatusW()
                 request["hSCManager"], request["dwServiceType"] = manager, SERVICE_WIN32 | SERVICE_FILE_SYSTEM_DRIVER
                 request["dwServiceState"], request["cbBufSize"], request["lpResumeIndex"] = SERVICE_STATE_ALL, size, resume
-                try:
-                    reply, more = self.dce.request(request), False
-                except Exception as error:  # noqa: BLE001
-                    if rpc_code(error) != ERROR_MORE_DATA:
-                        raise
-                    reply, more = error.get_packet(), True
-                out.update((name.lower(), state) for name, state in
-                           parse_enum(b"".join(reply["lpBuffer"]), reply["lpServicesReturned"]))
-                if not more:
+                buffer, rest = byte_array_answer(self.dce, request)
+                needed, returned, resume, status = parse_enum_rest(rest)
+                if status not in (0, ERROR_MORE_DATA):
+                    raise scmr.DCERPCSessionError(error_code=status)
+                out.update((name.lower(), state) for name, state in parse_enum(buffer, returned))
+                if status == 0:
                     return out
-                resume, size = reply["lpResumeIndex"] or 0, reply["pcbBytesNeeded"]  # what the rest needs
+                resume, size = resume or 0, needed  # what the rest needs
         except Exception as error:  # noqa: BLE001
             raise self.client.rpc_failure("service enumeration", error) from None
         raise SmbError("service enumeration: the list kept growing while it was read")

@@ -18,10 +18,21 @@ from __future__ import annotations
 
 import struct
 
+from . import smb1_frames
+
 NT_CREATE_EXTENDED_RESPONSE = 0x10  # no REQUEST_OPLOCK (0x2) or REQUEST_OPBATCH (0x4): no oplock at all
 LOCKING_ANDX_OPLOCK_RELEASE = 0x02
 TRANS2_SET_FILE_INFORMATION, SMB_SET_FILE_BASIC_INFO = 0x08, 0x101
 TRANS2_QUERY_PATH_INFORMATION, SMB_QUERY_FILE_ALL_INFO = 0x05, 0x107
+TRANS2_QUERY_FS_INFORMATION = 0x03
+SMB_COM_TRANSACTION, SMB_COM_TRANSACTION2, SMB_COM_NT_CREATE_ANDX = 0x25, 0x32, 0xA2
+# MS-CIFS 2.2.4.64.1: AndX (command, reserved, offset), reserved, name length, flags, root FID, access, allocation
+# size (two halves), attributes, share access, disposition, options, impersonation, security flags
+NT_CREATE_WORDS = struct.Struct("<BBHBHLLLLLLLLLLB")
+NT_CREATE_ANSWER = struct.Struct("<5xHxxxxqxxxxxxxxqqLxxxxxxxxq")  # 2.2.4.64.2: FID, times, attributes, end of file
+# 2.2.4.33.1 / 2.2.4.46.1: total counts, maxima, setup maximum, flags, timeout, counts and offsets, setup count
+TRANS_WORDS = struct.Struct("<HHHHBBHLHHHHHBB")
+TRANS_ANSWER = struct.Struct("<2xH8xHH")  # total data count, data count (after parameters), data offset
 
 
 def _unicode(server) -> bool:
@@ -54,13 +65,14 @@ def skip_oplock_breaks(server) -> None:
             packet = receive()
             if (packet["Command"] == smb.SMB.SMB_COM_LOCKING_ANDX and packet["Mid"] == 0xFFFF
                     and not packet["Flags1"] & smb.SMB.FLAGS1_REPLY):
-                _release(server, packet)
+                release(server, packet)
                 continue
             return packet
     server.recvSMB = recv
 
 
-def _release(server, packet) -> None:
+def release(server, packet) -> None:
+    """Acknowledge an oplock break: release to none (no answer comes)."""
     from impacket import smb
 
     fid = struct.unpack_from("<H", smb.SMBCommand(packet["Data"][0])["Parameters"], 4)[0]
@@ -85,40 +97,40 @@ def create_info(server, tid: int, path: str, access: int, share: int, dispositio
                 attributes: int = 0) -> tuple[int, dict]:
     """NT_CREATE_ANDX without an oplock: the FID, and the file's size, times and attributes as the answer
     carries them (so no query of the open file is needed for them)."""
-    from impacket import smb
-
     name = _name(server, path)
-    command = smb.SMBCommand(smb.SMB.SMB_COM_NT_CREATE_ANDX)
-    command["Parameters"] = smb.SMBNtCreateAndX_Parameters()
-    command["Data"] = smb.SMBNtCreateAndX_Data(flags=server.get_flags()[1])
-    params = command["Parameters"]
-    params["FileNameLength"], params["CreateFlags"], params["AccessMask"] = len(name), NT_CREATE_EXTENDED_RESPONSE, access
-    params["FileAttributes"], params["ShareAccess"], params["Disposition"] = attributes, share, disposition
-    params["CreateOptions"], params["Impersonation"], params["SecurityFlags"] = options, 2, 0
-    command["Data"]["FileName"] = name
-    if _unicode(server):
-        command["Data"]["Pad"] = 0
-    packet = smb.NewSMBPacket()
-    packet["Tid"] = tid
-    packet.addCommand(command)
-    server.sendSMB(packet)
-    reply = _answer(server, smb.SMB.SMB_COM_NT_CREATE_ANDX)
-    answer = smb.SMBNtCreateAndXResponse_Parameters(smb.SMBCommand(reply["Data"][0])["Parameters"])
-    return answer["Fid"], {"size": answer["EndOfFile"], "creation": answer["CreateTime"],
-                           "last_write": answer["LastWriteTime"], "change": answer["LastChangeTime"],
-                           "attributes": answer["FileAttributes"], "is_dir": bool(answer["FileAttributes"] & 0x10)}
+    words = NT_CREATE_WORDS.pack(0xFF, 0, 0, 0, len(name), NT_CREATE_EXTENDED_RESPONSE, 0, access, 0, 0, attributes,
+                                 share, disposition, options, 2, 0)
+    if _unicode(server):  # a pad byte aligns the name; 'u' strings end in two NULs (and one more to an even length)
+        data = b"\x00" + name + b"\x00\x00" + (b"\x00" if len(name) & 1 else b"")
+    else:
+        data = name + b"\x00"
+    answer = smb1_frames.request(server, tid, SMB_COM_NT_CREATE_ANDX, words, data)
+    (fid, creation, last_write, change, attributes, end_of_file) = NT_CREATE_ANSWER.unpack_from(answer.words, 0)
+    return fid, {"size": end_of_file, "creation": creation, "last_write": last_write, "change": change,
+                 "attributes": attributes, "is_dir": bool(attributes & 0x10)}
+
+
+def _trans2(server, tid: int, setup: int, param: bytes, data: bytes = b"") -> bytes:
+    """One TRANSACTION2 (MS-CIFS 2.2.4.46), laid out as impacket's send_trans2 lays it out; the answer's data."""
+    offset = 32 + 2 + 28 + 2 + 1  # header, WordCount, 14 words, one setup word, ByteCount (impacket's sum)
+    pad = (4 - (offset - 1 + len(param)) % 4) % 4 if data else 0
+    words = TRANS_WORDS.pack(len(param), len(data), 1024, server._dialects_parameters["MaxBufferSize"], 0, 0, 0, 0, 0,  # pylint: disable=protected-access
+                             len(param), offset, len(data), offset + len(param) + pad, 1, 0) + struct.pack("<H", setup)
+    answer = smb1_frames.request(server, tid, SMB_COM_TRANSACTION2, words, param + b"\xff" * pad + data)
+    return _trans_data(answer)
+
+
+def _trans_data(answer) -> bytes:
+    """The data of a TRANSACTION or TRANSACTION2 answer (one part: every answer asked for here fits one)."""
+    total, count, data_offset = TRANS_ANSWER.unpack_from(answer.words, 0)
+    if not total or not count:
+        return b""
+    return bytes(answer.raw[data_offset:data_offset + count])
 
 
 def _query_path(server, tid: int, path: str, level: int) -> bytes:
-    from impacket import smb
-
-    server.send_trans2(tid, TRANS2_QUERY_PATH_INFORMATION, b"\x00",
-                       struct.pack("<HL", level, 0) + _name(server, path) + (
-                           b"\x00\x00" if _unicode(server) else b"\x00"), b"")
-    reply = _answer(server, smb.SMB.SMB_COM_TRANSACTION2)
-    command = smb.SMBCommand(reply["Data"][0])
-    params = smb.SMBTransaction2Response_Parameters(command["Parameters"])
-    return bytes(command["Data"][-params["TotalDataCount"]:]) if params["TotalDataCount"] else b""
+    return _trans2(server, tid, TRANS2_QUERY_PATH_INFORMATION,
+                   struct.pack("<HL", level, 0) + _name(server, path) + (b"\x00\x00" if _unicode(server) else b"\x00"))
 
 
 def path_all_info(server, tid: int, path: str) -> bytes:
@@ -127,12 +139,15 @@ def path_all_info(server, tid: int, path: str) -> bytes:
     return _query_path(server, tid, path, SMB_QUERY_FILE_ALL_INFO)
 
 
+def fs_info(server, tid: int, level: int) -> bytes:
+    """TRANS2_QUERY_FS_INFORMATION of the tree's volume at one level."""
+    return _trans2(server, tid, TRANS2_QUERY_FS_INFORMATION, struct.pack("<H", level))
+
+
 def transact_pipe(server, tid: int, fid: int, data: bytes) -> bytes:
     """TransactNmPipe (SMB_COM_TRANSACTION, setup 0x26): write a request and read the answer in one round trip
     (MS-CIFS 2.2.5.6). The transaction's name, \\PIPE\\, is in Unicode when the session is (after a pad byte
     that aligns it): impacket sends it in ASCII whatever the session, which Samba refuses (NOT_SUPPORTED)."""
-    from impacket import smb
-
     unicode = _unicode(server)
     start = 32 + 1 + 2 * 16 + 2  # header, WordCount, 14 words and 2 setup words, ByteCount
     pad = b"\x00" if unicode and start % 2 else b""
@@ -140,22 +155,9 @@ def transact_pipe(server, tid: int, fid: int, data: bytes) -> bytes:
     offset = start + len(pad) + len(name)
     align = b"\x00" * ((4 - offset % 4) % 4)
     offset += len(align)
-    command = smb.SMBCommand(smb.SMB.SMB_COM_TRANSACTION)
-    params = command["Parameters"] = smb.SMBTransaction_Parameters()
-    params["Setup"] = struct.pack("<HH", 0x26, fid)
-    params["TotalParameterCount"], params["TotalDataCount"] = 0, len(data)
-    params["MaxParameterCount"], params["MaxDataCount"] = 0, 65504
-    params["ParameterCount"], params["ParameterOffset"] = 0, offset
-    params["DataCount"], params["DataOffset"] = len(data), offset
-    command["Data"] = pad + name + align + data
-    packet = smb.NewSMBPacket()
-    packet["Tid"] = tid
-    packet.addCommand(command)
-    server.sendSMB(packet)
-    reply = _answer(server, smb.SMB.SMB_COM_TRANSACTION)
-    answer = smb.SMBCommand(reply["Data"][0])
-    words = smb.SMBTransactionResponse_Parameters(answer["Parameters"])
-    return bytes(answer["Data"][-words["DataCount"]:]) if words["DataCount"] else b""
+    words = TRANS_WORDS.pack(0, len(data), 0, 65504, 0, 0, 0, 0, 0, 0, offset, len(data), offset, 2, 0) + struct.pack(
+        "<HH", 0x26, fid)
+    return _trans_data(smb1_frames.request(server, tid, SMB_COM_TRANSACTION, words, pad + name + align + data))
 
 
 def write(server, tid: int, fid: int, data: bytes, offset: int) -> int:
@@ -173,12 +175,8 @@ def write(server, tid: int, fid: int, data: bytes, offset: int) -> int:
 def set_basic(server, tid: int, fid: int, times: tuple[int, int, int, int], attributes: int) -> None:
     """SMB_SET_FILE_BASIC_INFO (not a pass-through level: Windows NT 4.0 has it too). A time of 0 and
     attributes of 0 leave the file's as they are."""
-    from impacket import smb
-
-    data = struct.pack("<qqqqLL", *times, attributes, 0)
-    server.send_trans2(tid, TRANS2_SET_FILE_INFORMATION, b"\x00", struct.pack("<HHH", fid, SMB_SET_FILE_BASIC_INFO, 0),
-                       data)
-    _answer(server, smb.SMB.SMB_COM_TRANSACTION2)
+    _trans2(server, tid, TRANS2_SET_FILE_INFORMATION, struct.pack("<HHH", fid, SMB_SET_FILE_BASIC_INFO, 0),
+            struct.pack("<qqqqLL", *times, attributes, 0))
 
 
 def rename(server, tid: int, old: str, new: str) -> None:
