@@ -6,12 +6,13 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup test unit sanity lint ps1 build integration demo lab-up lab-down bench bench-remediation bench-smb clean
+.PHONY: help setup test unit sanity lint ps1 build ee integration demo lab-up lab-down bench bench-remediation bench-smb clean
 
 help:
 	@echo "make setup        create .venv (Python >= 3.12) and install pinned tools"
 	@echo "make test         every gate: unit tests, sanity, lint, PowerShell checks, build, integration"
 	@echo "make demo         emulated fleet: audit, remediate, audit again, show the report"
+	@echo "make ee           the execution environment's build context (with EE_TAG and podman: the image)"
 	@echo "make bench        benchmarks against the 1,000-host scale fleet (see docs/benchmarks.md)"
 	@echo "make bench-remediation  remediation at fleet scale: commands, bytes and ratios (docs/benchmarks.md)"
 	@echo "make bench-smb    the smb audit and remediation at fleet scale against WinRM (docs/benchmarks.md)"
@@ -36,6 +37,9 @@ ps1: setup
 
 build: setup
 	@tools/build.sh
+
+ee: setup
+	@tools/ee-context.sh
 
 integration: setup
 	$(BIN)/python -m pytest tests/integration

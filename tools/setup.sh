@@ -44,6 +44,15 @@ else
   echo "$sig" > "$stamp"
 fi
 
+# An installed copy of this collection in .venv/collections (where `ansible-galaxy collection install`, run
+# inside the checkout, puts it: ansible.cfg's first collections_path) would shadow the checkout under test.
+shadow="$venv/collections/ansible_collections/smsfleet"
+if [ -e "$shadow" ]; then
+  echo "setup: removing $shadow: an installed smsfleet collection there shadows this checkout (README: install a" \
+    "release with -p, outside the checkout)"
+  rm -rf "$shadow"
+fi
+
 # Make this checkout importable and resolvable as smsfleet.q317061 (no galaxy install).
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 mkdir -p "$site/ansible_collections/smsfleet"

@@ -17,8 +17,8 @@ from ansible import constants as C
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import (factcache, plans, records, transaction, transport,
-                                                                       variables)
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import (approval, factcache, plans, records, transaction,
+                                                                       transport, variables)
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import classify
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.versions import FixPolicy
 
@@ -59,8 +59,14 @@ class ActionModule(ActionBase):
         policy = FixPolicy(sp4_hrp_revision=values["sp4_hrp_revision"],
                            later_service_packs_fixed=values["later_service_packs_fixed"])
         work_dir = values["work_dir"]
-        decide = None
+        decide = approved = None
         if args["plan"]:
+            try:
+                approved = variables.normalise("q317061_approved_plan", variables.host_value(
+                    task_vars, "q317061_approved_plan", self._templar))
+            except variables.VariableError as error:
+                result.update(failed=True, msg=f"{error}; nothing was read or changed")
+                return result
             try:
                 decide = plans.policy_from_vars({f"q317061_{name}": variables.host_value(
                     task_vars, f"q317061_{name}", self._templar) for name in plans.POLICY_OPTIONS})
@@ -76,8 +82,10 @@ class ActionModule(ActionBase):
             result = self._unreachable(result, args, error)
         if decide is None:
             return result
-        plan, warnings = plans.plan_with_policy(plans.facts_from_result(result), decide, work_dir,
-                                                (task_vars or {}).get("inventory_hostname"))
+        host = (task_vars or {}).get("inventory_hostname")
+        plan, warnings = plans.plan_with_policy(plans.facts_from_result(result), decide, work_dir, host)
+        # A campaign's real run changes only what was approved (the check-mode run's artifact; approval.py).
+        plan = approval.hold(plan, host, approved)
         result.setdefault("ansible_facts", {})["q317061_plan"] = plan
         if warnings:
             result["warnings"] = list(result.get("warnings") or []) + warnings

@@ -15,6 +15,8 @@ import re
 import unicodedata
 import urllib.parse
 
+from . import approval
+
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 SERIAL_MAX = 100_000  # larger batches mean nothing for any fleet; Ansible spins on absurd values (10**12)
@@ -111,6 +113,9 @@ RULES = {r.name: r for r in (
           "Builds of SP5 and later count as fixed (documented assumption)."),
     _rule("rollback_reboot", "bool", True, "true or false", "host",
           "rollback.yml: may the server restart so EXIFS mounts its drive again?"),
+    _rule("approved_plan", "approval", None, "the q317061_approved_plan artifact of a check-mode remediation "
+          "(AWX passes it from the campaign's plan node)", "run",
+          "remediate.yml: change only the hosts whose fresh plan is the approved one (plugin_utils/approval.py)."),
 )}
 RETIRED = {
     "q317061_record_key": "the rollback record now lives under the collection's fixed key "
@@ -305,6 +310,13 @@ def _parse_pins_text(rule, text: str) -> dict:
     return pins
 
 
+def _approval(rule, value):
+    try:
+        return approval.validate(value)
+    except approval.ApprovalError as error:
+        raise _fail(rule, value, str(error)) from None
+
+
 def _local_file(rule, value):
     return _local_path(rule, value)
 
@@ -312,7 +324,7 @@ def _local_file(rule, value):
 _KINDS = {"bool": _bool, "choice": _choice, "int": _int, "percent": _percent, "hrp": _hrp, "text": _text,
           "windows_path": _windows_path, "local_path": _local_path, "source": _source, "basename": _basename,
           "pattern": _pattern, "serial": _serial, "pins": _pins, "local_file": _local_file,
-          "sha256": _sha256}
+          "sha256": _sha256, "approval": _approval}
 
 
 def settings(values: dict, scope: str | None = None) -> tuple[dict, list[str]]:

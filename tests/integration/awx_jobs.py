@@ -94,12 +94,14 @@ class FactDatabase:
 
 
 def run_job(tmp: pathlib.Path, name: str, lab, answers: dict | None = None, limit: str | None = None,
-            slice_number: int = 1, slice_count: int = 1, facts: FactDatabase | None = None, ident: str = "1"):
-    """One AWX job of the named template; returns the ansible-runner result."""
+            slice_number: int = 1, slice_count: int = 1, facts: FactDatabase | None = None, ident: str = "1",
+            upstream: dict | None = None):
+    """One AWX job of the named template; returns the ansible-runner result. `upstream`: the artifacts of the
+    workflow nodes before it, which AWX passes as extra vars (below the survey's answers)."""
     tpl = template(name)
     survey = CONTENT["surveys"][tpl["survey"]]
     base = dict(tpl.get("extra_vars") or {}, q317061_report_dir=str(tmp / "reports"))  # the volume mount
-    variables = extra_vars(survey, ui_answers(survey, **(answers or {})), template_vars=base)
+    variables = dict(upstream or {}, **extra_vars(survey, ui_answers(survey, **(answers or {})), template_vars=base))
     data = tmp / f"job-{ident}"
     (data / "env").mkdir(parents=True)
     (data / "project").symlink_to(ROOT)  # AWX copies the project revision into the job's private data dir

@@ -66,6 +66,27 @@ def test_a_check_mode_job_is_labelled_and_never_overwrites_a_real_report(lab_fac
     assert {e["change"]["outcome"] for e in kept.values()} >= {"changed"}  # the real run's report is untouched
 
 
+def test_the_remediation_after_the_approval_applies_exactly_the_approved_plan(lab_factory, bundle, tmp_path):
+    """The campaign: the check-mode node's artifact (the plan) reaches the remediate node as AWX passes it; a host
+    that changed in between (SMS upgraded on a-03) is refused and left as it is, the others get what was approved."""
+    lab = lab_factory(FLEET)
+    answers = {"q317061_hotfix_source": str(bundle), "q317061_serial": "100%"}
+    check = run_job(tmp_path, "Q317061 remediate (check mode)", lab, answers=answers, ident="1")
+    assert check.status == "successful", check.stdout.read()[-3000:]
+    plan = artifacts(check)["q317061_approved_plan"]
+    assert plan["changes"] == {"hotfix": ["a-01", "a-03", "a-04", "a-05"]} and set(plan["hosts"]) == {
+        f"a-0{i}" for i in range(1, 6)}
+    lab.winlab("upgrade", "a-03", "2.00.1493.3100")  # an SMS hotfix of its own, after the approval
+    real = run_job(tmp_path, "Q317061 remediate", lab, answers=answers, ident="2", upstream=artifacts(check))
+    assert real.status == "failed" and real.rc != 0  # a refused host fails the job by name
+    changes = {h: e["change"]["outcome"] for h, e in report(real, "q317061-remediation").items()}
+    assert changes == {"a-01": "changed", "a-02": "unchanged", "a-03": "refused", "a-04": "changed",
+                       "a-05": "changed"}, changes
+    refused = report(real, "q317061-remediation")["a-03"]
+    assert "changed since the plan was approved" in json.dumps(refused)
+    assert lab.host_state("a-03")["files"]["c:\\sms\\bin\\i386\\distmgr.dll"]["version"] == "2.00.1493.3100"
+
+
 def test_a_sliced_audit_and_the_report_job_equal_the_unsliced_audit(lab_factory, tmp_path):
     lab = lab_factory(FLEET)
     whole = run_job(tmp_path / "whole", "Q317061 audit", lab, facts=FactDatabase())

@@ -113,8 +113,7 @@ def test_job_templates_have_awxs_fields_and_valid_values():
         assert "spec" in CONTENT["surveys"][template["survey"]]
         extra = dict(template.get("extra_vars") or {}, q317061_report_dir=CONTENT["report_dir"])
         assert variables.settings(extra, scope="run")[1] == []
-    kinds = [CONTENT["credentials"]["machine"], CONTENT["credentials"]["vault"]]
-    assert len(set(kinds)) == 2  # one credential per kind: AWX refuses two Machine credentials on a template
+    assert set(CONTENT["credentials"]) == {"machine", "smb"}  # one per kind: AWX refuses two Machine credentials
 
 
 NODES = CONTENT["workflow"]["nodes"]
@@ -228,3 +227,53 @@ def test_the_smb_credential_type_injects_what_the_connection_reads_below_the_inv
     assert all(strict_bool(str(value)) is value for value in (True, False))  # AWX renders "True" / "False"
     assert set(kind["credential_inputs"]) <= set(fields) and kind["credential_inputs"]["auth"] in fields["auth"]["choices"]
     assert CONTENT["credentials"]["smb"]
+
+
+def test_the_inventory_awx_syncs_from_the_project_needs_no_vault_and_leaves_the_account_to_the_machine_credential(
+        tmp_path):
+    """An inventory source cannot decrypt a vault file (AWX issue 4089): the production inventory as shipped
+    parses with no vault secret, and names no account, so the Machine credential's -u/-k reach every host.
+    A shell user's copied account.yml does name it."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    inventory = ROOT / "inventories" / "production"
+    for path in inventory.rglob("*"):
+        assert not (path.is_file() and path.read_bytes().startswith(b"$ANSIBLE_VAULT")), path
+    listing = subprocess.run([pathlib.Path(sys.executable).parent / "ansible-inventory", "-i", str(inventory / "hosts.yml"),
+                              "--list"], capture_output=True, text=True, check=True, cwd=tmp_path,
+                             env={"PATH": "/usr/bin:/bin", "ANSIBLE_HOME": str(tmp_path)})
+    hostvars = json.loads(listing.stdout)["_meta"]["hostvars"]
+    assert hostvars and all("ansible_user" not in v and "ansible_password" not in v for v in hostvars.values())
+    copy = tmp_path / "production"
+    shutil.copytree(inventory, copy)
+    for group in ("site_servers", "windows2000"):
+        shutil.copy(copy / "group_vars" / group / "account.yml.example", copy / "group_vars" / group / "account.yml")
+    listing = subprocess.run([pathlib.Path(sys.executable).parent / "ansible-inventory", "-i", str(copy / "hosts.yml"),
+                              "--list"], capture_output=True, text=True, check=True, cwd=tmp_path,
+                             env={"PATH": "/usr/bin:/bin", "ANSIBLE_HOME": str(tmp_path)})
+    hostvars = json.loads(listing.stdout)["_meta"]["hostvars"]
+    users = {v["ansible_connection"]: v["ansible_user"] for v in hostvars.values()}
+    assert users == {"winrm": "svc-smsfleet@CORP.EXAMPLE.COM", "smsfleet.q317061.smb": "CORP\\svc-smsfleet"}
+
+
+def test_the_plan_nodes_approval_reaches_the_remediation_below_the_workflows_answers():
+    """AWX passes the check-mode node's artifacts (set_stats) as extra vars to the nodes after it: the remediate node
+    gets q317061_approved_plan, which the settings check accepts and no survey answer can replace."""
+    from ansible_collections.smsfleet.q317061.plugins.plugin_utils import approval
+
+    survey = CONTENT["surveys"][CONTENT["workflow"]["survey"]]
+    launched = extra_vars(survey, {"q317061_hotfix_source": "/srv/hotfixes/Q317061"})
+    assert "q317061_approved_plan" not in {q["variable"] for q in survey["spec"]}
+    plan = approval.proposal({"smsp01": {"action": "hotfix", "status": "affected"}})
+    nodes = {n["identifier"]: n for n in NODES}
+    assert nodes["plan"]["related"]["success_nodes"] == [{"identifier": "approval"}]
+    template = TEMPLATES[nodes["remediate"]["unified_job_template"]["name"]]
+    job = node_extra_vars(template, CONTENT["surveys"][template["survey"]], launched,
+                          artifacts={"q317061_approved_plan": plan, "q317061_summary": {"hosts": 1}})
+    settings, errors = variables.settings(job, scope="run")
+    assert errors == [] and settings["approved_plan"] == plan
+    playbook = (ROOT / "playbooks" / "remediate.yml").read_text()
+    assert "q317061_approved_plan:" in playbook and "when: q317061_run.run.check_mode" in playbook

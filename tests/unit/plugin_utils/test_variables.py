@@ -57,6 +57,9 @@ ACCEPTED = [
     ("q317061_sp4_hrp_revision", "", None),  # an empty optional survey answer is unset
     ("q317061_later_service_packs_fixed", "no", False),
     ("q317061_rollback_reboot", False, False),
+    ("q317061_approved_plan", {"version": 1, "hosts": {"smsp01": "0123456789abcdef"}},
+     {"version": 1, "hosts": {"smsp01": "0123456789abcdef"}}),
+    ("q317061_approved_plan", "", None),
     ("q317061_report_template", "~/report.html.j2", "~/report.html.j2"),
 ]
 REFUSED = [
@@ -109,6 +112,9 @@ REFUSED = [
     ("q317061_sp4_hrp_revision", "soon", "from 4001 to 4999"),
     ("q317061_later_service_packs_fixed", "perhaps", "true or false"),
     ("q317061_rollback_reboot", "later", "true or false"),
+    ("q317061_approved_plan", {"hosts": {"smsp01": "0123456789abcdef"}}, "artifact of a check-mode remediation"),
+    ("q317061_approved_plan", {"version": 1, "hosts": {"smsp01": "not-a-digest"}}, "malformed digests for smsp01"),
+    ("q317061_approved_plan", "yes", "artifact of a check-mode remediation"),
     ("q317061_hotfix_source", "/srv/a\nb", "controller folder"),
     ("q317061_hotfix_source", "http://repo/Q317061.zip", "only https URLs are accepted"),
     ("q317061_hotfix_archive_sha256", "sha256:abc", "64 hexadecimal digits"),
