@@ -75,9 +75,8 @@ def hold(plan: dict, host: str, approved: dict | None) -> dict:
     else:
         why = (f"the host changed since the plan was approved: it is now {plan.get('status')} with "
                f"{_versions(plan)} and would get the {plan.get('action')}, which differs from what was approved")
-    refused = dict(plan, action="manual", refused=True, reason=f"manual action needed: {why}",
-                   manual="check the host, then run the campaign again (a new check-mode plan and approval)")
-    return refused
+    return dict(plan, action="manual", refused=True, reason=f"manual action needed: {why}",
+                manual="check the host, then run the campaign again (a new check-mode plan and approval)")
 
 
 def _versions(plan: dict) -> str:

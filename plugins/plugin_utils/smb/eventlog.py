@@ -43,13 +43,6 @@ def records(buffer: bytes) -> list[dict]:
     return out
 
 
-def _code(error) -> int | None:
-    try:
-        return error.get_error_code()
-    except Exception:  # noqa: BLE001 - not an RPC error
-        return None
-
-
 def _read(dce, handle, record: int) -> list[dict]:
     from impacket.dcerpc.v5 import even
 

@@ -43,6 +43,12 @@ class Refused(ValueError):
     """The server asks for a logon the collection does not do (plain text, LM, NTLMv1, NT 4.0 without opt-in)."""
 
 
+def smb1_oplock_break(raw: bytes) -> bool:
+    """Whether an SMB1 message is a server's oplock break (LOCKING_ANDX, MID 0xFFFF, not a reply): never signed,
+    and never the answer to a request (MS-CIFS 3.2.5.42)."""
+    return raw[4] == SMB_COM_LOCKING_ANDX and struct.unpack_from("<H", raw, 30)[0] == BREAK_MID and not raw[9] & 0x80
+
+
 def smb1_mac(key: bytes, response: bytes, raw: bytes, sequence: int) -> bytes:
     """MS-CIFS 3.1.4.1: MD5(key, challenge response, message with the sequence number in the signature field)."""
     message = raw[:14] + struct.pack("<Q", sequence) + raw[22:]
@@ -100,9 +106,8 @@ class Verifier:
     def _check_smb1(self, raw: bytes, sequence: int | None) -> None:
         if raw[:4] != b"\xffSMB" or len(raw) < 32:
             self._fail("an answer that is no SMB1 message")
-        mid = struct.unpack_from("<H", raw, 30)[0]
-        if raw[4] == SMB_COM_LOCKING_ANDX and mid == BREAK_MID and not raw[9] & 0x80:
-            return  # an oplock break: never signed (MS-CIFS 3.2.5.42)
+        if smb1_oplock_break(raw):
+            return  # never signed
         flags2 = struct.unpack_from("<H", raw, 10)[0]
         if sequence is None:
             sequence = self.client._SignSequenceNumber - 1  # pylint: disable=protected-access  # the request's + 1

@@ -19,23 +19,16 @@ import struct
 from . import signing
 
 HEADER = struct.Struct("<4sBLBHH8sHHHHH")  # MS-CIFS 2.2.3.1, 32 bytes
-FLAGS1_REPLY = 0x80
-FLAGS2_SECURITY_SIGNATURE = 0x0004
-SMB_COM_LOCKING_ANDX = 0x24
-BREAK_MID = 0xFFFF
 
 
 class Answer:
-    """One SMB1 answer: its raw bytes, parameter words and byte block."""
+    """One SMB1 answer: its raw bytes (data offsets count from the header) and its parameter words."""
 
-    __slots__ = ("raw", "words", "data")
+    __slots__ = ("raw", "words")
 
     def __init__(self, raw: bytes):
         self.raw = raw
-        count = raw[32]
-        self.words = raw[33:33 + 2 * count]
-        length = struct.unpack_from("<H", raw, 33 + 2 * count)[0]
-        self.data = raw[35 + 2 * count:35 + 2 * count + length]
+        self.words = raw[33:33 + 2 * raw[32]]
 
 
 def send(server, tid: int, command: int, words: bytes, data: bytes) -> None:
@@ -43,7 +36,7 @@ def send(server, tid: int, command: int, words: bytes, data: bytes) -> None:
     flags1, flags2 = server.get_flags()
     signed = bool(getattr(server, "_SignatureEnabled", False))
     if signed:
-        flags2 |= FLAGS2_SECURITY_SIGNATURE
+        flags2 |= signing.FLAGS2_SECURITY_SIGNATURE
     header = HEADER.pack(b"\xffSMB", command, 0, flags1, flags2, 0, b"\x00" * 8, 0, tid, os.getpid() & 0xFFFF,
                          server._uid, 0)  # pylint: disable=protected-access  # Mid 0, as impacket sends
     message = header + bytes([len(words) // 2]) + words + struct.pack("<H", len(data)) + data
@@ -66,8 +59,7 @@ def receive(server, command: int) -> Answer:
         raw = server._sess.recv_packet(getattr(server, "_SMB__timeout", None)).get_trailer()  # pylint: disable=protected-access
         if len(raw) < 35 or raw[:4] != b"\xffSMB":
             raise smb.UnsupportedFeature("an answer that is no SMB1 message")
-        mid = struct.unpack_from("<H", raw, 30)[0]
-        if raw[4] == SMB_COM_LOCKING_ANDX and mid == BREAK_MID and not raw[9] & FLAGS1_REPLY:
+        if signing.smb1_oplock_break(raw):
             smb1.release(server, smb.NewSMBPacket(data=raw))
             continue
         if raw[4] != command or raw[5:9] != b"\x00\x00\x00\x00":
