@@ -18,12 +18,12 @@ from impacket.nt_errors import STATUS_ACCESS_DENIED, STATUS_BUFFER_OVERFLOW, STA
     STATUS_OBJECT_PATH_NOT_FOUND, STATUS_SUCCESS
 
 from ..filesystem import STATUS_NOT_A_DIRECTORY
-from . import info, opens
+from . import info, opens, pipe_transact
+from .pipe_transact import STATUS_PIPE_EMPTY
 from .session import error_reply
 
 log = logging.getLogger(__name__)
 PIPE, DISK = -3, -4
-STATUS_PIPE_EMPTY = 0xC00000D9
 STATUS_INTERNAL_ERROR = 0xC00000E5
 STATUS_NO_MORE_FILES = 0x80000006
 STATUS_SMB_BAD_TID = 0x00050002  # ERRSRV/ERRinvnid
@@ -492,21 +492,17 @@ def _names_pipe(packet) -> bool:
 
 
 def transact_pipe(conn_id, server, packet, parameters, data, max_data=0):
+    """impacket's path for what pipe_transact.parse leaves to it (a wrong name, a partial transaction)."""
     if not _names_pipe(packet):
         return b"", b"", b"", STATUS_NOT_SUPPORTED
     try:
         conn = server.getConnectionData(conn_id)
         setup = smb.SMBTransaction_Parameters(smb.SMBCommand(packet["Data"][0])["Parameters"])["Setup"]
-        entry = _open(conn, struct.unpack("<H", setup[2:4])[0], PIPE)
-        if entry is None:
-            return b"", b"", b"", STATUS_INVALID_HANDLE
-        out, more = entry["Pipe"].transact(data, max_data)
-        if not out:
-            return b"", b"", b"", STATUS_PIPE_EMPTY
-        return b"", b"", out, STATUS_BUFFER_OVERFLOW if more else STATUS_SUCCESS
     except Exception:  # noqa: BLE001
         log.exception("%s: TransactNmPipe failed", server.site.computer_name)
         return b"", b"", b"", STATUS_INVALID_PARAMETER
+    status, out = pipe_transact.run(server, conn, struct.unpack("<H", setup[2:4])[0], data, max_data, PIPE)
+    return b"", b"", out, status
 
 
 NT_TRANSACT_SET_SECURITY_DESC, NT_TRANSACT_QUERY_SECURITY_DESC = 0x03, 0x06
