@@ -168,7 +168,7 @@ def test_what_samba_answers_differently_from_windows_2000(samba):
     reg = registry.Registry(session)
     handle = reg.open("SOFTWARE\\Microsoft\\SMS\\Identification")
     with pytest.raises(Exception) as error:  # impacket's own request: a zero-length class name
-        rrp.hBaseRegQueryInfoKey(reg.dce, handle)
+        rrp.hBaseRegQueryInfoKey(reg.dce, registry.impacket_handle(handle))
     assert "bad_stub_data" in str(error.value)
     assert reg.counts(handle) == (0, 3)  # the client's request (an empty name with its NUL) works
     assert reg.info(handle)["written"] is None  # Samba keeps no key LastWriteTime (0): the probe says unknown

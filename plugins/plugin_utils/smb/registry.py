@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import struct
 
+from . import rrp_wire
 from .client import SmbError, Unreachable, rpc_code
 
 MAXIMUM_ALLOWED, KEY_WOW64_32KEY = 0x02000000, 0x0200
@@ -38,6 +39,25 @@ def decode(kind: int, data: bytes):
     if kind == REG_MULTI_SZ:
         return [part for part in data.decode("utf-16le", "replace").split("\x00") if part]
     return list(bytes(data))
+
+
+def impacket_handle(handle):
+    """impacket's RPC_HKEY for a handle kept as its 20 bytes (rrp_wire), for the calls impacket still packs."""
+    from impacket.dcerpc.v5 import rrp
+
+    if not isinstance(handle, bytes):
+        return handle
+    key = rrp.RPC_HKEY()  # RPC_HKEY(bytes) reads only its first field
+    key["context_handle_attributes"] = struct.unpack_from("<L", handle)[0]
+    key["context_handle_uuid"] = handle[4:]
+    return key
+
+
+def _refused(code: int):
+    """impacket's error for a call's Win32 error, so that messages read as they always have."""
+    from impacket.dcerpc.v5 import rrp
+
+    return rrp.DCERPCSessionError(error_code=code)
 
 
 def _time(ticks: int) -> str | None:
@@ -69,28 +89,36 @@ class Registry:
 
         return self.client.pipe("winreg", rrp.MSRPC_UUID_RRP)
 
-    def _hklm(self):
+    def _call(self, opnum: int, stub: bytes) -> bytes:
+        """One call packed by rrp_wire: its answer's stub (a fault raises impacket's DCERPCException)."""
+        dce = self.dce
+        dce.call(opnum, stub)
+        return dce.recv()
+
+    def _hklm(self) -> bytes:
         from impacket.dcerpc.v5 import rrp
 
         if self._root is None:
             try:
-                self._root = rrp.hOpenLocalMachine(self.dce, MAXIMUM_ALLOWED)["phKey"]
+                self._root = rrp.hOpenLocalMachine(self.dce, MAXIMUM_ALLOWED)["phKey"].getData()
             except Exception as error:  # noqa: BLE001
                 raise self.client.rpc_failure(f"the remote registry of {self.client.host} refused HKLM",
                                               error) from None
         return self._root
 
     def open(self, subkey: str, wow32: bool = False):
-        """A handle to HKLM\\subkey, or None when the key does not exist."""
-        from impacket.dcerpc.v5 import rrp
-
+        """A handle to HKLM\\subkey (its 20 bytes), or None when the key does not exist."""
         access = MAXIMUM_ALLOWED | (KEY_WOW64_32KEY if wow32 else 0)
+        root = self._hklm()
         try:
-            return rrp.hBaseRegOpenKey(self.dce, self._hklm(), subkey, samDesired=access)["phkResult"]
+            handle, code = rrp_wire.open_key_answer(self._call(rrp_wire.OPEN_KEY, rrp_wire.open_key(root, subkey, access)))
         except Exception as error:  # noqa: BLE001
-            if rpc_code(error) == ERROR_FILE_NOT_FOUND or (wow32 and rpc_code(error) == ERROR_ACCESS_DENIED):
-                return None
             raise self.client.rpc_failure(f"registry HKLM\\{subkey}", error) from None
+        if not code:
+            return handle
+        if code == ERROR_FILE_NOT_FOUND or (wow32 and code == ERROR_ACCESS_DENIED):
+            return None
+        raise self.client.rpc_failure(f"registry HKLM\\{subkey}", _refused(code))
 
     def open_software(self, subkey: str):
         """A 32-bit program's SOFTWARE key: the native view, then (on 64-bit Windows) the 32-bit view."""
@@ -101,34 +129,32 @@ class Registry:
 
         if handle is not None:
             try:
-                rrp.hBaseRegCloseKey(self.dce, handle)
+                rrp.hBaseRegCloseKey(self.dce, impacket_handle(handle))
             except Exception:  # noqa: BLE001 - closing a handle never decides anything
                 pass
 
     def value(self, handle, name: str, size: int = 128) -> tuple[bool, object]:
         """(present, value) of one value of an open key; an empty string and an absent value differ."""
-        from impacket.dcerpc.v5 import rrp
-
         if handle is None:
             return False, None
-        request = rrp.BaseRegQueryValue()
-        request["hKey"], request["lpValueName"] = handle, name + "\x00"
         for attempt in range(2):
-            request["lpData"], request["lpcbData"], request["lpcbLen"] = b" " * size, size, size
             try:
-                response = self.dce.request(request)
-                return True, decode(response["lpType"], b"".join(response["lpData"]))
+                answer = rrp_wire.query_value_answer(
+                    self._call(rrp_wire.QUERY_VALUE, rrp_wire.query_value(handle, name, size)))
             except Exception as error:  # noqa: BLE001
-                code = rpc_code(error)
-                if code == ERROR_FILE_NOT_FOUND:
-                    return False, None
-                if code == ERROR_MORE_DATA and attempt == 0:
-                    size = error.get_packet()["lpcbData"]
-                    if size > MAX_VALUE_BYTES:  # never fetched: a megabyte of text is no setting SMS or EXIFS has
-                        raise SmbError(f"registry value {name}: {size} bytes, more than the {MAX_VALUE_BYTES} any "
-                                       "value the collection reads holds") from None
-                    continue
                 raise self.client.rpc_failure(f"registry value {name}", error) from None
+            code = answer["error"]
+            if not code:
+                return True, decode(answer["type"], answer["data"] or b"")
+            if code == ERROR_FILE_NOT_FOUND:
+                return False, None
+            if code == ERROR_MORE_DATA and attempt == 0 and answer["size"] is not None:
+                size = answer["size"]
+                if size > MAX_VALUE_BYTES:  # never fetched: a megabyte of text is no setting SMS or EXIFS has
+                    raise SmbError(f"registry value {name}: {size} bytes, more than the {MAX_VALUE_BYTES} any "
+                                   "value the collection reads holds")
+                continue
+            raise self.client.rpc_failure(f"registry value {name}", _refused(code))
         raise SmbError(f"registry value {name}: it kept growing while it was read")
 
     def values(self, subkey: str, names, software: bool = False) -> dict:
@@ -142,34 +168,25 @@ class Registry:
         """{name: (True, value)} of several values in one BaseRegQueryMultipleValues (MS-RRP 3.1.5.26), or None
         when they must be asked one by one: one of them is missing (the call then fails as a whole), the
         values are larger than the collection reads, or the server does not take the call."""
-        from impacket.dcerpc.v5 import rrp
-
         if len(names) < 2:
             return None
         size = 1024
         for dummy in range(2):
-            request = rrp.BaseRegQueryMultipleValues()
-            request["hKey"] = handle
-            for name in names:
-                entry = rrp.RVALENT()
-                entry["ve_valuename"] = name + "\x00"
-                entry["ve_valuelen"] = len(entry["ve_valuename"])
-                entry["ve_valueptr"] = entry["ve_type"] = 0
-                request["val_listIn"].append(entry)
-            request["num_vals"], request["lpvalueBuf"], request["ldwTotsize"] = len(names), list(b" " * size), size
             try:
-                reply = self.dce.request(request)
-            except Exception as error:  # noqa: BLE001
-                if rpc_code(error) == ERROR_MORE_DATA:
-                    size = error.get_packet()["ldwTotsize"]
-                    if size <= len(names) * MAX_VALUE_BYTES:
-                        continue
+                answer = rrp_wire.query_multiple_answer(
+                    self._call(rrp_wire.QUERY_MULTIPLE_VALUES, rrp_wire.query_multiple(handle, names, size)))
+            except Exception as error:  # noqa: BLE001 - a fault: ask one by one, unless the connection is gone
                 if isinstance(self.client.rpc_failure("registry values", error), Unreachable):
                     raise self.client.rpc_failure("registry values", error) from None
                 return None
-            data = b"".join(reply["lpvalueBuf"])
-            return {name: (True, decode(entry["ve_type"], data[entry["ve_valueptr"]:entry["ve_valueptr"] + entry["ve_valuelen"]]))
-                    for name, entry in zip(names, reply["val_listOut"])}
+            if answer["error"] == ERROR_MORE_DATA and answer["total"] <= len(names) * MAX_VALUE_BYTES:
+                size = answer["total"]
+                continue
+            if answer["error"] or answer["buffer"] is None or len(answer["entries"]) != len(names):
+                return None
+            data = answer["buffer"]
+            return {name: (True, decode(kind, data[offset:offset + length]))
+                    for name, (length, offset, kind) in zip(names, answer["entries"])}
         return None
 
     def written(self, subkey: str) -> str | None:
@@ -202,7 +219,7 @@ class Registry:
         from impacket.dcerpc.v5 import rrp
 
         request = rrp.BaseRegQueryInfoKey()
-        request["hKey"], request["lpClassIn"] = handle, "\x00"
+        request["hKey"], request["lpClassIn"] = impacket_handle(handle), "\x00"
         request.fields["lpClassIn"].fields["MaximumLength"] = 1024
         request.fields["lpClassIn"].fields["Data"].fields["Data"].fields["MaximumCount"] = 512
         try:
@@ -218,7 +235,7 @@ class Registry:
     def _any(self, enumerate_at, handle) -> int:
         """1 when the key has an item at index 0, 0 when it has none."""
         try:
-            enumerate_at(self.dce, handle, 0)
+            enumerate_at(self.dce, impacket_handle(handle), 0)
             return 1
         except Exception as error:  # noqa: BLE001
             if rpc_code(error) == ERROR_NO_MORE_ITEMS:
@@ -231,7 +248,7 @@ class Registry:
         from impacket.dcerpc.v5 import rrp
 
         try:
-            handle = rrp.hBaseRegCreateKey(self.dce, self._hklm(), subkey, samDesired=MAXIMUM_ALLOWED)["phkResult"]
+            handle = rrp.hBaseRegCreateKey(self.dce, impacket_handle(self._hklm()), subkey, samDesired=MAXIMUM_ALLOWED)["phkResult"]
         except Exception as error:  # noqa: BLE001
             raise self.client.rpc_failure(f"registry HKLM\\{subkey}", error) from None
         try:
@@ -250,7 +267,7 @@ class Registry:
         if handle is None:
             return False
         try:
-            rrp.hBaseRegDeleteValue(self.dce, handle, name)
+            rrp.hBaseRegDeleteValue(self.dce, impacket_handle(handle), name)
             return True
         except Exception as error:  # noqa: BLE001
             if rpc_code(error) == ERROR_FILE_NOT_FOUND:
@@ -266,7 +283,7 @@ class Registry:
         parent, dummy, leaf = subkey.rpartition("\\")
         handle = self.open(parent)
         try:
-            rrp.hBaseRegDeleteKey(self.dce, handle, leaf)
+            rrp.hBaseRegDeleteKey(self.dce, impacket_handle(handle), leaf)
         except Exception as error:  # noqa: BLE001
             if rpc_code(error) != ERROR_FILE_NOT_FOUND:
                 raise self.client.rpc_failure(f"registry HKLM\\{subkey}", error) from None
