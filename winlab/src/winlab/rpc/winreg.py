@@ -12,6 +12,7 @@ from impacket.dcerpc.v5.dtypes import NULL
 from impacket.dcerpc.v5.ndr import NDRCALL
 
 from .. import filetimes
+from . import winreg_wire as wire
 from .engine import Interface
 
 ERROR_FILE_NOT_FOUND, ERROR_ACCESS_DENIED, ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER = 2, 5, 6, 87
@@ -116,29 +117,27 @@ def _open_hklm(pipe, stub):
     return response
 
 
-def _view(pipe, request, path: str) -> str | None:
+def _view(pipe, access: int, path: str) -> str | None:
     """KEY_WOW64_32KEY in samDesired: the 32-bit programs' view (WOW6432Node on 64-bit Windows).
     Windows 2000 and NT 4.0 predate WOW64: the bit is an access right no key grants, so the open is denied
     (None); Windows Server 2003 (x86) ignores it."""
-    if not request["samDesired"] & (KEY_WOW64_32KEY | KEY_WOW64_64KEY):
+    if not access & (KEY_WOW64_32KEY | KEY_WOW64_64KEY):
         return path
     if pipe.site.host.state.get("os") in ("windowsnt4", "windows2000"):
         return None
-    return pipe.site.host.view32(path) if request["samDesired"] & KEY_WOW64_32KEY else path
+    return pipe.site.host.view32(path) if access & KEY_WOW64_32KEY else path
 
 
 def _open_key(pipe, stub):
-    request = rrp.BaseRegOpenKey(stub)
-    response = rrp.BaseRegOpenKeyResponse()
-    parent = _key(pipe, request)
-    path = _join(parent, request["lpSubKey"]) if parent else None
-    viewed = _view(pipe, request, path) if path else None
+    request = wire.open_key_request(stub)
+    parent = pipe.handles.get(request["handle"])
+    path = _join(parent, request["subkey"]) if parent else None
+    viewed = _view(pipe, request["access"], path) if path else None
     with pipe.site.lock:
         found = viewed is not None and Registry(pipe.site.host).exists(viewed)
-    _set_hkey(response["phkResult"], pipe.new_handle(viewed) if found else b"\x00" * 20)
-    response["ErrorCode"] = 0 if found else (ERROR_INVALID_HANDLE if not parent else ERROR_ACCESS_DENIED
-                                              if viewed is None else ERROR_FILE_NOT_FOUND)
-    return response
+    error = 0 if found else (ERROR_INVALID_HANDLE if not parent else ERROR_ACCESS_DENIED
+                             if viewed is None else ERROR_FILE_NOT_FOUND)
+    return wire.open_key_answer(pipe.new_handle(viewed) if found else b"\x00" * 20, error)
 
 
 def _create_key(pipe, stub):
@@ -149,7 +148,7 @@ def _create_key(pipe, stub):
         _set_hkey(response["phkResult"], b"\x00" * 20)
         response["lpdwDisposition"], response["ErrorCode"] = NULL, ERROR_INVALID_HANDLE
         return response
-    path = _view(pipe, request, _join(parent, request["lpSubKey"]))
+    path = _view(pipe, request["samDesired"], _join(parent, request["lpSubKey"]))
     if path is None:
         _set_hkey(response["phkResult"], b"\x00" * 20)
         response["lpdwDisposition"], response["ErrorCode"] = NULL, ERROR_ACCESS_DENIED
@@ -266,16 +265,20 @@ def _enum_value(pipe, stub):
 
 
 def _query_value(pipe, stub):
-    request = rrp.BaseRegQueryValue(stub)
-    response = rrp.BaseRegQueryValueResponse()
-    name = request["lpValueName"].rstrip("\x00")
+    """Two-pass value reads, as _data_reply: no buffer -> the size; a small buffer -> ERROR_MORE_DATA."""
+    request = wire.query_value_request(stub)
+    name = request["name"].rstrip("\x00").lower()
     with pipe.site.lock:
-        values = Registry(pipe.site.host).values(_key(pipe, request) or "")
-    found = next((k for k in values if k.lower() == name.lower()), None)
+        values = Registry(pipe.site.host).values(pipe.handles.get(request["handle"]) or "")
+    found = next((k for k in values if k.lower() == name), None)
     if found is None:
-        return _none(response, ERROR_FILE_NOT_FOUND)
-    _data_reply(response, request, *_typed(values[found]))
-    return response
+        return wire.query_value_answer(None, None, None, ERROR_FILE_NOT_FOUND)
+    kind, data = _typed(values[found])
+    if not request["has_data"]:
+        return wire.query_value_answer(kind, None, len(data), 0)
+    if request["asked"] < len(data):
+        return wire.query_value_answer(kind, None, len(data), ERROR_MORE_DATA)
+    return wire.query_value_answer(kind, data, len(data), 0)
 
 
 def _set_value(pipe, stub):
@@ -312,33 +315,25 @@ def _query_multiple(pipe, stub):
     """BaseRegQueryMultipleValues (MS-RRP 3.1.5.26): each value's type, size and offset in one buffer. A
     buffer too small gets ERROR_MORE_DATA and the size needed; a value that does not exist fails the whole
     call with ERROR_FILE_NOT_FOUND, as NtQueryMultipleValueKey does (assumed for Windows 2000)."""
-    request = rrp.BaseRegQueryMultipleValues(stub)
-    response = rrp.BaseRegQueryMultipleValuesResponse()
-    path = _key(pipe, request)
+    request = wire.query_multiple_request(stub)
+    path = pipe.handles.get(request["handle"])
     with pipe.site.lock:
         values = {k.lower(): v for k, v in Registry(pipe.site.host).values(path or "").items()}
-    buffer, error = b"", 0
-    for entry in request["val_listIn"]:
-        name = str(entry["ve_valuename"] or "").rstrip("\x00").lower()
-        out = rrp.RVALENT()
-        out["ve_valuename"] = entry["ve_valuename"]
+    buffer, error, entries = b"", 0, []
+    for dummy, name in request["names"]:
+        name = (name or "").rstrip("\x00").lower()
         if name not in values:
             error = error or ERROR_FILE_NOT_FOUND
-            out["ve_valuelen"] = out["ve_valueptr"] = out["ve_type"] = 0
+            entries.append((0, 0, 0))
         else:
             kind, data = _typed(values[name])
-            out["ve_valuelen"], out["ve_valueptr"], out["ve_type"] = len(data), len(buffer), kind
+            entries.append((len(data), len(buffer), kind))
             buffer += data
-        response["val_listOut"].append(out)
-    room = request["ldwTotsize"] if request.fields["lpvalueBuf"].fields["ReferentID"] else 0
-    response["ldwTotsize"] = len(buffer)
     if path is None:
         error = ERROR_INVALID_HANDLE
-    elif not error and room < len(buffer):
+    elif not error and request["room"] < len(buffer):
         error = ERROR_MORE_DATA
-    response["lpvalueBuf"] = list(buffer) if not error else NULL
-    response["ErrorCode"] = error
-    return response
+    return wire.query_multiple_answer(request["names"], entries, buffer if not error else None, len(buffer), error)
 
 
 def _close(pipe, stub):
