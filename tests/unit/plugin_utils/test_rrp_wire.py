@@ -2,41 +2,20 @@
 impacket's random referent ids and debugging pad bytes differ), impacket reads them back as what was
 asked, and rrp_wire reads impacket's answers (as winlab and Samba send them) as impacket reads them."""
 
-import itertools
 import struct
 
 import pytest
-from impacket.dcerpc.v5 import ndr, rrp
+from impacket.dcerpc.v5 import rrp
+from ndr_match import mark_referents, same_but_referents_and_padding
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import rrp_wire
 
 HANDLE = bytes(range(20))
-PAD_BYTES = {0xAA, 0xAB, 0xBF, 0xCC, 0xCA, 0xDD, 0xCB, 0xEE, 0xEF, 0xBC, 0xBB}
-
-
-MARK = 0x7FFF0000
 
 
 @pytest.fixture(name="windows_referents")
 def fixture_windows_referents(monkeypatch):
-    """impacket's random referent ids all one mark, so that they can be found in its message."""
-    monkeypatch.setattr(ndr.random, "randint", lambda low, high: MARK)
-
-
-def same_but_padding(ours: bytes, theirs: bytes) -> bool:
-    """The same message but for what may differ: a referent id (ours are Windows' 0x00020000, +4, ... where
-    impacket's are random) and the value of a pad byte (ours 0, impacket's a debugging pattern)."""
-    if len(ours) != len(theirs) or len(ours) % 4:
-        return False
-    referents = itertools.count(rrp_wire.FIRST_REFERENT, 4)
-    for at in range(0, len(ours), 4):
-        mine, their = ours[at:at + 4], theirs[at:at + 4]
-        if struct.unpack("<L", their)[0] == MARK:
-            if struct.unpack("<L", mine)[0] != next(referents):
-                return False
-        elif any(a != b and not (a == 0 and b in PAD_BYTES) for a, b in zip(mine, their)):
-            return False
-    return True
+    mark_referents(monkeypatch)
 
 
 def hkey(field, handle=HANDLE):
@@ -50,7 +29,7 @@ def test_an_open_key_is_packed_as_impacket_packs_it(windows_referents, subkey):
     hkey(theirs["hKey"])
     theirs["lpSubKey"], theirs["dwOptions"], theirs["samDesired"] = subkey + "\x00", 0, 0x02000200
     ours = rrp_wire.open_key(HANDLE, subkey, 0x02000200)
-    assert same_but_padding(ours, theirs.getData())
+    assert same_but_referents_and_padding(ours, theirs.getData())
     read = rrp.BaseRegOpenKey(ours)
     assert read["hKey"].getData() == HANDLE and read["lpSubKey"] == subkey + "\x00"
     assert (read["dwOptions"], read["samDesired"]) == (0, 0x02000200)
@@ -63,7 +42,7 @@ def test_a_query_value_is_packed_as_impacket_packs_it(windows_referents, name, s
     theirs["lpValueName"] = name + "\x00"
     theirs["lpData"], theirs["lpcbData"], theirs["lpcbLen"] = b" " * size, size, size
     ours = rrp_wire.query_value(HANDLE, name, size)
-    assert same_but_padding(ours, theirs.getData())
+    assert same_but_referents_and_padding(ours, theirs.getData())
     read = rrp.BaseRegQueryValue(ours)
     assert read["lpValueName"] == name + "\x00" and read["lpcbData"] == read["lpcbLen"] == size
 
@@ -80,7 +59,7 @@ def test_a_multiple_query_is_packed_as_impacket_packs_it(windows_referents, name
         theirs["val_listIn"].append(entry)
     theirs["num_vals"], theirs["lpvalueBuf"], theirs["ldwTotsize"] = len(names), list(b" " * 64), 64
     ours = rrp_wire.query_multiple(HANDLE, names, 64)
-    assert same_but_padding(ours, theirs.getData())
+    assert same_but_referents_and_padding(ours, theirs.getData())
     read = rrp.BaseRegQueryMultipleValues(ours)
     assert [e["ve_valuename"] for e in read["val_listIn"]] == [n + "\x00" for n in names]
     assert read["num_vals"] == len(names) and read["ldwTotsize"] == 64

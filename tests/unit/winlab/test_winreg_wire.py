@@ -9,15 +9,14 @@ import time
 import types
 
 import pytest
-from impacket.dcerpc.v5 import ndr, rrp
+from impacket.dcerpc.v5 import rrp
+from ndr_match import mark_referents, same_but_referents_and_padding
 
 from winlab import fleet
 from winlab.host import Host
 from winlab.rpc import winreg, winreg_wire
 from winlab.rpc.engine import RpcPipe
 
-MARK = 0x7FFF0000
-PAD_BYTES = {0xAA, 0xAB, 0xBF, 0xCC, 0xCA, 0xDD, 0xCB, 0xEE, 0xEF, 0xBC, 0xBB}
 IDENTIFICATION = "SOFTWARE\\Microsoft\\SMS\\Identification"
 
 
@@ -27,21 +26,6 @@ def fixture_pipe():
     site = types.SimpleNamespace(host=Host(fleet.initial_state(spec, "127.0.0.1", 0, time.time())),
                                  lock=threading.Lock(), save=lambda: None, rpc_call=lambda *a: None)
     return RpcPipe("winreg", [winreg.WINREG], site)
-
-
-def same_but_referents_and_padding(ours: bytes, theirs: bytes) -> bool:
-    if len(ours) != len(theirs) or len(ours) % 4:
-        return False
-    referent = winreg_wire.FIRST_REFERENT
-    for at in range(0, len(ours), 4):
-        mine, their = ours[at:at + 4], theirs[at:at + 4]
-        if struct.unpack("<L", their)[0] == MARK:
-            if struct.unpack("<L", mine)[0] != referent:
-                return False
-            referent += 4
-        elif any(a != b and not (a == 0 and b in PAD_BYTES) for a, b in zip(mine, their)):
-            return False
-    return True
 
 
 def hkey(field, handle: bytes):
@@ -106,7 +90,7 @@ def expected_query_value(kind, data, size, error):
 def test_a_query_value_answer_is_the_one_impacket_packs(pipe, monkeypatch, name, size, null_data, expected):
     handle = rrp.BaseRegOpenKeyResponse(opened(pipe, IDENTIFICATION))["phkResult"].getData()
     ours = query_value(pipe, handle, name, size, null_data)
-    monkeypatch.setattr(ndr.random, "randint", lambda low, high: MARK)
+    mark_referents(monkeypatch)
     assert same_but_referents_and_padding(ours, expected_query_value(*expected))
     read = rrp.BaseRegQueryValueResponse(ours)
     assert read["ErrorCode"] == expected[3]
@@ -150,7 +134,7 @@ LAB, SMS = "LAB\x00".encode("utf-16le"), "C:\\SMS\x00".encode("utf-16le")
 def test_a_multiple_query_answer_is_the_one_impacket_packs(pipe, monkeypatch, names, size, expected):
     handle = rrp.BaseRegOpenKeyResponse(opened(pipe, IDENTIFICATION))["phkResult"].getData()
     ours = query_multiple(pipe, handle, names, size)
-    monkeypatch.setattr(ndr.random, "randint", lambda low, high: MARK)
+    mark_referents(monkeypatch)
     assert same_but_referents_and_padding(ours, expected_multiple(names, *expected))
     read = rrp.BaseRegQueryMultipleValuesResponse(ours)
     assert [e["ve_valuename"] for e in read["val_listOut"]] == [n + "\x00" for n in names]

@@ -17,6 +17,7 @@ from impacket.dcerpc.v5 import even
 from impacket.dcerpc.v5.dtypes import RPC_UNICODE_STRING, ULONG, USHORT
 from impacket.dcerpc.v5.ndr import NDRCALL, NDRPOINTER
 
+from . import ndr_wire
 from .engine import Interface
 
 
@@ -80,24 +81,25 @@ def _events(pipe, log: str) -> list[dict]:
         return list(pipe.site.host.state.get("eventlog", [])) if log == "system" else []
 
 
+def _read_answer(buffer: bytes, read: int, needed: int, status: int) -> bytes:
+    """ElfrReadELW's answer: the [out, size_is(NumberOfBytesToRead)] buffer, NumberOfBytesRead,
+    MinNumberOfBytesNeeded, the status (packed here: impacket's classes pack the buffer byte by byte)."""
+    return ndr_wire.conformant_bytes(buffer) + struct.pack("<LLL", read, needed, status)
+
+
 def _read(pipe, stub):
     request = even.ElfrReadELW(stub)
-    response = even.ElfrReadELWResponse()
     held = _log(pipe, request["LogHandle"])
     size = min(int(request["NumberOfBytesToRead"]), MAX_BATCH_BUFF)
-    response["NumberOfBytesRead"], response["MinNumberOfBytesNeeded"] = 0, 0
-    response["Buffer"] = b"\x00" * size
     if held is None:
-        response["ErrorCode"] = STATUS_INVALID_HANDLE
-        return response
+        return _read_answer(b"\x00" * size, 0, 0, STATUS_INVALID_HANDLE)
     events = _events(pipe, held["log"])
     backwards = bool(request["ReadFlags"] & BACKWARDS) or not request["ReadFlags"] & FORWARDS
     ordered = list(reversed(events)) if backwards else events
     if request["ReadFlags"] & SEEK and not request["ReadFlags"] & SEQUENTIAL:
         start = next((i for i, e in enumerate(ordered) if e["n"] == request["RecordOffset"]), None)
         if start is None:
-            response["ErrorCode"] = STATUS_INVALID_PARAMETER
-            return response
+            return _read_answer(b"\x00" * size, 0, 0, STATUS_INVALID_PARAMETER)
     else:  # sequential: on from the record after the last one this handle read
         start = 0 if held["next"] is None else next(
             (i for i, e in enumerate(ordered) if (e["n"] < held["next"] if backwards else e["n"] > held["next"])),
@@ -108,18 +110,13 @@ def _read(pipe, stub):
         raw = record_bytes(event, computer)
         if len(out) + len(raw) > size:
             if not out:
-                response["MinNumberOfBytesNeeded"] = len(raw)
-                response["ErrorCode"] = STATUS_BUFFER_TOO_SMALL
-                return response
+                return _read_answer(b"\x00" * size, 0, len(raw), STATUS_BUFFER_TOO_SMALL)
             break
         out += raw
         held["next"] = event["n"]
     if not out:
-        response["ErrorCode"] = STATUS_END_OF_FILE
-        return response
-    response["Buffer"] = out + b"\x00" * (size - len(out))
-    response["NumberOfBytesRead"], response["ErrorCode"] = len(out), STATUS_SUCCESS
-    return response
+        return _read_answer(b"\x00" * size, 0, 0, STATUS_END_OF_FILE)
+    return _read_answer(out + b"\x00" * (size - len(out)), len(out), 0, STATUS_SUCCESS)
 
 
 def _close(pipe, stub):

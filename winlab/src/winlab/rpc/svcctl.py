@@ -9,6 +9,7 @@ from impacket.dcerpc.v5 import scmr
 from impacket.dcerpc.v5.dtypes import NULL
 
 from ..host import HostError
+from . import ndr_wire
 from .engine import Interface
 
 STATES = {"stopped": 1, "startpending": 2, "stoppending": 3, "running": 4, "paused": 7}
@@ -146,36 +147,36 @@ def _dependents_of(host, name: str) -> list[str]:
     return found
 
 
-def _enum_reply(response, field: str, buf: bytes, cb: int, count: int) -> int:
-    """The buffer is [size_is(cbBufSize)]: exactly cb bytes; too small -> ERROR_MORE_DATA and the size needed."""
+def _enum_reply(buf: bytes, cb: int, count: int, resume: bool | None = None) -> bytes:
+    """The answer of an enumeration: the buffer is [size_is(cbBufSize)], exactly cb bytes (too small ->
+    ERROR_MORE_DATA and the size needed), then pcbBytesNeeded, lpServicesReturned, lpResumeIndex (for
+    REnumServicesStatusW: 0, NULL when the request's was), the error. Packed here: impacket's classes pack
+    the buffer byte by byte."""
     fits = cb >= len(buf)
-    response[field] = (buf if fits else b"").ljust(cb, b"\x00")
-    response["pcbBytesNeeded"] = 0 if fits else len(buf)
-    response["ErrorCode"] = 0 if fits else ERROR_MORE_DATA
-    return count if fits else 0
+    out = ndr_wire.conformant_bytes((buf if fits else b"").ljust(cb, b"\x00"))
+    out += struct.pack("<LL", 0 if fits else len(buf), count if fits else 0)
+    if resume is not None:
+        out += struct.pack("<LL", 0x00020000, 0) if resume else b"\x00\x00\x00\x00"
+    return out + struct.pack("<L", 0 if fits else ERROR_MORE_DATA)
 
 
 def _enum_dependents(pipe, stub):
     request = scmr.REnumDependentServicesW(stub)
-    response = scmr.REnumDependentServicesWResponse()
     with pipe.site.lock:
         host = pipe.site.host
         names = _wanted(host, _dependents_of(host, _svc(pipe, request["hService"]) or ""), request["dwServiceState"])
         buf = _enum_buffer(host, names)
-    response["lpServicesReturned"] = _enum_reply(response, "lpServices", buf, request["cbBufSize"], len(names))
-    return response
+    return _enum_reply(buf, request["cbBufSize"], len(names))
 
 
 def _enum_services(pipe, stub):
     request = scmr.REnumServicesStatusW(stub)
-    response = scmr.REnumServicesStatusWResponse()
     with pipe.site.lock:
         host = pipe.site.host
         names = _wanted(host, sorted(host.state["services"], key=str.lower), request["dwServiceState"])
         buf = _enum_buffer(host, names)
-    response["lpServicesReturned"] = _enum_reply(response, "lpBuffer", buf, request["cbBufSize"], len(names))
-    response["lpResumeIndex"] = NULL if request.fields["lpResumeIndex"].fields["ReferentID"] == 0 else 0
-    return response
+    return _enum_reply(buf, request["cbBufSize"], len(names),
+                       resume=request.fields["lpResumeIndex"].fields["ReferentID"] != 0)
 
 
 def _query_config(pipe, stub):
