@@ -37,7 +37,7 @@ from ..rpc.lsarpc import LSARPC
 from ..rpc.srvsvc import SRVSVC
 from ..rpc.svcctl import SVCCTL
 from ..rpc.winreg import WINREG
-from . import pipe_transact, session, smb1, smb2
+from . import session, smb1, smb2, transactions
 from .disk import DiskShare
 from .opens import OpenTable
 
@@ -408,9 +408,10 @@ class Handler(smbserver.SMBSERVERHandler):
                 continue
             drop = self._counts_as_command(raw) and emulated.command_drops_now()
             try:
-                # an RPC call through a pipe, the most frequent request, is framed by hand (pipe_transact.py)
-                fast = pipe_transact.answer(server, self.conn_id, raw, smb1.PIPE) if raw[4:5] == b"\x25" else None
-                replies = [fast] if fast is not None else server.processRequest(self.conn_id, raw)
+                # RPC calls through pipes and TRANSACTION2 queries, most of what an audit asks, framed by hand
+                fast = transactions.answer(server, self.conn_id, raw, smb1.PIPE, smb1.TRANS2) if raw[4:5] in (
+                    b"\x25", b"\x32") else None
+                replies = fast if fast is not None else server.processRequest(self.conn_id, raw)
             except Exception:  # noqa: BLE001 - impacket raises on what it cannot parse: Windows would hang up
                 log.exception("%s: request failed", site.computer_name)
                 return

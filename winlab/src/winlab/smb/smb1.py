@@ -18,8 +18,8 @@ from impacket.nt_errors import STATUS_ACCESS_DENIED, STATUS_BUFFER_OVERFLOW, STA
     STATUS_OBJECT_PATH_NOT_FOUND, STATUS_SUCCESS
 
 from ..filesystem import STATUS_NOT_A_DIRECTORY
-from . import info, opens, pipe_transact
-from .pipe_transact import STATUS_PIPE_EMPTY
+from . import info, opens, transactions
+from .transactions import STATUS_PIPE_EMPTY
 from .session import error_reply
 
 log = logging.getLogger(__name__)
@@ -492,7 +492,7 @@ def _names_pipe(packet) -> bool:
 
 
 def transact_pipe(conn_id, server, packet, parameters, data, max_data=0):
-    """impacket's path for what pipe_transact.parse leaves to it (a wrong name, a partial transaction)."""
+    """impacket's path for what transactions.parse leaves to it (a wrong name, a partial transaction)."""
     if not _names_pipe(packet):
         return b"", b"", b"", STATUS_NOT_SUPPORTED
     try:
@@ -501,7 +501,7 @@ def transact_pipe(conn_id, server, packet, parameters, data, max_data=0):
     except Exception:  # noqa: BLE001
         log.exception("%s: TransactNmPipe failed", server.site.computer_name)
         return b"", b"", b"", STATUS_INVALID_PARAMETER
-    status, out = pipe_transact.run(server, conn, struct.unpack("<H", setup[2:4])[0], data, max_data, PIPE)
+    status, out = transactions.run_pipe(server, conn, struct.unpack("<H", setup[2:4])[0], data, max_data, PIPE)
     return b"", b"", out, status
 
 
@@ -554,6 +554,11 @@ def _nt_transact_reply(parameters: bytes, data: bytes):
     return reply
 
 
+# The TRANSACTION2 sub-commands served (MS-CIFS 2.2.6): impacket's path and transactions.answer call the same.
+TRANS2 = {0x01: find_first, 0x02: find_next, 0x03: query_fs, 0x05: query_path, 0x07: query_file, 0x08: set_file,
+          0x06: guarded_trans(lambda *a, **k: (b"", b"", b"", STATUS_NOT_SUPPORTED))}  # SET_PATH_INFORMATION
+
+
 def install(server) -> None:
     for command, handler in ((0xA2, nt_create), (0x24, locking_andx), (0x2E, read_andx), (0x2F, write_andx), (0x04, close),
                              (0x05, flush), (0x07, rename), (0x08, query_information)):
@@ -567,10 +572,8 @@ def install(server) -> None:
                                                    _check_directory))
     for command in (0x02, 0x09, 0x0A, 0x0B, 0x22, 0x23, 0x2D, 0x80):  # OPEN, SET_INFORMATION, READ, WRITE...
         server.hookSmbCommand(command, refuse(command))
-    for sub, handler in ((0x01, find_first), (0x02, find_next), (0x03, query_fs), (0x05, query_path),
-                         (0x07, query_file), (0x08, set_file)):
+    for sub, handler in TRANS2.items():
         server.hookTransaction2(sub, handler)
-    server.hookTransaction2(0x06, guarded_trans(lambda *a, **k: (b"", b"", b"", STATUS_NOT_SUPPORTED)))
     server.hookTransaction(smb.SMB.TRANS_TRANSACT_NMPIPE, transact_pipe)
     original = server.hookSmbCommand(0xA0, lambda *args: None)
     server.hookSmbCommand(0xA0, nt_transact_security(original))

@@ -1,7 +1,8 @@
-"""winlab's hand-framed TransactNmPipe (pipe_transact.py) answers byte for byte what impacket's own path
-(processRequest, smbTransaction, winlab's transact_pipe hook) answers for the same request on the same
-connection, signed or not, Unicode or ASCII, for every outcome of the pipe; what it does not take it
-leaves to that path."""
+"""winlab's hand-framed transactions (transactions.py) answer byte for byte what impacket's own path
+(processRequest, smbTransaction and smbTransaction2, winlab's hooks) answers for the same request on the
+same connection, signed or not, Unicode or ASCII: every outcome of a pipe, and every shape of a
+TRANSACTION2 answer (parameters, data, both, more data than one reply holds, an error); what it does
+not take it leaves to that path."""
 
 import copy
 import struct
@@ -10,7 +11,7 @@ import types
 import pytest
 from impacket import smb
 
-from winlab.smb import pipe_transact, smb1
+from winlab.smb import smb1, transactions
 from winlab.smb.server import OS, WinlabSMB
 
 FID, UID = 0x4001, 2049
@@ -82,8 +83,8 @@ def both(server, raw, signed, pipe):
     theirs, their_sequence = theirs[0].getData(), conn["SignSequenceNumber"]
     conn.clear()
     conn.update(saved)
-    ours = pipe_transact.answer(server, "c", raw, smb1.PIPE)
-    return theirs, ours, (their_sequence, conn["SignSequenceNumber"])
+    ours = transactions.answer(server, "c", raw, smb1.PIPE, smb1.TRANS2)
+    return theirs, ours[0], (their_sequence, conn["SignSequenceNumber"])
 
 
 OUTCOMES = {
@@ -111,7 +112,7 @@ def test_an_unknown_fid_is_an_invalid_handle_on_both_paths(server):
     conn = connection(server, False, Pipe(b"x"))
     conn["OpenedFiles"] = {}
     theirs = server.processRequest("c", raw)[0].getData()
-    assert pipe_transact.answer(server, "c", raw, smb1.PIPE) == theirs
+    assert transactions.answer(server, "c", raw, smb1.PIPE, smb1.TRANS2) == [theirs]
     assert struct.unpack_from("<L", theirs, 5)[0] == 0xC0000008  # STATUS_INVALID_HANDLE
 
 
@@ -124,11 +125,88 @@ def test_what_the_hand_framed_path_does_not_take_goes_to_impackets(server, case)
            "a reply": request(reply=True),
            "offset past the message": request()[:-8]}[case]
     connection(server, False, Pipe(b"x"))
-    assert pipe_transact.parse(raw) is None
-    assert pipe_transact.answer(server, "c", raw, smb1.PIPE) is None
+    assert transactions.parse(raw) is None
+    assert transactions.answer(server, "c", raw, smb1.PIPE, smb1.TRANS2) is None
 
 
 def test_a_session_not_logged_on_goes_to_impackets_path(server):
     conn = connection(server, False, Pipe(b"x"))
     conn["Authenticated"] = False
-    assert pipe_transact.answer(server, "c", request(), smb1.PIPE) is None
+    assert transactions.answer(server, "c", request(), smb1.PIPE, smb1.TRANS2) is None
+
+
+QUERY_PATH = b"\x07\x01\x00\x00\x00\x00" + "\\SMS\x00".encode("utf-16le")
+
+
+def trans2_request(unicode=True, parameters=QUERY_PATH,
+                   data=b"", sub=0x05, max_data=16000):
+    """A TRANSACTION2 as impacket's client frames it (send_trans2): the parameters aligned to 4, then the data."""
+    packet = smb.NewSMBPacket()
+    packet["Flags1"] = smb.SMB.FLAGS1_PATHCASELESS
+    packet["Flags2"] = BASE_FLAGS2 | (smb.SMB.FLAGS2_UNICODE if unicode else 0)
+    packet["Tid"], packet["Pid"], packet["Uid"], packet["Mid"] = 5, 0xFEFF, UID, 78
+    command = smb.SMBCommand(smb.SMB.SMB_COM_TRANSACTION2)
+    params = smb.SMBTransaction2_Parameters()
+    params["Setup"], params["MaxDataCount"] = struct.pack("<H", sub), max_data
+    pad = b"\x00" * ((4 - (32 + 1 + 30 + 2) % 4) % 4)
+    offset = 32 + 1 + 30 + 2 + len(pad)
+    params["TotalParameterCount"] = params["ParameterCount"] = len(parameters)
+    params["ParameterOffset"] = offset
+    params["TotalDataCount"] = params["DataCount"] = len(data)
+    params["DataOffset"] = offset + len(parameters) if data else 0
+    command["Parameters"], command["Data"] = params, pad + parameters + data
+    packet.addCommand(command)
+    return packet.getData()
+
+
+ANSWERS = {
+    "an error": (b"", b"", b"", 0xC0000034),
+    "parameters and data": (b"", b"\x00\x00", bytes(range(100)), 0),
+    "data only": (b"", b"", bytes(range(40)), 0),
+    "more data than one reply holds": (b"", b"\x00\x00", bytes(range(250)) * 3, 0),
+    "impacket structures": (b"", "find first", "find next", 0),
+}
+
+
+def structure(kind):
+    """What find_first gives: its parameters as an impacket Structure, not bytes."""
+    out = smb.SMBFindFirst2Response_Parameters() if kind == "find first" else smb.SMBFindNext2Response_Parameters()
+    if kind == "find first":
+        out["SID"] = 9
+    out["SearchCount"], out["EndOfSearch"], out["EaErrorOffset"], out["LastNameOffset"] = 1, 1, 0, 0
+    return out
+
+
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("unicode", [True, False])
+@pytest.mark.parametrize("shape", list(ANSWERS))
+def test_every_transaction2_reply_is_the_one_impackets_path_frames(server, signed, unicode, shape):
+    seen = []
+
+    def handler(conn_id, srv, packet, parameters, data, max_data):
+        seen.append((packet["Flags2"], packet["Tid"], parameters, data, max_data))
+        setup, params, out, status = ANSWERS[shape]
+        return setup, structure(params) if params == "find first" else params, structure(out) if out == "find next" \
+            else out, status
+
+    server.hookTransaction2(0x05, handler)
+    try:
+        raw = trans2_request(unicode, data=b"\x01\x02", max_data=300)
+        conn = connection(server, signed, Pipe())
+        saved = copy.copy(conn)
+        theirs = [reply.getData() for reply in server.processRequest("c", raw)]
+        their_sequence = conn["SignSequenceNumber"]
+        conn.clear()
+        conn.update(saved)
+        ours = transactions.answer(server, "c", raw, smb1.PIPE, {0x05: handler})
+    finally:
+        server.hookTransaction2(0x05, smb1.TRANS2[0x05])
+    assert ours == theirs
+    assert len(ours) == (3 if shape == "more data than one reply holds" else 1)
+    assert conn["SignSequenceNumber"] == their_sequence
+    assert seen[0] == seen[1] and seen[0][1:] == (5, QUERY_PATH, b"\x01\x02", 300)
+
+
+def test_a_transaction2_sub_command_winlab_does_not_serve_goes_to_impackets_path(server):
+    connection(server, False, Pipe())
+    assert transactions.answer(server, "c", trans2_request(sub=0x0D), smb1.PIPE, smb1.TRANS2) is None
