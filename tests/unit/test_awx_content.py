@@ -8,12 +8,13 @@ import re
 
 import pytest
 import yaml
+from ansible.parsing.utils.yaml import from_yaml
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils import variables
 from awx_rules import SurveyError, answer_errors, extra_vars, node_extra_vars, spec_errors, ui_answers, workflow_run
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-CONTENT = yaml.safe_load((ROOT / "awx" / "content.yml").read_text())["q317061_awx"]
+CONTENT = from_yaml((ROOT / "awx" / "content.yml").read_text())["q317061_awx"]  # Ansible's loader: it knows !unsafe
 JOB_TYPES = ("run", "check")
 ASK_FIELDS = {"ask_limit_on_launch", "ask_job_slice_count_on_launch", "ask_variables_on_launch",
               "ask_inventory_on_launch", "ask_diff_mode_on_launch"}
