@@ -25,7 +25,7 @@ import yaml
 from ansible.parsing.utils.yaml import from_yaml
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "unit"))
-from awx_rules import extra_vars, ui_answers  # noqa: E402
+from awx_rules import extra_vars, node_extra_vars, ui_answers  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONTENT = from_yaml((ROOT / "awx" / "content.yml").read_text())["q317061_awx"]  # Ansible's loader: it knows !unsafe
@@ -96,13 +96,15 @@ class FactDatabase:
 
 def run_job(tmp: pathlib.Path, name: str, lab, answers: dict | None = None, limit: str | None = None,
             slice_number: int = 1, slice_count: int = 1, facts: FactDatabase | None = None, ident: str = "1",
-            upstream: dict | None = None):
+            upstream: dict | None = None, variables: dict | None = None):
     """One AWX job of the named template; returns the ansible-runner result. `upstream`: the artifacts of the
-    workflow nodes before it, which AWX passes as extra vars (below the survey's answers)."""
+    workflow nodes before it, which AWX passes as extra vars (below the survey's answers). `variables`: the
+    job's whole extra vars, as a workflow node gets them (run_campaign), instead of a launch form's answers."""
     tpl = template(name)
     survey = CONTENT["surveys"][tpl["survey"]]
-    base = dict(tpl.get("extra_vars") or {}, q317061_report_dir=str(tmp / "reports"))  # the volume mount
-    variables = dict(upstream or {}, **extra_vars(survey, ui_answers(survey, **(answers or {})), template_vars=base))
+    if variables is None:
+        base = dict(tpl.get("extra_vars") or {}, q317061_report_dir=str(tmp / "reports"))  # the volume mount
+        variables = dict(upstream or {}, **extra_vars(survey, ui_answers(survey, **(answers or {})), template_vars=base))
     data = tmp / f"job-{ident}"
     (data / "env").mkdir(parents=True)
     (data / "project").symlink_to(ROOT)  # AWX copies the project revision into the job's private data dir
@@ -123,6 +125,39 @@ def run_job(tmp: pathlib.Path, name: str, lab, answers: dict | None = None, limi
     runner.variables = variables
     runner.private_data_dir = data
     return runner
+
+
+def run_campaign(tmp: pathlib.Path, lab, answers: dict, approvals: dict | None = None) -> list[tuple]:
+    """The "Q317061 campaign" workflow launched through the API with `answers` to its survey, as AWX runs it:
+    its nodes in the order its DAG fires them (awx_rules.workflow_run's rules: success, failure and always
+    edges), each job with the extra vars AWX gives a node (the template's, its survey's defaults, the artifacts
+    of the jobs before it, the workflow's answers above all), one fact cache (AWX's database) for every job.
+    An approval node is decided by `approvals` (identifier -> "successful" or "failed"; approved by default).
+    Returns [(identifier, status, job or None)] in the order the nodes ran."""
+    nodes = {n["identifier"]: n for n in CONTENT["workflow"]["nodes"]}
+    workflow_vars = extra_vars(CONTENT["surveys"][CONTENT["workflow"]["survey"]], answers)
+    parents = {c["identifier"] for n in nodes.values() for edges in (n.get("related") or {}).values() for c in edges}
+    todo, ran, upstream, facts = [i for i in nodes if i not in parents], [], {}, FactDatabase()
+    while todo:
+        ident = todo.pop(0)
+        if any(ident == done for done, dummy, dummy in ran):
+            continue
+        ujt = nodes[ident]["unified_job_template"]
+        job = None
+        if ujt["type"] == "workflow_approval":
+            status = (approvals or {}).get(ident, "successful")
+        else:
+            tpl = template(ujt["name"])
+            own = dict(tpl, extra_vars=dict(tpl.get("extra_vars") or {}, q317061_report_dir=str(tmp / "reports")))
+            variables = node_extra_vars(own, CONTENT["surveys"][tpl["survey"]], workflow_vars, upstream)
+            job = run_job(tmp, ujt["name"], lab, facts=facts, ident=ident, variables=variables)
+            status = job.status
+            upstream.update(artifacts(job))
+        ran.append((ident, status, job))
+        related = nodes[ident].get("related") or {}
+        todo += [c["identifier"] for c in related.get("always_nodes", []) + related.get(
+            "success_nodes" if status == "successful" else "failure_nodes", [])]
+    return ran
 
 
 def artifacts(runner) -> dict:
