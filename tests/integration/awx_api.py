@@ -373,29 +373,18 @@ def route(api: Api, method: str, path: str, query: dict, body):  # noqa: C901 - 
         obj["unified_job_template"] = template["id"]
         return 201, api.show("workflow_approval_templates", template)
     if sub in ASSOCIATIONS.get(endpoint, ()):  # a list of associated objects: 204 to an (dis)association
-        linked = api.associations.setdefault(key, [])
-        if method == "GET":
-            target = _association_target(endpoint, sub)
-            results = [api.show(target, api.objects[target][i]) if target != "roles" else api.roles[i] for i in linked]
-            return 200, {"count": len(results), "next": None, "previous": None, "results": results}
-        if method == "POST":
-            ident = int((body or {}).get("id", 0))
-            if (body or {}).get("disassociate"):
-                if ident in linked:
-                    linked.remove(ident)
-            elif ident not in linked:
-                linked.append(ident)
-            return 204, None
+        answer = _associated(api, method, key, _association_target(endpoint, sub), body)
+        if answer is not None:
+            return answer
     return 404, {"detail": "Not found."}
 
 
-def _role(api: Api, method: str, parts: list[str], body):
-    """/roles/<id>/teams/ and /roles/<id>/users/: who holds a role (awx.awx.role grants by associating)."""
-    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) not in api.roles or parts[2] not in ("teams", "users"):
-        return 404, {"detail": "Not found."}
-    linked = api.associations.setdefault(("roles", int(parts[1]), parts[2]), [])
+def _associated(api: Api, method: str, key: tuple, target: str, body):
+    """An association sub-list: GET lists the associated objects, POST {id} associates, {id, disassociate}
+    disassociates, both 204."""
+    linked = api.associations.setdefault(key, [])
     if method == "GET":
-        results = [api.show(parts[2], api.objects[parts[2]][i]) for i in linked if i in api.objects.get(parts[2], {})]
+        results = [api.show(target, api.objects[target][i]) for i in linked if i in api.objects.get(target, {})]
         return 200, {"count": len(results), "next": None, "previous": None, "results": results}
     if method == "POST":
         ident = int((body or {}).get("id", 0))
@@ -405,7 +394,15 @@ def _role(api: Api, method: str, parts: list[str], body):
         elif ident not in linked:
             linked.append(ident)
         return 204, None
-    return 405, {"detail": f'Method "{method}" not allowed.'}
+    return None
+
+
+def _role(api: Api, method: str, parts: list[str], body):
+    """/roles/<id>/teams/ and /roles/<id>/users/: who holds a role (awx.awx.role grants by associating)."""
+    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) not in api.roles or parts[2] not in ("teams", "users"):
+        return 404, {"detail": "Not found."}
+    answer = _associated(api, method, ("roles", int(parts[1]), parts[2]), parts[2], body)
+    return answer if answer is not None else (405, {"detail": f'Method "{method}" not allowed.'})
 
 
 def _association_target(endpoint: str, sub: str) -> str:
@@ -413,7 +410,7 @@ def _association_target(endpoint: str, sub: str) -> str:
         return "notification_templates"
     if sub.endswith("_nodes"):
         return "workflow_job_template_nodes"
-    return {"credentials": "credentials", "galaxy_credentials": "credentials", "roles": "roles"}.get(sub, sub)
+    return {"galaxy_credentials": "credentials"}.get(sub, sub)
 
 
 class StandIn:

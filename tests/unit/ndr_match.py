@@ -29,3 +29,26 @@ def same_but_referents_and_padding(ours: bytes, theirs: bytes) -> bool:
         elif any(a != b and not (a == 0 and b in PAD_BYTES) for a, b in zip(mine, their)):
             return False
     return True
+
+
+def set_handle(field, handle: bytes) -> None:
+    """An impacket RPC_HKEY (a structure, not a 20-byte blob like other context handles) set to `handle`."""
+    field["context_handle_attributes"] = struct.unpack("<L", handle[:4])[0]
+    field["context_handle_uuid"] = handle[4:]
+
+
+def query_multiple_request(handle: bytes, names: list[str], size: int, null_buffer: bool = False):
+    """impacket's BaseRegQueryMultipleValues as its client packs one (ve_valuelen the name's characters)."""
+    from impacket.dcerpc.v5 import rrp
+
+    request = rrp.BaseRegQueryMultipleValues()
+    set_handle(request["hKey"], handle)
+    for name in names:
+        entry = rrp.RVALENT()
+        entry["ve_valuename"] = name + "\x00"
+        entry["ve_valuelen"] = len(entry["ve_valuename"])
+        entry["ve_valueptr"] = entry["ve_type"] = 0
+        request["val_listIn"].append(entry)
+    request["num_vals"], request["ldwTotsize"] = len(names), size
+    request["lpvalueBuf"] = rrp.NULL if null_buffer else list(b" " * size)
+    return request

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 from impacket.dcerpc.v5 import rrp
-from ndr_match import mark_referents, same_but_referents_and_padding
+from ndr_match import mark_referents, query_multiple_request, same_but_referents_and_padding, set_handle
 
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import rrp_wire
 
@@ -19,8 +19,7 @@ def fixture_windows_referents(monkeypatch):
 
 
 def hkey(field, handle=HANDLE):
-    field["context_handle_attributes"] = struct.unpack("<L", handle[:4])[0]
-    field["context_handle_uuid"] = handle[4:]
+    set_handle(field, handle)
 
 
 @pytest.mark.parametrize("subkey", ["SOFTWARE\\Microsoft\\SMS\\Identification", "SYSTEM", "A"])
@@ -49,15 +48,7 @@ def test_a_query_value_is_packed_as_impacket_packs_it(windows_referents, name, s
 
 @pytest.mark.parametrize("names", [["Site Code", "Installation Directory"], ["A", "Bc", "Def", "Ghij"]])
 def test_a_multiple_query_is_packed_as_impacket_packs_it(windows_referents, names):
-    theirs = rrp.BaseRegQueryMultipleValues()
-    hkey(theirs["hKey"])
-    for name in names:
-        entry = rrp.RVALENT()
-        entry["ve_valuename"] = name + "\x00"
-        entry["ve_valuelen"] = len(entry["ve_valuename"])
-        entry["ve_valueptr"] = entry["ve_type"] = 0
-        theirs["val_listIn"].append(entry)
-    theirs["num_vals"], theirs["lpvalueBuf"], theirs["ldwTotsize"] = len(names), list(b" " * 64), 64
+    theirs = query_multiple_request(HANDLE, names, 64)
     ours = rrp_wire.query_multiple(HANDLE, names, 64)
     assert same_but_referents_and_padding(ours, theirs.getData())
     read = rrp.BaseRegQueryMultipleValues(ours)

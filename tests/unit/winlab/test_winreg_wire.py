@@ -3,14 +3,13 @@ result (only referent ids and pad bytes differ: Windows' 0x00020000, +4, ... and
 reads them as it read the answers winlab built with its classes, and requests impacket packs (random
 referent ids, debugging pads) are read right. Driven through the real handlers on a real host model."""
 
-import struct
 import threading
 import time
 import types
 
 import pytest
 from impacket.dcerpc.v5 import rrp
-from ndr_match import mark_referents, same_but_referents_and_padding
+from ndr_match import mark_referents, query_multiple_request, same_but_referents_and_padding, set_handle
 
 from winlab import fleet
 from winlab.host import Host
@@ -29,8 +28,7 @@ def fixture_pipe():
 
 
 def hkey(field, handle: bytes):
-    field["context_handle_attributes"] = struct.unpack("<L", handle[:4])[0]
-    field["context_handle_uuid"] = handle[4:]
+    set_handle(field, handle)
 
 
 def hklm(pipe) -> bytes:
@@ -97,16 +95,7 @@ def test_a_query_value_answer_is_the_one_impacket_packs(pipe, monkeypatch, name,
 
 
 def query_multiple(pipe, handle, names, size, null_buffer=False):
-    request = rrp.BaseRegQueryMultipleValues()
-    hkey(request["hKey"], handle)
-    for name in names:
-        entry = rrp.RVALENT()
-        entry["ve_valuename"] = name + "\x00"
-        entry["ve_valuelen"] = len(entry["ve_valuename"])
-        entry["ve_valueptr"] = entry["ve_type"] = 0
-        request["val_listIn"].append(entry)
-    request["num_vals"], request["ldwTotsize"] = len(names), size
-    request["lpvalueBuf"] = rrp.NULL if null_buffer else list(b" " * size)
+    request = query_multiple_request(handle, names, size, null_buffer)
     return winreg._query_multiple(pipe, request.getData())  # pylint: disable=protected-access
 
 
