@@ -108,11 +108,11 @@ ASSOCIATIONS = {  # the association sub-lists of each resource (related keys in 
     "workflow_job_template_nodes": ("success_nodes", "failure_nodes", "always_nodes", "credentials", "labels",
                                     "instance_groups"),
 }
-READ_ONLY = {"organizations": ("custom_virtualenv",), "execution_environments": ("managed",),
-             "credential_types": ("managed", "namespace"), "credentials": ("managed", "kind", "cloud", "kubernetes"),
-             "projects": ("scm_revision", "custom_virtualenv", "status"), "job_templates": ("organization",
-                                                                                           "custom_virtualenv"),
-             "inventory_sources": ("custom_virtualenv",)}
+READ_ONLY = {
+    "organizations": ("custom_virtualenv",), "execution_environments": ("managed",),
+    "credential_types": ("managed", "namespace"), "credentials": ("managed", "kind", "cloud", "kubernetes"),
+    "projects": ("scm_revision", "custom_virtualenv", "status"), "job_templates": ("organization", "custom_virtualenv"),
+    "inventory_sources": ("custom_virtualenv",)}
 CREATE_ONLY = {"inventory_sources": ("inventory",), "workflow_job_template_nodes": ("workflow_job_template",),
                "execution_environments": ("organization",)}
 CHAR_NULL = {"inventories": ("kind",)}
@@ -225,8 +225,8 @@ class Api:
                 self.roles[role] = {"id": role, "name": name, "resource": (endpoint, obj["id"])}
         if endpoint == "projects":
             update = self._id()
-            self.objects["project_updates"][update] = {"id": update, "status": "successful", "failed": False,
-                                                        "project": obj["id"]}
+            self.objects["project_updates"][update] = {
+                "id": update, "status": "successful", "failed": False, "project": obj["id"]}
             obj["_update"] = update
         self.objects[endpoint][obj["id"]] = obj
         return obj
@@ -239,8 +239,8 @@ class Api:
         """The body's fields as AWX's serializer and model store them."""
         fields = RESOURCES[endpoint][1]
         for key, value in body.items():
-            if key not in fields or key in READ_ONLY.get(endpoint, ()) or (key in CREATE_ONLY.get(endpoint, ())
-                                                                          and not creating):
+            kept = key in fields and key not in READ_ONLY.get(endpoint, ())
+            if not kept or (key in CREATE_ONLY.get(endpoint, ()) and not creating):
                 continue  # DRF ignores a field its serializer does not have, or has read-only
             value = copy.deepcopy(value)
             if endpoint == "credentials" and key == "inputs":

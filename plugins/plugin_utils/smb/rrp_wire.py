@@ -110,9 +110,11 @@ class Reader:
             self.counted(2)
 
     def end(self) -> int:
+        """The status, last: after it at most alignment padding (zeros, as impacket would ignore), never data."""
         code = self.u32()
-        if self.at != len(self.stub):
-            raise ValueError(f"{len(self.stub) - self.at} bytes after a registry answer's status")
+        rest = self.stub[self.at:]
+        if len(rest) > 7 or rest.strip(b"\x00"):
+            raise ValueError(f"{len(rest)} bytes after a registry answer's status")
         return code
 
 

@@ -121,7 +121,8 @@ def test_a_cut_or_padded_answer_is_refused(cut):
     with pytest.raises(ValueError):
         rrp_wire.query_value_answer(query_value_answer()[:-cut])
     with pytest.raises(ValueError):
-        rrp_wire.query_value_answer(query_value_answer() + b"\x00" * 4)
+        rrp_wire.query_value_answer(query_value_answer() + b"\x01\x00\x00\x00")  # data after the status
+    assert rrp_wire.query_value_answer(query_value_answer() + b"\x00" * 4)["error"] == 0  # padding is no data
 
 
 def test_an_array_that_claims_more_than_it_holds_is_refused():

@@ -117,13 +117,14 @@ def test_an_unknown_fid_is_an_invalid_handle_on_both_paths(server):
 
 
 @pytest.mark.parametrize("case", ["ascii name on a unicode session", "another function", "partial data",
-                                  "a reply", "offset past the message"])
+                                  "a reply", "offset past the message", "not an SMB1 message"])
 def test_what_the_hand_framed_path_does_not_take_goes_to_impackets(server, case):
     raw = {"ascii name on a unicode session": request(name=b"\\PIPE\\\x00"),
            "another function": request(function=0x53),
            "partial data": request(total=400),
            "a reply": request(reply=True),
-           "offset past the message": request()[:-8]}[case]
+           "offset past the message": request()[:-8],
+           "not an SMB1 message": b"\x00" + request()[1:]}[case]  # what the UID and signature checks skip
     connection(server, False, Pipe(b"x"))
     assert transactions.parse(raw) is None
     assert transactions.answer(server, "c", raw, smb1.PIPE, smb1.TRANS2) is None

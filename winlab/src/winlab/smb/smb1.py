@@ -498,10 +498,10 @@ def transact_pipe(conn_id, server, packet, parameters, data, max_data=0):
     try:
         conn = server.getConnectionData(conn_id)
         setup = smb.SMBTransaction_Parameters(smb.SMBCommand(packet["Data"][0])["Parameters"])["Setup"]
+        status, out = transactions.run_pipe(server, conn, struct.unpack("<H", setup[2:4])[0], data, max_data, PIPE)
     except Exception:  # noqa: BLE001
         log.exception("%s: TransactNmPipe failed", server.site.computer_name)
         return b"", b"", b"", STATUS_INVALID_PARAMETER
-    status, out = transactions.run_pipe(server, conn, struct.unpack("<H", setup[2:4])[0], data, max_data, PIPE)
     return b"", b"", out, status
 
 

@@ -55,7 +55,7 @@ class Request:
 
 def parse(raw: bytes) -> Request | None:
     """The request, or None for anything impacket's own handler should see."""
-    command = raw[4] if len(raw) > 4 else None
+    command = raw[4] if len(raw) > 4 and raw[:4] == b"\xffSMB" else None  # the checks before assume SMB1
     setup_words = SETUP_WORDS.get(command)
     if setup_words is None or len(raw) < WORDS_AT + 2 * (14 + setup_words) + 2 or raw[WORDS_AT - 1] != 14 + setup_words:
         return None
