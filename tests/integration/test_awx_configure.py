@@ -68,9 +68,8 @@ def test_a_second_run_changes_nothing(configured):
     assert created == [], created  # nothing created, associated or granted again
     inventory = named(api, "inventories", CONTENT["inventory"]["name"])["id"]
     patched = [(p, body) for m, p, body in second_requests if m == "PATCH"]
-    assert patched == [(f"/api/v2/inventories/{inventory}/", {"name": CONTENT["inventory"]["name"],
-                                                               "organization": inventory_org(api),
-                                                               "kind": None, "host_filter": None})], patched
+    wanted = {"name": CONTENT["inventory"]["name"], "organization": inventory_org(api), "kind": None, "host_filter": None}
+    assert patched == [(f"/api/v2/inventories/{inventory}/", wanted)], patched
 
 
 def test_the_workflow_is_wired_as_content_yml_says(configured):
