@@ -86,15 +86,16 @@ class Reader:
         self.align()
         return U32.unpack(self.take(4))[0]
 
-    def u16(self) -> int:
-        return struct.unpack("<H", self.take(2))[0]
-
-    def counted(self, item_size: int) -> bytes:
-        """A conformant varying array's elements (its max count and offset checked, not used)."""
+    def array_count(self) -> int:
+        """A conformant varying array's actual count (its max count and offset checked, not used)."""
         maximum, offset, actual = self.u32(), self.u32(), self.u32()
         if offset or actual > maximum:
             raise ValueError(f"a malformed registry array (max {maximum}, offset {offset}, count {actual})")
-        return self.take(actual * item_size)
+        return actual
+
+    def counted(self, item_size: int) -> bytes:
+        """A conformant varying array's elements."""
+        return self.take(self.array_count() * item_size)
 
     def pointer_u32(self) -> int | None:
         return self.u32() if self.u32() else None
@@ -185,11 +186,8 @@ def query_multiple_answer(stub: bytes) -> dict:
     """{entries: [(length, offset, type)] in the order asked, buffer (None when NULL), total (ldwTotsize:
     what the values need), error}."""
     answer = Reader(stub)
-    maximum, offset, count = answer.u32(), answer.u32(), answer.u32()
-    if offset or count > maximum:
-        raise ValueError(f"a malformed RVALENT array (max {maximum}, offset {offset}, count {count})")
     entries, named = [], []
-    for dummy in range(count):
+    for dummy in range(answer.array_count()):  # the RVALENTs
         named.append(answer.u32())
         entries.append((answer.u32(), answer.u32(), answer.u32()))
     for referent in named:

@@ -25,11 +25,16 @@ class Reader:
         self.at += -self.at % 4
         return U32.unpack(self.take(4))[0]
 
-    def counted(self, item_size: int) -> tuple[int, bytes]:
-        """A conformant varying array: (its max count, its elements)."""
+    def array_counts(self) -> tuple[int, int]:
+        """A conformant varying array's (max count, actual count), the offset checked."""
         maximum, offset, actual = self.u32(), self.u32(), self.u32()
         if offset or actual > maximum:
             raise ValueError(f"a malformed array (max {maximum}, offset {offset}, count {actual})")
+        return maximum, actual
+
+    def counted(self, item_size: int) -> tuple[int, bytes]:
+        """A conformant varying array: (its max count, its elements)."""
+        maximum, actual = self.array_counts()
         return maximum, self.take(actual * item_size)
 
     def string(self) -> tuple[tuple, str | None]:

@@ -156,7 +156,7 @@ def _enum_reply(buf: bytes, cb: int, count: int, resume: bool | None = None) -> 
     out = ndr_wire.conformant_bytes((buf if fits else b"").ljust(cb, b"\x00"))
     out += struct.pack("<LL", 0 if fits else len(buf), count if fits else 0)
     if resume is not None:
-        out += struct.pack("<LL", 0x00020000, 0) if resume else b"\x00\x00\x00\x00"
+        out += struct.pack("<LL", ndr_wire.FIRST_REFERENT, 0) if resume else b"\x00\x00\x00\x00"
     return out + struct.pack("<L", 0 if fits else ERROR_MORE_DATA)
 
 

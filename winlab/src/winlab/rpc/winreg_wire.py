@@ -60,11 +60,8 @@ def query_multiple_request(stub: bytes) -> dict:
     buffer came, else 0)}."""
     request = Reader(stub)
     handle = request.take(HANDLE_SIZE)
-    maximum, offset, count = request.u32(), request.u32(), request.u32()
-    if offset or count > maximum:
-        raise ValueError(f"a malformed RVALENT array (max {maximum}, offset {offset}, count {count})")
     named = []
-    for dummy in range(count):
+    for dummy in range(request.array_counts()[1]):  # the RVALENTs
         named.append(request.u32())
         request.take(12)  # ve_valuelen, ve_valueptr, ve_type: nothing the server reads
     names = [request.string() if referent else ((0, 0, 0), None) for referent in named]

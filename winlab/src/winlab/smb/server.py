@@ -409,8 +409,7 @@ class Handler(smbserver.SMBSERVERHandler):
             drop = self._counts_as_command(raw) and emulated.command_drops_now()
             try:
                 # RPC calls through pipes and TRANSACTION2 queries, most of what an audit asks, framed by hand
-                fast = transactions.answer(server, self.conn_id, raw, smb1.PIPE, smb1.TRANS2) if raw[4:5] in (
-                    b"\x25", b"\x32") else None
+                fast = transactions.answer(server, self.conn_id, raw, smb1.PIPE, smb1.TRANS2)
                 replies = fast if fast is not None else server.processRequest(self.conn_id, raw)
             except Exception:  # noqa: BLE001 - impacket raises on what it cannot parse: Windows would hang up
                 log.exception("%s: request failed", site.computer_name)

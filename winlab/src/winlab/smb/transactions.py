@@ -145,9 +145,9 @@ def run_pipe(server, conn: dict, fid: int, data: bytes, max_data: int, pipe_kind
 def answer(server, conn_id: str, raw: bytes, pipe_kind: int, trans2: dict) -> list[bytes] | None:
     """The whole signed replies to a TransactNmPipe or TRANSACTION2 request, or None: impacket's path
     answers it. `trans2`: the TRANSACTION2 sub-commands winlab serves, as impacket would call them."""
-    conn = server.getConnectionData(conn_id, checkStatus=False)
-    request = parse(raw) if conn.get("Authenticated") else None
-    if request is None:
+    request = parse(raw)  # None at once for any other command
+    conn = server.getConnectionData(conn_id, checkStatus=False) if request is not None else {}
+    if not conn.get("Authenticated"):
         return None
     if request.command == SMB_COM_TRANSACTION:
         status, out = run_pipe(server, conn, request.setup[1], request.data, request.max_data, pipe_kind)
