@@ -9,6 +9,7 @@ up in reports read by people.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ntpath
 import struct
 
@@ -240,7 +241,12 @@ class SmbClient:
     def tree(self, share: str):
         if share not in self._trees:
             try:
-                self._trees[share] = self.conn.connectTree(share)
+                if self.dialect == "smb1":
+                    from . import smb1
+
+                    self._trees[share] = smb1.tree_connect(self.conn.getSMBServer(), share)
+                else:
+                    self._trees[share] = self.conn.connectTree(share)
             except Exception as error:  # noqa: BLE001
                 failure = self.failure(f"\\\\{self.host}\\{share}", error)
                 if failure.status == "STATUS_ACCESS_DENIED":
@@ -336,9 +342,15 @@ class SmbClient:
 
     def _read_range(self, tid, fid, offset: int, end: int, path: str) -> bytes:
         out = bytearray()
+        if self.dialect == "smb1":
+            from . import smb1
+
+            read = functools.partial(smb1.read, self.conn.getSMBServer(), tid, fid)
+        else:
+            read = functools.partial(self.conn.readFile, tid, fid)
         try:
             while offset < end:
-                data = self.conn.readFile(tid, fid, offset, min(CHUNK, end - offset))
+                data = read(offset, min(CHUNK, end - offset))
                 if not data:
                     break
                 out += data

@@ -25,6 +25,15 @@ MSRPC_REQUEST, MSRPC_RESPONSE = 0, 2
 PFC_FIRST_FRAG, PFC_LAST_FRAG, PFC_OBJECT_UUID = 0x01, 0x02, 0x80
 DATA_REPRESENTATION = 0x10  # little-endian integers, ASCII characters, IEEE floating point
 HEADER_SIZE = 24
+# C706 12.6.4.3: the bind PDU after its 16-byte common header (version, type, flags, representation, fragment and
+# auth lengths, call id): fragment sizes, association group, one presentation context (its id, one transfer
+# syntax); the abstract and transfer syntaxes (20 bytes each: UUID and version) follow
+COMMON = struct.Struct("<BBBBLHHL")
+BIND = struct.Struct("<HHLBBHHBB")
+BIND_ACK = struct.Struct("<HHLH")  # 12.6.4.4: fragment sizes, association group, secondary address length
+RESULT = struct.Struct("<HH20s")  # a presentation context's result, reason and transfer syntax
+MSRPC_BIND, MSRPC_BINDACK = 11, 12
+NDR = ("8a885d04-1ceb-11c9-9fe8-08002b104860", "2.0")
 
 
 def transport_class():
@@ -88,16 +97,55 @@ def byte_array_answer(dce, request) -> tuple[bytes, bytes]:
     return stub[4:4 + count], stub[end:]
 
 
+def bind_accepted(answer: bytes) -> tuple[int, bytes] | None:
+    """(the server's receive fragment size, the accepted transfer syntax) of a bind_ack that accepts the one
+    context bound, without authentication; None for any other answer."""
+    if len(answer) < COMMON.size + BIND_ACK.size or answer[2] != MSRPC_BINDACK or answer[3] & PFC_OBJECT_UUID:
+        return None
+    dummy, dummy, dummy, dummy, dummy, length, auth_length, dummy = COMMON.unpack_from(answer)
+    dummy, max_recv, dummy, address = BIND_ACK.unpack_from(answer, COMMON.size)
+    at = COMMON.size + BIND_ACK.size + address
+    at += -at % 4  # the results are aligned to 4 bytes from the PDU's start
+    if length != len(answer) or auth_length or at + 4 + RESULT.size != len(answer) or answer[at] != 1:
+        return None
+    result, dummy, syntax = RESULT.unpack_from(answer, at + 4)
+    return (max_recv, syntax) if result == 0 else None
+
+
 def dce_class():
     """impacket's DCE/RPC client with the common call framed by struct (see PipeDCE)."""
     from impacket.dcerpc.v5 import rpcrt
 
     class PipeDCE(rpcrt.DCERPC_v5):
-        """A call without authentication (the pipes ride the signed SMB session), an object UUID or fragments
+        """A bind and a call without authentication (the pipes ride the signed SMB session), an object UUID or fragments
         goes out as one PDU packed here, and a whole unfragmented response is cut here; everything else (a
         fault, fragments, an authenticated bind) is impacket's own code. impacket packs and parses these
         headers with its generic Structure class, which cost more CPU per audit than the rest of the call
         (docs/benchmarks.md)."""
+
+        def bind(self, iface_uuid, alter=0, bogus_binds=0, transfer_syntax=NDR):
+            """The bind of one presentation context without authentication, as impacket sends it (the same call
+            id, which impacket does not advance for such a bind); an acceptance of it is read here, anything
+            else (a rejection, a fault, more contexts, an authentication trailer) by impacket's own bind."""
+            from impacket.uuid import uuidtup_to_bin
+
+            # pylint: disable=protected-access  # impacket's own state of this client, set as impacket sets it
+            if alter or bogus_binds or self._DCERPC_v5__auth_level != rpcrt.RPC_C_AUTHN_LEVEL_NONE:
+                return super().bind(iface_uuid, alter, bogus_binds, transfer_syntax)
+            body = BIND.pack(FRAGMENT, FRAGMENT, 0, 1, 0, 0, self._ctx, 1, 0) + iface_uuid + uuidtup_to_bin(transfer_syntax)
+            self._transport.send(COMMON.pack(5, 0, MSRPC_BIND, PFC_FIRST_FRAG | PFC_LAST_FRAG, DATA_REPRESENTATION,
+                                             COMMON.size + len(body), 0, self._DCERPC_v5__callid) + body)
+            answer = self._transport.recv()
+            accepted = bind_accepted(answer)
+            if accepted is None:  # impacket reads it (its errors, its state); what it would send goes nowhere
+                self._transport.unread = answer
+                send, self._transport.send = self._transport.send, lambda *args, **kwargs: None
+                try:
+                    return super().bind(iface_uuid, alter, bogus_binds, transfer_syntax)
+                finally:
+                    self._transport.send = send
+            self._DCERPC_v5__max_xmit_size, self.transfer_syntax = accepted
+            return None
 
         def call(self, function, body, uuid=None):
             stub = body.getData() if hasattr(body, "getData") else body

@@ -26,6 +26,14 @@ TRANS2_SET_FILE_INFORMATION, SMB_SET_FILE_BASIC_INFO = 0x08, 0x101
 TRANS2_QUERY_PATH_INFORMATION, SMB_QUERY_FILE_ALL_INFO = 0x05, 0x107
 TRANS2_QUERY_FS_INFORMATION = 0x03
 SMB_COM_TRANSACTION, SMB_COM_TRANSACTION2, SMB_COM_NT_CREATE_ANDX = 0x25, 0x32, 0xA2
+SMB_COM_TREE_CONNECT_ANDX, NO_TID = 0x75, 0xFFFF
+SMB_COM_READ_ANDX, CAP_LARGE_READX, STATUS_END_OF_FILE = 0x2E, 0x4000, 0xC0000011
+# 2.2.4.42.1 (12 words): AndX, FID, offset, maximum and minimum count, timeout, remaining, offset's high half
+READ_WORDS = struct.Struct("<BBHHLHHLHL")
+READ_ANSWER = struct.Struct("<4x6xHHH")  # 2.2.4.42.2: data length, data offset, data length's high half
+# MS-CIFS 2.2.4.55.1: AndX (command, reserved, offset), flags, password length (one NUL: the session's logon is
+# the credential)
+TREE_CONNECT_WORDS = struct.Struct("<BBHHH")
 # MS-CIFS 2.2.4.64.1: AndX (command, reserved, offset), reserved, name length, flags, root FID, access, allocation
 # size (two halves), attributes, share access, disposition, options, impersonation, security flags
 NT_CREATE_WORDS = struct.Struct("<BBHBHLLLLLLLLLLB")
@@ -108,6 +116,46 @@ def create_info(server, tid: int, path: str, access: int, share: int, dispositio
     (fid, creation, last_write, change, attributes, end_of_file) = NT_CREATE_ANSWER.unpack_from(answer.words, 0)
     return fid, {"size": end_of_file, "creation": creation, "last_write": last_write, "change": change,
                  "attributes": attributes, "is_dir": bool(attributes & 0x10)}
+
+
+def tree_connect(server, share: str) -> int:
+    """TREE_CONNECT_ANDX to \\\\<address>\\<share>; the TID. The request impacket's connectTree sends, where the
+    address is the one the session is connected to: impacket resolves the host's name again (getaddrinfo)
+    for every tree, which costs a name lookup per tree and can name another address than the session's."""
+    address = server._sess.get_socket().getpeername()[0]  # pylint: disable=protected-access
+    path = f"\\\\{address}\\{share}"
+    if _unicode(server):  # the path upper-cased as impacket sends it; the service is ASCII either way
+        data = b"\x00" + path.upper().encode("utf-16le") + b"\x00\x00" + b"?????\x00"
+    else:
+        data = b"\x00" + path.encode("latin-1", "replace") + b"\x00" + b"?????\x00"
+    answer = smb1_frames.request(server, NO_TID, SMB_COM_TREE_CONNECT_ANDX, TREE_CONNECT_WORDS.pack(0xFF, 0, 0, 0, 1),
+                                 data)
+    server.tid = struct.unpack_from("<H", answer.raw, 24)[0]
+    return server.tid
+
+
+def read_size(server) -> int:
+    """The most one READ_ANDX asks for, as impacket's readFile decides it: 65,000 bytes when the server reads
+    large and the session is not signed, else the server's buffer size."""
+    # pylint: disable=protected-access  # impacket's negotiated parameters
+    if server._dialects_parameters["Capabilities"] & CAP_LARGE_READX and not server._SignatureEnabled:
+        return 65000
+    return server._dialects_parameters["MaxBufferSize"]
+
+
+def read(server, tid: int, fid: int, offset: int, length: int) -> bytes:
+    """One READ_ANDX of a file: up to `length` bytes (at most read_size) from `offset`; b"" at its end, as
+    impacket's readFile gives. The request impacket's read_andx sends."""
+    count = min(length, read_size(server))
+    words = READ_WORDS.pack(0xFF, 0, 0, fid, offset & 0xFFFFFFFF, count, count, 0, count, offset >> 32)
+    try:
+        answer = smb1_frames.request(server, tid, SMB_COM_READ_ANDX, words, b"")
+    except Exception as error:  # noqa: BLE001
+        if getattr(error, "get_error_code", lambda: None)() == STATUS_END_OF_FILE:
+            return b""
+        raise
+    low, data_offset, high = READ_ANSWER.unpack_from(answer.words, 0)
+    return bytes(answer.raw[data_offset:data_offset + low + (high << 16)])
 
 
 def _trans2(server, tid: int, setup: int, param: bytes, data: bytes = b"") -> bytes:

@@ -186,3 +186,109 @@ def test_a_byte_array_answer_is_cut_at_its_aligned_end():
         pipes.byte_array_answer(bound([response(struct.pack("<L", 99) + b"short")]), request)
     with pytest.raises(ValueError, match="malformed"):
         services.parse_enum_rest(b"\x00" * 12)
+
+
+class PeerWire(Wire):
+    """A wire connected to one address, as impacket's NetBIOS session tells it."""
+
+    def __init__(self, answers=(), address="10.1.2.3"):
+        super().__init__(answers)
+        self.address = address
+
+    def get_remote_host(self):
+        return self.address
+
+    def get_socket(self):
+        address = self.address
+
+        class Socket:
+            @staticmethod
+            def getpeername():
+                return (address, 445)
+        return Socket()
+
+
+@pytest.mark.parametrize("unicode", [True, False])
+@pytest.mark.parametrize("signed", [True, False])
+def test_a_tree_connect_is_framed_as_impacket_frames_it_and_gives_the_answers_tid(unicode, signed):
+    reply = answer(0x75, struct.pack("<BBHH", 0xFF, 0, 0, 1), b"A:\x00", tid=0x0803)
+    ours, theirs = server(unicode, signed), server(unicode, signed)
+    ours._sess, theirs._sess = PeerWire([reply]), PeerWire([reply])
+    theirs._SMB__remote_host = "10.1.2.3"  # impacket keeps the name it was given, and resolves it per tree
+    assert smb1.tree_connect(ours, "ADMIN$") == 0x0803 == ours.tid
+    assert theirs.tree_connect_andx("\\\\10.1.2.3\\ADMIN$") == 0x0803
+    assert ours._sess.sent == theirs._sess.sent
+    assert ours._SignSequenceNumber == theirs._SignSequenceNumber
+
+
+def test_a_refused_tree_connect_raises_impacket_session_error_with_its_status():
+    conn = server()
+    conn._sess = PeerWire([answer(0x75, status=0xC0000022)])
+    with pytest.raises(smb.SessionError) as raised:
+        smb1.tree_connect(conn, "C$")
+    assert raised.value.get_error_code() == 0xC0000022
+
+
+WINREG = rpcrt.uuidtup_to_bin(("338CD001-2244-31F1-AAAA-900038001003", "1.0"))
+
+
+def bind_ack(results=((0, 0),), address=b"\\PIPE\\winreg\x00", max_recv=4280, kind=pipes.MSRPC_BINDACK, auth=b""):
+    body = pipes.BIND_ACK.pack(4280, max_recv, 0x12345, len(address)) + address
+    body += b"\x00" * (-(16 + len(body)) % 4) + struct.pack("<BBH", len(results), 0, 0)
+    body += b"".join(pipes.RESULT.pack(result, reason, rpcrt.uuidtup_to_bin(pipes.NDR)) for result, reason in results)
+    return pipes.COMMON.pack(5, 0, kind, 3, 0x10, 16 + len(body) + len(auth), len(auth), 1) + body + auth
+
+
+@pytest.mark.parametrize("address", [b"\\PIPE\\winreg\x00", b"\\PIPE\\ntsvcs\x00", b""])
+def test_a_bind_is_the_pdu_impacket_sends_and_its_acceptance_leaves_impacket_s_state(address):
+    ours, theirs = bound([bind_ack(address=address, max_recv=2048)]), rpcrt.DCERPC_v5(
+        Transport([bind_ack(address=address, max_recv=2048)]))
+    ours.bind(WINREG)
+    theirs.bind(WINREG)
+    assert ours._transport.sent == theirs._transport.sent and len(ours._transport.sent) == 1
+    assert ours._DCERPC_v5__max_xmit_size == theirs._DCERPC_v5__max_xmit_size == 2048
+    assert ours.transfer_syntax == theirs.transfer_syntax == rpcrt.uuidtup_to_bin(pipes.NDR)
+    assert ours._DCERPC_v5__callid == theirs._DCERPC_v5__callid == 1  # a bind without auth keeps the call id
+
+
+@pytest.mark.parametrize("ack, message", [
+    (bind_ack(results=((2, 1),)), "abstract_syntax_not_supported"),  # a rejected context: impacket's words
+    (pipes.COMMON.pack(5, 0, 13, 3, 0x10, 20, 0, 1) + struct.pack("<HH", 4, 0), "protocol_version_not_specified"),  # bind_nak
+])
+def test_a_bind_that_is_not_accepted_is_read_by_impacket_and_sends_nothing_more(ack, message):
+    dce = bound([ack])
+    with pytest.raises(rpcrt.DCERPCException, match=message):
+        dce.bind(WINREG)
+    assert len(dce._transport.sent) == 1
+
+
+def test_only_a_plain_acceptance_of_the_one_context_is_read_by_struct():
+    assert pipes.bind_accepted(bind_ack()) == (4280, rpcrt.uuidtup_to_bin(pipes.NDR))
+    for other in (bind_ack(results=((0, 0), (0, 0))), bind_ack(auth=b"\x00" * 8), bind_ack()[:-1],
+                  bind_ack(kind=15), bind_ack()[:20], bind_ack(results=((3, 0),))):
+        assert pipes.bind_accepted(other) is None
+
+
+def read_answer(data, status=0):
+    words = struct.pack("<BBHHHHHHH8s", 0xFF, 0, 0, 0xFFFF, 0, 0, len(data), 60, 0, b"")
+    return answer(0x2E, words, b"\x00" + data, status=status)  # data at 60: header, 12 words, count, a pad byte
+
+
+@pytest.mark.parametrize("signed, large, asked", [(True, True, 16644), (False, True, 65000), (False, False, 16644)])
+def test_a_file_read_is_the_request_impacket_sends_and_is_cut_by_its_offset(signed, large, asked):
+    ours, theirs = server(signed=signed), server(signed=signed)
+    for conn in (ours, theirs):
+        conn._dialects_parameters = {"MaxBufferSize": 16644, "Capabilities": smb1.CAP_LARGE_READX if large else 0}
+        conn._sess.answers.append(read_answer(b"MZ\x90\x00"))
+    assert smb1.read(ours, 5, 0x4007, 4096, 70000) == b"MZ\x90\x00"
+    assert theirs.read_andx(5, 0x4007, 4096, min(70000, asked)) == b"MZ\x90\x00"
+    assert ours._sess.sent == theirs._sess.sent and struct.unpack_from("<H", ours._sess.sent[0], 33 + 10)[0] == asked
+
+
+def test_a_read_at_the_end_of_a_file_is_empty_and_another_error_raises():
+    conn = server(answers=[answer(0x2E, status=smb1.STATUS_END_OF_FILE), answer(0x2E, status=0xC0000022)])
+    conn._dialects_parameters = {"MaxBufferSize": 16644, "Capabilities": 0}
+    assert smb1.read(conn, 5, 0x4007, 0, 100) == b""
+    with pytest.raises(smb.SessionError) as raised:
+        smb1.read(conn, 5, 0x4007, 0, 100)
+    assert raised.value.get_error_code() == 0xC0000022

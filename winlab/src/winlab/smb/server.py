@@ -408,8 +408,8 @@ class Handler(smbserver.SMBSERVERHandler):
                 continue
             drop = self._counts_as_command(raw) and emulated.command_drops_now()
             try:
-                # RPC calls through pipes and TRANSACTION2 queries, most of what an audit asks, framed by hand
-                fast = transactions.answer(server, self.conn_id, raw, smb1.PIPE, smb1.TRANS2)
+                # RPC calls through pipes, TRANSACTION2 queries and opens, most of what an audit asks, framed by hand
+                fast = smb1.answer_by_hand(server, self.conn_id, raw)
                 replies = fast if fast is not None else server.processRequest(self.conn_id, raw)
             except Exception:  # noqa: BLE001 - impacket raises on what it cannot parse: Windows would hang up
                 log.exception("%s: request failed", site.computer_name)
@@ -498,6 +498,9 @@ class Handler(smbserver.SMBSERVERHandler):
             self.server.removeConnection(self.conn_id)
 
 
+FOLLOW_SECONDS = 0.2  # how soon a host that went down stops listening, and listens again when it is back
+
+
 class SmbFront:
     """All hosts' SMB listeners, served by one acceptor thread."""
 
@@ -523,13 +526,18 @@ class SmbFront:
         self.thread.start()
 
     def _accept(self) -> None:
+        followed = 0.0
         while not self.stopping.is_set():
-            for key, dummy in self.selector.select(0.5):
+            for key, dummy in self.selector.select(FOLLOW_SECONDS):
                 try:
                     key.data._handle_request_noblock()  # pylint: disable=protected-access
                 except OSError:
                     pass
-            self._follow_restarts()
+            # Every host is looked at: at most every FOLLOW_SECONDS, not after every connection accepted (a
+            # fleet audit accepts one per host, and a scan per accept made the audit quadratic in the fleet).
+            if time.monotonic() - followed >= FOLLOW_SECONDS:
+                self._follow_restarts()
+                followed = time.monotonic()
 
     def _follow_restarts(self) -> None:
         """Close the listener of a host that went down, open it again (same port) when it is back."""

@@ -128,49 +128,119 @@ def oplock_break(server, conn_id: str, tid: int, fid: int, uid: int):
     return notify
 
 
+# MS-CIFS 2.2.4.64.1: AndX (command, reserved, offset), reserved, name length, flags, root FID, desired access,
+# allocation size, attributes, share access, disposition, options, impersonation, security flags (24 words)
+NT_CREATE_WORDS = struct.Struct("<BBHBHLLLqLLLLLB")
+# 2.2.4.64.2, the reply impacket frames (not the extended one): AndX, oplock level, FID, action, four times,
+# attributes, allocation size, end of file, file type, pipe state, directory
+NT_CREATED_WORDS = struct.Struct("<BBHBHLqqqqLqqHHB")
+SMB_COM_NT_CREATE_ANDX = 0xA2
+
+
+class Create:
+    """What an NT_CREATE_ANDX asks (read by impacket's classes or by struct), and where its reply goes."""
+
+    __slots__ = ("command", "flags2", "tid", "pid", "mid", "name", "flags", "access", "attributes", "share_access",
+                 "disposition", "options")
+
+    def __init__(self, flags2, tid, pid, mid, name, flags, access, attributes, share_access, disposition, options):
+        self.command, self.flags2, self.tid, self.pid, self.mid = SMB_COM_NT_CREATE_ANDX, flags2, tid, pid, mid
+        self.name, self.flags, self.access, self.attributes = name, flags, access, attributes
+        self.share_access, self.disposition, self.options = share_access, disposition, options
+
+
 @guarded(0xA2)
 def nt_create(conn_id, server, command, packet):
-    conn = server.getConnectionData(conn_id)
-    kind, share = _share(server, conn, packet)
     params = smb.SMBNtCreateAndX_Parameters(command["Parameters"])
     data = smb.SMBNtCreateAndX_Data(flags=packet["Flags2"], data=command["Data"])
-    name = _name(packet["Flags2"], data["FileName"])
-    reply = smb.SMBNtCreateAndXResponse_Parameters()
-    reply["OplockLevel"] = 0
+    status, words = create(conn_id, server, Create(
+        packet["Flags2"], packet["Tid"], packet["Pid"], packet["Mid"], _name(packet["Flags2"], data["FileName"]),
+        params["CreateFlags"], params["AccessMask"], params["FileAttributes"], params["ShareAccess"],
+        params["Disposition"], params["CreateOptions"]))
+    return _fail(0xA2, status) if status else _ok(0xA2, words)
+
+
+def create(conn_id, server, ask: Create) -> tuple[int, bytes]:
+    """(status, the reply's words) of an NT_CREATE_ANDX: a pipe of IPC$, or a file or folder of a disk share
+    opened by the host model's rules (share modes, oplocks)."""
+    conn = server.getConnectionData(conn_id)
+    where = {"Tid": ask.tid, "Flags2": ask.flags2}
+    kind, share = _share(server, conn, where)
     if kind == "ipc":
-        pipe = server.site.open_pipe(pipe_name(name))
+        pipe = server.site.open_pipe(pipe_name(ask.name))
         if pipe is None:
-            return _fail(0xA2, STATUS_OBJECT_NAME_NOT_FOUND)
+            return STATUS_OBJECT_NAME_NOT_FOUND, b""
         fid = new_fid(conn)
-        conn["OpenedFiles"][fid] = {"FileHandle": PIPE, "FileName": name, "DeleteOnClose": False, "Pipe": pipe}
-        reply["Fid"], reply["CreateAction"], reply["FileAttributes"] = fid, 1, 0x80
-        reply["AllocationSize"], reply["EndOfFile"] = 4096, 0
-        reply["FileType"], reply["IPCState"], reply["IsDirectory"] = 2, 0x05FF, 0  # a message-mode pipe
-        return _ok(0xA2, reply)
-    share, status = _disk(server, conn, packet)
+        conn["OpenedFiles"][fid] = {"FileHandle": PIPE, "FileName": ask.name, "DeleteOnClose": False, "Pipe": pipe}
+        # a message-mode pipe: normal attributes, 4 KiB allocated, named pipe type, its state
+        return STATUS_SUCCESS, NT_CREATED_WORDS.pack(0xFF, 0, 0, 0, fid, 1, 0, 0, 0, 0, 0x80, 4096, 0, 2, 0x05FF, 0)
+    share, status = _disk(server, conn, where)
     if status:
-        return _fail(0xA2, status)
+        return status, b""
     fid = new_fid(conn)
-    flags = params["CreateFlags"]
-    oplock = (bool(flags & NT_CREATE_REQUEST_OPBATCH) and server.site.oplocks,
-              bool(flags & NT_CREATE_REQUEST_OPLOCK) and server.site.oplocks)
-    status, handle, action = share.open(name, params["AccessMask"], params["Disposition"], params["CreateOptions"],
-                                        share=params["ShareAccess"], attributes=params["FileAttributes"],
-                                        owner=session_owner(conn_id, conn), oplock=oplock,
-                                        notify=oplock_break(server, conn_id, packet["Tid"], fid, conn["Uid"]))
+    oplock = (bool(ask.flags & NT_CREATE_REQUEST_OPBATCH) and server.site.oplocks,
+              bool(ask.flags & NT_CREATE_REQUEST_OPLOCK) and server.site.oplocks)
+    status, handle, action = share.open(ask.name, ask.access, ask.disposition, ask.options, share=ask.share_access,
+                                        attributes=ask.attributes, owner=session_owner(conn_id, conn), oplock=oplock,
+                                        notify=oplock_break(server, conn_id, ask.tid, fid, conn["Uid"]))
     if status:
-        return _fail(0xA2, status)
+        return status, b""
     conn["OpenedFiles"][fid] = {"FileHandle": DISK, "FileName": handle.path, "DeleteOnClose": False,
                                 "Handle": handle, "Share": share}
     created, accessed, written, changed = info.times(handle.node, server.site.boot_time)
-    reply["Fid"], reply["CreateAction"] = fid, action
-    reply["CreateTime"], reply["LastAccessTime"], reply["LastWriteTime"], reply["LastChangeTime"] = \
-        created, accessed, written, changed
-    reply["FileAttributes"] = handle.node.attributes
-    reply["AllocationSize"] = reply["EndOfFile"] = 0 if handle.node.is_dir else handle.node.size
-    reply["FileType"], reply["IPCState"], reply["IsDirectory"] = 0, 0, int(handle.node.is_dir)
-    reply["OplockLevel"] = handle.open.oplock if handle.open is not None else 0
-    return _ok(0xA2, reply)
+    size = 0 if handle.node.is_dir else handle.node.size
+    level = handle.open.oplock if handle.open is not None else 0
+    return STATUS_SUCCESS, NT_CREATED_WORDS.pack(0xFF, 0, 0, level, fid, action, created, accessed, written, changed,
+                                                 handle.node.attributes, size, size, 0, 0, int(handle.node.is_dir))
+
+
+def parse_create(raw: bytes) -> Create | None:
+    """An NT_CREATE_ANDX read with struct, or None for what impacket's path should read (another command, a
+    chained AndX, another word count, a name that does not end)."""
+    at = transactions.WORDS_AT
+    if len(raw) < at + NT_CREATE_WORDS.size + 2 or raw[:4] != b"\xffSMB" or raw[4] != SMB_COM_NT_CREATE_ANDX \
+            or raw[at - 1] != NT_CREATE_WORDS.size // 2:
+        return None
+    dummy, dummy, dummy, flags1, flags2, dummy, dummy, dummy, tid, pid, dummy, mid = transactions.HEADER.unpack_from(raw)
+    (andx, dummy, dummy, dummy, dummy, flags, dummy, access, dummy, attributes, share_access, disposition, options,
+     dummy, dummy) = NT_CREATE_WORDS.unpack_from(raw, at)
+    start = at + NT_CREATE_WORDS.size + 2
+    block = raw[start:start + struct.unpack_from("<H", raw, start - 2)[0]]
+    if andx != 0xFF or flags1 & transactions.FLAGS1_REPLY:
+        return None
+    if flags2 & transactions.FLAGS2_UNICODE:  # a pad byte, then UTF-16 up to its NUL (impacket's 'u')
+        text = block[1:]
+        end = next((i for i in range(0, len(text) - 1, 2) if text[i:i + 2] == b"\x00\x00"), None)
+        if end is None:
+            return None
+        name = text[:end].decode("utf-16le", "replace")
+    else:  # up to its NUL (impacket's 'z')
+        end = block.find(b"\x00")
+        if end < 0:
+            return None
+        name = block[:end].decode("latin-1")
+    return Create(flags2, tid, pid, mid, name, flags, access, attributes, share_access, disposition, options)
+
+
+def create_answer(server, conn_id: str, raw: bytes) -> list[bytes] | None:
+    """The signed reply to an NT_CREATE_ANDX read with struct, or None: impacket's path answers it."""
+    ask = parse_create(raw)
+    conn = server.getConnectionData(conn_id, checkStatus=False) if ask is not None else {}
+    if not conn.get("Authenticated"):
+        return None
+    try:
+        status, words = create(conn_id, server, ask)
+    except Exception:  # noqa: BLE001 - a reply, never a dropped connection (as guarded)
+        log.exception("%s: SMB1 command 0xa2 failed", server.site.computer_name)
+        status, words = STATUS_INTERNAL_ERROR, b""
+    return [transactions.message(ask, conn, status, words, b"")]
+
+
+def answer_by_hand(server, conn_id: str, raw: bytes) -> list[bytes] | None:
+    """The replies winlab frames by hand (the commands an audit repeats), or None for impacket's path."""
+    if raw[4:5] == b"\xa2":
+        return create_answer(server, conn_id, raw)
+    return transactions.answer(server, conn_id, raw, PIPE, TRANS2)
 
 
 def session_owner(conn_id: str, conn) -> str:

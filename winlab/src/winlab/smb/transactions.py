@@ -83,7 +83,7 @@ def _names_pipe(block: bytes, flags2: int) -> bool:
     return block[:len(PIPE_NAME_ASCII)].upper() == PIPE_NAME_ASCII
 
 
-def _message(request: Request, conn: dict, status: int, words: bytes, data: bytes) -> bytes:
+def message(request: Request, conn: dict, status: int, words: bytes, data: bytes) -> bytes:
     """One reply as processRequest frames it, signed with the connection's next sequence number when it signs."""
     flags2 = FLAGS2_EXTENDED_SECURITY | FLAGS2_NT_STATUS | FLAGS2_LONG_NAMES | request.flags2 & FLAGS2_UNICODE
     signing = bool(conn.get("SignatureEnabled"))
@@ -106,7 +106,7 @@ def frame(request: Request, conn: dict, status: int, setup: bytes = b"", paramet
     reply per MaxDataCount of data, every parameter in the first, the totals counting what is left (as
     impacket counts them)."""
     if not (setup or parameters or data):
-        return [_message(request, conn, status, b"", b"")]
+        return [message(request, conn, status, b"", b"")]
     # a handler may give impacket Structures (find_first's parameters), as impacket's path allows
     parameters = parameters.getData() if hasattr(parameters, "getData") else parameters
     data = data.getData() if hasattr(data, "getData") else data
@@ -119,7 +119,7 @@ def frame(request: Request, conn: dict, status: int, setup: bytes = b"", paramet
         data_offset = REPLY_START + len(setup) + len(pad1) + len(parameters) + len(pad2) if data else 0
         words = REPLY_WORDS.pack(len(parameters), len(data), 0, len(parameters), param_offset, 0, count, data_offset,
                                  displacement, len(setup), 0) + setup
-        replies.append(_message(request, conn, status, words, pad1 + parameters + pad2 + data[:count]))
+        replies.append(message(request, conn, status, words, pad1 + parameters + pad2 + data[:count]))
         displacement += count + 1  # impacket's count, one more than the data sent
         data, parameters = data[count:], b""
         if not count and data:  # impacket would loop for ever on a MaxDataCount of 0
