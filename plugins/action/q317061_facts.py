@@ -169,14 +169,15 @@ class ActionModule(ActionBase):
         host = self._task.delegate_to or (task_vars or {}).get("inventory_hostname") or client.host
         # The controller's hash cache, and the copy a fact cache kept (an AWX job starts in a fresh container with
         # an empty home but the fact cache of earlier jobs): either spares reading every DLL byte again.
-        store = transport.load_hashes(host)
+        loaded = transport.load_hashes(host)
+        store = dict(loaded)
         for key, digest in transport.valid_hashes(((task_vars or {}).get("ansible_facts") or {}).get(HASHES)).items():
             store.setdefault(key, digest)
         try:
             raw = smbprobe.probe(client, hashes=smbprobe.HashCache(store), **probe_args)
         except smb.Unreachable as error:
             raise AnsibleConnectionFailure(str(error)) from None
-        transport.save_hashes(host, store)
+        transport.save_hashes(host, store, loaded=loaded)
         return {"probe": raw, "hashes": transport.valid_hashes(dict(list(store.items())[-transport.HASHES_KEPT:]))}
 
     def _recover(self, journal_path, task_vars):

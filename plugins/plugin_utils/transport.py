@@ -71,11 +71,16 @@ def _version_entry(found) -> bool:
             and isinstance(found.get("language"), (str, type(None))) and len(found.get("language") or "") <= 100)
 
 
-def save_hashes(host: str, store: dict, directory: str | None = None, keep: int = 64) -> None:
-    """Written atomically (forks probe different hosts at once); only the newest entries are kept."""
+def save_hashes(host: str, store: dict, directory: str | None = None, keep: int = 64,
+                loaded: dict | None = None) -> None:
+    """Written atomically (forks probe different hosts at once); only the newest entries are kept. With `loaded`
+    (what load_hashes gave before the probe) nothing is written when the entries kept are those: a warm audit
+    found every DLL as it was, and rewriting a thousand files for nothing cost the controller per host."""
     path = _hash_file(host, directory)
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     entries = dict(list(store.items())[-keep:])
+    if loaded is not None and entries == loaded:
+        return
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), prefix=".hashes.", delete=False,
                                      encoding="utf-8") as handle:
         json.dump(entries, handle)

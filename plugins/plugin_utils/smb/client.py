@@ -281,11 +281,19 @@ class SmbClient:
             self._opened.pop((tid, fid), None)
             if not done:  # the caller's error is the one to see
                 with contextlib.suppress(Exception):
-                    self.conn.closeFile(tid, fid)
+                    self._close(tid, fid)
         try:  # a close can fail too (what was written did not fit after all): it is an error of the write
-            self.conn.closeFile(tid, fid)
+            self._close(tid, fid)
         except Exception as error:  # noqa: BLE001
             raise self.failure(f"{path} (closing it)", error) from None
+
+    def _close(self, tid, fid) -> None:
+        if self.dialect == "smb1":
+            from . import smb1
+
+            smb1.close(self.conn.getSMBServer(), tid, fid)
+        else:
+            self.conn.closeFile(tid, fid)
 
     def stat(self, path: str, directory: bool = False) -> dict | None:
         """{size, creation, last_write, change, attributes, is_dir} (FILETIMEs), or None if missing."""

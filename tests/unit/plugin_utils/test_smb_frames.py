@@ -292,3 +292,25 @@ def test_a_read_at_the_end_of_a_file_is_empty_and_another_error_raises():
     with pytest.raises(smb.SessionError) as raised:
         smb1.read(conn, 5, 0x4007, 0, 100)
     assert raised.value.get_error_code() == 0xC0000022
+
+
+@pytest.mark.parametrize("signed", [True, False])
+@pytest.mark.parametrize("size", [1, 4096, 61440])
+def test_a_write_is_the_request_impacket_sends_and_its_count_is_the_servers(signed, size):
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    reply = answer(0x2F, struct.pack("<BBHHHHHH", 0xFF, 0, 0, size - 1, 0xFFFF, 0, 0, 0))
+    ours, theirs = server(signed=signed, answers=[reply]), server(signed=signed, answers=[reply])
+    assert smb1.write(ours, 5, 0x4007, data, 122880) == size - 1  # a short write is the server's count
+    theirs.write_andx(5, 0x4007, data, 122880)
+    assert ours._sess.sent == theirs._sess.sent and ours._sess.sent[0][63:] == data
+    assert ours._SignSequenceNumber == theirs._SignSequenceNumber
+
+
+def test_a_close_is_the_request_impacket_sends_and_an_error_raises():
+    ours, theirs = server(answers=[answer(0x04)]), server(answers=[answer(0x04)])
+    smb1.close(ours, 5, 0x4007)
+    theirs.close(5, 0x4007)
+    assert ours._sess.sent == theirs._sess.sent
+    with pytest.raises(smb.SessionError) as raised:
+        smb1.close(server(answers=[answer(0x04, status=0xC0000008)]), 5, 0x4007)
+    assert raised.value.get_error_code() == 0xC0000008

@@ -99,6 +99,18 @@ def test_hash_cache_keys_change_with_any_time_or_the_size(tmp_path):
     assert transport.load_hashes("broken", str(tmp_path)) == {}
 
 
+def test_a_hash_store_is_written_only_when_what_it_keeps_changed(tmp_path):
+    path = tmp_path / "site01.corp.json"
+    store = {"site01|c:\\x.dll|10|1|2|3": "a" * 64}
+    transport.save_hashes("site01.corp", store, str(tmp_path))
+    path.write_text(path.read_text() + " ")  # a mark a rewrite would take away
+    transport.save_hashes("site01.corp", dict(store), str(tmp_path), loaded=transport.load_hashes("site01.corp", str(tmp_path)))
+    assert path.read_text().endswith(" ")  # the same entries: not written
+    grown = dict(store, **{"site01|c:\\y.dll|10|1|2|3": "b" * 64})
+    transport.save_hashes("site01.corp", grown, str(tmp_path), loaded=store)
+    assert transport.load_hashes("site01.corp", str(tmp_path)) == grown and not path.read_text().endswith(" ")
+
+
 @pytest.mark.parametrize("hostvars, words", [
     ({"ansible_port": "445x"}, "ansible_port: must be a TCP port"),
     ({"ansible_port": 0}, "ansible_port: must be a TCP port"),

@@ -32,6 +32,19 @@ SMB_INFO_PASSTHROUGH = 0x3E8
 LOCKING_ANDX_OPLOCK_RELEASE = 0x02
 NT_CREATE_REQUEST_OPLOCK, NT_CREATE_REQUEST_OPBATCH = 0x2, 0x4
 SMB_MAX_DATA = 16000  # keeps every TRANS2 reply in one packet under the negotiated buffer
+# MS-CIFS 2.2.4.43.1 (14 words): AndX, FID, offset, timeout, write mode, remaining, data length (high, low), data
+# offset, offset's high half; 2.2.4.43.2: AndX, count, available, reserved
+WRITE_WORDS = struct.Struct("<BBHHLLHHHHHL")
+WRITTEN_WORDS = struct.Struct("<BBHHHL")
+CLOSE_WORDS = struct.Struct("<HL")  # 2.2.4.5.1: FID, last write time
+SMB_COM_WRITE_ANDX, SMB_COM_CLOSE = 0x2F, 0x04
+# 2.2.4.42.1: AndX, FID, offset, maximum and minimum count, timeout, remaining (10 words), offset's high half (12)
+READ_WORDS, READ_WORDS_LONG = struct.Struct("<BBHHLHHLH"), struct.Struct("<BBHHLHHLHL")
+# 2.2.4.42.2 as impacket frames it: AndX, remaining, data mode, reserved, data length, data offset, data length's
+# high half (a 4-byte field there), 6 reserved bytes
+READ_REPLY_WORDS = struct.Struct("<BBHHHHHHL6s")
+READ_DATA_AT = 32 + 1 + READ_REPLY_WORDS.size + 2  # 59: the data right after the byte count
+SMB_COM_READ_ANDX = 0x2E
 
 
 def guarded(command: int):
@@ -236,11 +249,88 @@ def create_answer(server, conn_id: str, raw: bytes) -> list[bytes] | None:
     return [transactions.message(ask, conn, status, words, b"")]
 
 
+class Simple:
+    """The header fields a reply needs, of a request read with struct."""
+
+    __slots__ = ("command", "flags2", "tid", "pid", "mid")
+
+    def __init__(self, raw: bytes):
+        (dummy, self.command, dummy, dummy, self.flags2, dummy, dummy, dummy, self.tid, self.pid, dummy,
+         self.mid) = transactions.HEADER.unpack_from(raw)
+
+
+def _words(raw: bytes, command: int, layout: struct.Struct) -> tuple | None:
+    """The request's words by `layout`, or None unless it is that SMB1 request with exactly those words."""
+    at = transactions.WORDS_AT
+    if (len(raw) < at + layout.size + 2 or raw[:4] != b"\xffSMB" or raw[4] != command
+            or raw[at - 1] != layout.size // 2 or raw[9] & transactions.FLAGS1_REPLY):
+        return None
+    return layout.unpack_from(raw, at)
+
+
+def _reply(server, conn_id: str, raw: bytes, command: int, run) -> list[bytes]:
+    conn = server.getConnectionData(conn_id, checkStatus=False)
+    try:
+        status, words = run()
+    except Exception:  # noqa: BLE001 - a reply, never a dropped connection (as guarded)
+        log.exception("%s: SMB1 command 0x%02x failed", server.site.computer_name, command)
+        status, words = STATUS_INTERNAL_ERROR, b""
+    return [transactions.message(Simple(raw), conn, status, words, b"")]
+
+
+def write_answer(server, conn_id: str, raw: bytes) -> list[bytes] | None:
+    """WRITE_ANDX read with struct (a DLL transaction writes 60 KiB at a time), or None for impacket's path: a
+    chained AndX, the short form, data outside the message."""
+    words = _words(raw, SMB_COM_WRITE_ANDX, WRITE_WORDS)
+    if words is None:
+        return None
+    andx, dummy, dummy, fid, low, dummy, dummy, dummy, dummy, length, data_at, high = words
+    end = transactions.WORDS_AT + WRITE_WORDS.size + 2 + struct.unpack_from("<H", raw, transactions.WORDS_AT
+                                                                            + WRITE_WORDS.size)[0]
+    if andx != 0xFF or data_at < transactions.WORDS_AT + WRITE_WORDS.size + 2 or data_at + length > min(end, len(raw)):
+        return None
+    payload = raw[data_at:data_at + length]
+    return _reply(server, conn_id, raw, SMB_COM_WRITE_ANDX,
+                  lambda: write(conn_id, server, fid, low + (high << 32), payload))
+
+
+def close_answer(server, conn_id: str, raw: bytes) -> list[bytes] | None:
+    words = _words(raw, SMB_COM_CLOSE, CLOSE_WORDS)
+    if words is None:
+        return None
+    return _reply(server, conn_id, raw, SMB_COM_CLOSE, lambda: (close_fid(conn_id, server, words[0]), b""))
+
+
+def read_answer(server, conn_id: str, raw: bytes) -> list[bytes] | None:
+    """READ_ANDX read with struct (a DLL transaction reads back every byte it wrote), or None for impacket's path."""
+    words = _words(raw, SMB_COM_READ_ANDX, READ_WORDS_LONG) or _words(raw, SMB_COM_READ_ANDX, READ_WORDS)
+    if words is None or words[0] != 0xFF:
+        return None
+    fid, offset, max_count = words[3], words[4] + (words[9] << 32 if len(words) > 9 else 0), words[5]
+    conn = server.getConnectionData(conn_id, checkStatus=False)
+    try:
+        status, reply, data = read(conn_id, server, fid, offset, max_count)
+    except Exception:  # noqa: BLE001 - a reply, never a dropped connection (as guarded)
+        log.exception("%s: SMB1 command 0x2e failed", server.site.computer_name)
+        status, reply, data = STATUS_INTERNAL_ERROR, b"", b""
+    return [transactions.message(Simple(raw), conn, status, reply, data)]
+
+
+BY_HAND = {SMB_COM_NT_CREATE_ANDX: create_answer, SMB_COM_WRITE_ANDX: write_answer, SMB_COM_CLOSE: close_answer,
+           SMB_COM_READ_ANDX: read_answer}
+
+
 def answer_by_hand(server, conn_id: str, raw: bytes) -> list[bytes] | None:
-    """The replies winlab frames by hand (the commands an audit repeats), or None for impacket's path."""
-    if raw[4:5] == b"\xa2":
-        return create_answer(server, conn_id, raw)
-    return transactions.answer(server, conn_id, raw, PIPE, TRANS2)
+    """The replies winlab frames by hand (the commands an audit and a DLL transaction repeat), or None for
+    impacket's path. Only on a session logged on: impacket's path refuses the others."""
+    if len(raw) < transactions.WORDS_AT or raw[:4] != b"\xffSMB":
+        return None
+    fast = BY_HAND.get(raw[4])
+    if fast is None:
+        return transactions.answer(server, conn_id, raw, PIPE, TRANS2)
+    if not server.getConnectionData(conn_id, checkStatus=False).get("Authenticated"):
+        return None
+    return fast(server, conn_id, raw)
 
 
 def session_owner(conn_id: str, conn) -> str:
@@ -269,63 +359,75 @@ def locking_andx(conn_id, server, command, packet):
 
 @guarded(0x2E)
 def read_andx(conn_id, server, command, packet):
-    conn = server.getConnectionData(conn_id)
     request = smb.SMBReadAndX_Parameters2(command["Parameters"]) if command["WordCount"] == 10 else \
         smb.SMBReadAndX_Parameters(command["Parameters"])
-    reply = smb.SMBReadAndXResponse_Parameters()
-    reply["DataOffset"], reply["DataCount_Hi"] = 59, 0
-    pipe = _open(conn, request["Fid"], PIPE)
-    if pipe is not None:
-        data, more = pipe["Pipe"].read(request["MaxCount"])
-        if not data:
-            return _fail(0x2E, STATUS_PIPE_EMPTY)
-        reply["Remaining"], reply["DataCount"] = 0, len(data)
-        replies, dummy, dummy = _ok(0x2E, reply, data)
-        return replies, None, STATUS_BUFFER_OVERFLOW if more else STATUS_SUCCESS
-    disk = _open(conn, request["Fid"], DISK)
-    if disk is None:
-        return _fail(0x2E, STATUS_INVALID_HANDLE)
     offset = request["Offset"] + ((request["HighOffset"] << 32) if "HighOffset" in request.fields else 0)
-    data = disk["Share"].read(disk["Handle"], offset, min(request["MaxCount"], 61440))
-    reply["Remaining"], reply["DataCount"] = 0xFFFF, len(data)
-    return _ok(0x2E, reply, data)
+    status, words, data = read(conn_id, server, request["Fid"], offset, request["MaxCount"])
+    if not words:
+        return _fail(0x2E, status)
+    replies, dummy, dummy = _ok(0x2E, words, data)
+    return replies, None, status
+
+
+def read(conn_id, server, fid: int, offset: int, max_count: int) -> tuple[int, bytes, bytes]:
+    """(status, the reply's words, its data) of a READ_ANDX of an open pipe (more data: STATUS_BUFFER_OVERFLOW
+    with the first part) or file (at most 60 KiB); no words for an error."""
+    conn = server.getConnectionData(conn_id)
+    pipe = _open(conn, fid, PIPE)
+    if pipe is not None:
+        data, more = pipe["Pipe"].read(max_count)
+        if not data:
+            return STATUS_PIPE_EMPTY, b"", b""
+        return (STATUS_BUFFER_OVERFLOW if more else STATUS_SUCCESS), READ_REPLY_WORDS.pack(
+            0xFF, 0, 0, 0, 0, 0, len(data), READ_DATA_AT, 0, b""), data
+    disk = _open(conn, fid, DISK)
+    if disk is None:
+        return STATUS_INVALID_HANDLE, b"", b""
+    data = disk["Share"].read(disk["Handle"], offset, min(max_count, 61440))
+    return STATUS_SUCCESS, READ_REPLY_WORDS.pack(0xFF, 0, 0, 0xFFFF, 0, 0, len(data), READ_DATA_AT, 0, b""), data
 
 
 @guarded(0x2F)
 def write_andx(conn_id, server, command, packet):
-    conn = server.getConnectionData(conn_id)
     if command["WordCount"] == 0x0C:
         params, data = smb.SMBWriteAndX_Parameters_Short(command["Parameters"]), smb.SMBWriteAndX_Data_Short()
     else:
         params, data = smb.SMBWriteAndX_Parameters(command["Parameters"]), smb.SMBWriteAndX_Data()
     data["DataLength"], data["DataOffset"] = params["DataLength"], params["DataOffset"]
     data.fromString(command["Data"])
-    payload = data["Data"]
-    pipe, disk = _open(conn, params["Fid"], PIPE), _open(conn, params["Fid"], DISK)
+    offset = params["Offset"] + ((params["HighOffset"] << 32) if "HighOffset" in params.fields else 0)
+    status, words = write(conn_id, server, params["Fid"], offset, data["Data"])
+    return _fail(0x2F, status) if status else _ok(0x2F, words)
+
+
+def write(conn_id, server, fid: int, offset: int, payload: bytes) -> tuple[int, bytes]:
+    """(status, the reply's words) of a WRITE_ANDX to an open pipe or file (a disk may write less: write_limit)."""
+    conn = server.getConnectionData(conn_id)
+    pipe, disk = _open(conn, fid, PIPE), _open(conn, fid, DISK)
     if pipe is not None:
         pipe["Pipe"].write(payload)
     elif disk is not None:
-        offset = params["Offset"] + ((params["HighOffset"] << 32) if "HighOffset" in params.fields else 0)
         payload = payload[:server.site.write_limit(len(payload))]
         status = disk["Share"].write(disk["Handle"], offset, payload)
         if status:
-            return _fail(0x2F, status)
+            return status, b""
     else:
-        return _fail(0x2F, STATUS_INVALID_HANDLE)
-    reply = smb.SMBWriteAndXResponse_Parameters()
-    reply["Count"], reply["Available"] = len(payload), 0xFFFF
-    return _ok(0x2F, reply)
+        return STATUS_INVALID_HANDLE, b""
+    return STATUS_SUCCESS, WRITTEN_WORDS.pack(0xFF, 0, 0, len(payload) & 0xFFFF, 0xFFFF, 0)
 
 
 @guarded(0x04)
 def close(conn_id, server, command, packet):
+    status = close_fid(conn_id, server, smb.SMBClose_Parameters(command["Parameters"])["FID"])
+    return _fail(0x04, status) if status else _ok(0x04)
+
+
+def close_fid(conn_id, server, fid: int) -> int:
     conn = server.getConnectionData(conn_id)
-    fid = smb.SMBClose_Parameters(command["Parameters"])["FID"]
     entry = conn["OpenedFiles"].pop(fid, None)
     if entry is None or entry.get("FileHandle") not in (PIPE, DISK):
-        return _fail(0x04, STATUS_INVALID_HANDLE)
-    status = entry["Share"].close(entry["Handle"]) if entry["FileHandle"] == DISK else STATUS_SUCCESS
-    return _fail(0x04, status) if status else _ok(0x04)
+        return STATUS_INVALID_HANDLE
+    return entry["Share"].close(entry["Handle"]) if entry["FileHandle"] == DISK else STATUS_SUCCESS
 
 
 def _disk_path_command(command: int, structure, field: str, action):
