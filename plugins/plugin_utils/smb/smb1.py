@@ -152,12 +152,14 @@ def read_size(server) -> int:
 def read(server, tid: int, fid: int, offset: int, length: int) -> bytes:
     """One READ_ANDX of a file: up to `length` bytes (at most read_size) from `offset`; b"" at its end, as
     impacket's readFile gives. The request impacket's read_andx sends."""
+    from impacket import smb
+
     count = min(length, read_size(server))
     words = READ_WORDS.pack(0xFF, 0, 0, fid, offset & 0xFFFFFFFF, count, count, 0, count, offset >> 32)
     try:
         answer = smb1_frames.request(server, tid, SMB_COM_READ_ANDX, words, b"")
-    except Exception as error:  # noqa: BLE001
-        if getattr(error, "get_error_code", lambda: None)() == STATUS_END_OF_FILE:
+    except smb.SessionError as error:  # only a status: a lost connection (NetBIOSError) must stay what it is
+        if error.get_error_code() == STATUS_END_OF_FILE:
             return b""
         raise
     low, data_offset, high = READ_ANSWER.unpack_from(answer.words, 0)

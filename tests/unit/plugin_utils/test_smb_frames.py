@@ -314,3 +314,19 @@ def test_a_close_is_the_request_impacket_sends_and_an_error_raises():
     with pytest.raises(smb.SessionError) as raised:
         smb1.close(server(answers=[answer(0x04, status=0xC0000008)]), 5, 0x4007)
     assert raised.value.get_error_code() == 0xC0000008
+
+
+def test_a_connection_lost_during_a_read_stays_a_lost_connection():
+    from impacket import nmb
+
+    from ansible_collections.smsfleet.q317061.plugins.plugin_utils.smb import client
+
+    class Lost(Wire):
+        def recv_packet(self, timeout=None):
+            raise nmb.NetBIOSError("Error while reading from remote", 104)
+
+    conn = server()
+    conn._sess, conn._dialects_parameters = Lost(), {"MaxBufferSize": 16644, "Capabilities": 0}
+    with pytest.raises(nmb.NetBIOSError) as raised:
+        smb1.read(conn, 5, 0x4007, 0, 100)
+    assert client._lost(raised.value) and client._status(raised.value) is None  # what makes the host unreachable

@@ -256,3 +256,29 @@ def test_a_pipe_read_reply_is_the_one_impackets_path_frames(servers, parts):
     assert replies[0] == replies[1]
     status = struct.unpack_from("<L", replies[1][0], 5)[0]
     assert status == {2: 0x80000005, 1: 0, 0: 0xC00000D9}[len(parts)]  # more data, all of it, the pipe empty
+
+
+def test_the_reply_words_are_laid_out_as_impackets_response_classes():
+    """Both paths now share the packed words, so each layout is held against impacket's own class here."""
+    created = smb.SMBNtCreateAndXResponse_Parameters()
+    values = {"OplockLevel": 1, "Fid": 0x4007, "CreateAction": 1, "CreateTime": 11, "LastAccessTime": 12,
+              "LastWriteTime": 13, "LastChangeTime": 14, "FileAttributes": 0x20, "AllocationSize": 4096,
+              "EndOfFile": 4000, "FileType": 2, "IPCState": 0x05FF, "IsDirectory": 1}
+    for key, value in values.items():
+        created[key] = value
+    assert smb1.NT_CREATED_WORDS.pack(0xFF, 0, 0, *values.values()) == created.getData()
+    read = smb.SMBReadAndXResponse_Parameters()
+    read["Remaining"], read["DataCount"], read["DataOffset"], read["DataCount_Hi"] = 0xFFFF, 300, 59, 0
+    assert smb1.READ_REPLY_WORDS.pack(0xFF, 0, 0, 0xFFFF, 0, 0, 300, 59, 0, b"") == read.getData()
+    assert smb1.READ_DATA_AT == 32 + 1 + len(read.getData()) + 2 == 59
+    written = smb.SMBWriteAndXResponse_Parameters()
+    written["Count"], written["Available"] = 5000, 0xFFFF
+    assert smb1.WRITTEN_WORDS.pack(0xFF, 0, 0, 5000, 0xFFFF, 0) == written.getData()
+
+
+@pytest.mark.parametrize("raw", [write_request(0x4001, b"data"), close_request(0x4001), read_request(0x4001, 0, 10),
+                                 request("\\winreg", IPC)])
+def test_no_request_of_a_session_not_logged_on_is_answered_by_hand(servers, raw):
+    conn = connect(servers[1], False)
+    conn["Authenticated"] = False
+    assert smb1.answer_by_hand(servers[1], "c", raw) is None
