@@ -127,7 +127,7 @@ def test_what_it_does_not_read_goes_to_impackets_path(servers, raw):
 def test_a_session_not_logged_on_goes_to_impackets_path(servers):
     conn = connect(servers[1], False)
     conn["Authenticated"] = False
-    assert smb1.create_answer(servers[1], "c", request("\\winreg", IPC)) is None
+    assert smb1.answer_by_hand(servers[1], "c", request("\\winreg", IPC)) is None
 
 
 def write_request(fid, data, offset=0, tid=C_DRIVE, andx=0xFF):

@@ -37,7 +37,7 @@ from ..rpc.lsarpc import LSARPC
 from ..rpc.srvsvc import SRVSVC
 from ..rpc.svcctl import SVCCTL
 from ..rpc.winreg import WINREG
-from . import session, smb1, smb2, transactions
+from . import session, smb1, smb2
 from .disk import DiskShare
 from .opens import OpenTable
 

@@ -207,48 +207,6 @@ def create(conn_id, server, ask: Create) -> tuple[int, bytes]:
                                                  handle.node.attributes, size, size, 0, 0, int(handle.node.is_dir))
 
 
-def parse_create(raw: bytes) -> Create | None:
-    """An NT_CREATE_ANDX read with struct, or None for what impacket's path should read (another command, a
-    chained AndX, another word count, a name that does not end)."""
-    at = transactions.WORDS_AT
-    if len(raw) < at + NT_CREATE_WORDS.size + 2 or raw[:4] != b"\xffSMB" or raw[4] != SMB_COM_NT_CREATE_ANDX \
-            or raw[at - 1] != NT_CREATE_WORDS.size // 2:
-        return None
-    dummy, dummy, dummy, flags1, flags2, dummy, dummy, dummy, tid, pid, dummy, mid = transactions.HEADER.unpack_from(raw)
-    (andx, dummy, dummy, dummy, dummy, flags, dummy, access, dummy, attributes, share_access, disposition, options,
-     dummy, dummy) = NT_CREATE_WORDS.unpack_from(raw, at)
-    start = at + NT_CREATE_WORDS.size + 2
-    block = raw[start:start + struct.unpack_from("<H", raw, start - 2)[0]]
-    if andx != 0xFF or flags1 & transactions.FLAGS1_REPLY:
-        return None
-    if flags2 & transactions.FLAGS2_UNICODE:  # a pad byte, then UTF-16 up to its NUL (impacket's 'u')
-        text = block[1:]
-        end = next((i for i in range(0, len(text) - 1, 2) if text[i:i + 2] == b"\x00\x00"), None)
-        if end is None:
-            return None
-        name = text[:end].decode("utf-16le", "replace")
-    else:  # up to its NUL (impacket's 'z')
-        end = block.find(b"\x00")
-        if end < 0:
-            return None
-        name = block[:end].decode("latin-1")
-    return Create(flags2, tid, pid, mid, name, flags, access, attributes, share_access, disposition, options)
-
-
-def create_answer(server, conn_id: str, raw: bytes) -> list[bytes] | None:
-    """The signed reply to an NT_CREATE_ANDX read with struct, or None: impacket's path answers it."""
-    ask = parse_create(raw)
-    conn = server.getConnectionData(conn_id, checkStatus=False) if ask is not None else {}
-    if not conn.get("Authenticated"):
-        return None
-    try:
-        status, words = create(conn_id, server, ask)
-    except Exception:  # noqa: BLE001 - a reply, never a dropped connection (as guarded)
-        log.exception("%s: SMB1 command 0xa2 failed", server.site.computer_name)
-        status, words = STATUS_INTERNAL_ERROR, b""
-    return [transactions.message(ask, conn, status, words, b"")]
-
-
 class Simple:
     """The header fields a reply needs, of a request read with struct."""
 
@@ -260,7 +218,8 @@ class Simple:
 
 
 def _words(raw: bytes, command: int, layout: struct.Struct) -> tuple | None:
-    """The request's words by `layout`, or None unless it is that SMB1 request with exactly those words."""
+    """The request's words by `layout`, or None unless it is that SMB1 request (not a reply) with exactly those
+    words and its byte count."""
     at = transactions.WORDS_AT
     if (len(raw) < at + layout.size + 2 or raw[:4] != b"\xffSMB" or raw[4] != command
             or raw[at - 1] != layout.size // 2 or raw[9] & transactions.FLAGS1_REPLY):
@@ -268,14 +227,54 @@ def _words(raw: bytes, command: int, layout: struct.Struct) -> tuple | None:
     return layout.unpack_from(raw, at)
 
 
-def _reply(server, conn_id: str, raw: bytes, command: int, run) -> list[bytes]:
-    conn = server.getConnectionData(conn_id, checkStatus=False)
+def _bytes(raw: bytes, layout: struct.Struct) -> tuple[int, int]:
+    """(where the request's bytes start, where they end by its byte count) after words laid out by `layout`."""
+    start = transactions.WORDS_AT + layout.size + 2
+    return start, start + struct.unpack_from("<H", raw, start - 2)[0]
+
+
+def _reply(server, conn_id: str, header, command: int, run) -> list[bytes]:
+    """The one signed reply of `run()`'s (status, words, data); what it raises is STATUS_INTERNAL_ERROR, never a
+    dropped connection (as `guarded` makes it on impacket's path)."""
     try:
-        status, words = run()
-    except Exception:  # noqa: BLE001 - a reply, never a dropped connection (as guarded)
+        status, words, data = run()
+    except Exception:  # noqa: BLE001
         log.exception("%s: SMB1 command 0x%02x failed", server.site.computer_name, command)
-        status, words = STATUS_INTERNAL_ERROR, b""
-    return [transactions.message(Simple(raw), conn, status, words, b"")]
+        status, words, data = STATUS_INTERNAL_ERROR, b"", b""
+    return [transactions.message(header, server.getConnectionData(conn_id, checkStatus=False), status, words, data)]
+
+
+def parse_create(raw: bytes) -> Create | None:
+    """An NT_CREATE_ANDX read with struct, or None for what impacket's path should read (another command, a
+    chained AndX, another word count, a name that does not end)."""
+    words = _words(raw, SMB_COM_NT_CREATE_ANDX, NT_CREATE_WORDS)
+    if words is None or words[0] != 0xFF:
+        return None
+    (dummy, dummy, dummy, dummy, dummy, flags, dummy, access, dummy, attributes, share_access, disposition, options,
+     dummy, dummy) = words
+    start, end = _bytes(raw, NT_CREATE_WORDS)
+    block, header = raw[start:end], Simple(raw)
+    if header.flags2 & transactions.FLAGS2_UNICODE:  # a pad byte, then UTF-16 up to its NUL (impacket's 'u')
+        text = block[1:]
+        stop = next((i for i in range(0, len(text) - 1, 2) if text[i:i + 2] == b"\x00\x00"), None)
+        if stop is None:
+            return None
+        name = text[:stop].decode("utf-16le", "replace")
+    else:  # up to its NUL (impacket's 'z')
+        stop = block.find(b"\x00")
+        if stop < 0:
+            return None
+        name = block[:stop].decode("latin-1")
+    return Create(header.flags2, header.tid, header.pid, header.mid, name, flags, access, attributes, share_access,
+                  disposition, options)
+
+
+def create_answer(server, conn_id: str, raw: bytes) -> list[bytes] | None:
+    """The signed reply to an NT_CREATE_ANDX read with struct, or None: impacket's path answers it."""
+    ask = parse_create(raw)
+    if ask is None:
+        return None
+    return _reply(server, conn_id, ask, SMB_COM_NT_CREATE_ANDX, lambda: create(conn_id, server, ask) + (b"",))
 
 
 def write_answer(server, conn_id: str, raw: bytes) -> list[bytes] | None:
@@ -285,20 +284,20 @@ def write_answer(server, conn_id: str, raw: bytes) -> list[bytes] | None:
     if words is None:
         return None
     andx, dummy, dummy, fid, low, dummy, dummy, dummy, dummy, length, data_at, high = words
-    end = transactions.WORDS_AT + WRITE_WORDS.size + 2 + struct.unpack_from("<H", raw, transactions.WORDS_AT
-                                                                            + WRITE_WORDS.size)[0]
-    if andx != 0xFF or data_at < transactions.WORDS_AT + WRITE_WORDS.size + 2 or data_at + length > min(end, len(raw)):
+    start, end = _bytes(raw, WRITE_WORDS)
+    if andx != 0xFF or data_at < start or data_at + length > min(end, len(raw)):
         return None
     payload = raw[data_at:data_at + length]
-    return _reply(server, conn_id, raw, SMB_COM_WRITE_ANDX,
-                  lambda: write(conn_id, server, fid, low + (high << 32), payload))
+    return _reply(server, conn_id, Simple(raw), SMB_COM_WRITE_ANDX,
+                  lambda: write(conn_id, server, fid, low + (high << 32), payload) + (b"",))
 
 
 def close_answer(server, conn_id: str, raw: bytes) -> list[bytes] | None:
     words = _words(raw, SMB_COM_CLOSE, CLOSE_WORDS)
     if words is None:
         return None
-    return _reply(server, conn_id, raw, SMB_COM_CLOSE, lambda: (close_fid(conn_id, server, words[0]), b""))
+    return _reply(server, conn_id, Simple(raw), SMB_COM_CLOSE,
+                  lambda: (close_fid(conn_id, server, words[0]), b"", b""))
 
 
 def read_answer(server, conn_id: str, raw: bytes) -> list[bytes] | None:
@@ -307,13 +306,8 @@ def read_answer(server, conn_id: str, raw: bytes) -> list[bytes] | None:
     if words is None or words[0] != 0xFF:
         return None
     fid, offset, max_count = words[3], words[4] + (words[9] << 32 if len(words) > 9 else 0), words[5]
-    conn = server.getConnectionData(conn_id, checkStatus=False)
-    try:
-        status, reply, data = read(conn_id, server, fid, offset, max_count)
-    except Exception:  # noqa: BLE001 - a reply, never a dropped connection (as guarded)
-        log.exception("%s: SMB1 command 0x2e failed", server.site.computer_name)
-        status, reply, data = STATUS_INTERNAL_ERROR, b"", b""
-    return [transactions.message(Simple(raw), conn, status, reply, data)]
+    return _reply(server, conn_id, Simple(raw), SMB_COM_READ_ANDX,
+                  lambda: read(conn_id, server, fid, offset, max_count))
 
 
 BY_HAND = {SMB_COM_NT_CREATE_ANDX: create_answer, SMB_COM_WRITE_ANDX: write_answer, SMB_COM_CLOSE: close_answer,
@@ -373,18 +367,18 @@ def read(conn_id, server, fid: int, offset: int, max_count: int) -> tuple[int, b
     """(status, the reply's words, its data) of a READ_ANDX of an open pipe (more data: STATUS_BUFFER_OVERFLOW
     with the first part) or file (at most 60 KiB); no words for an error."""
     conn = server.getConnectionData(conn_id)
-    pipe = _open(conn, fid, PIPE)
+    pipe, disk = _open(conn, fid, PIPE), _open(conn, fid, DISK)
     if pipe is not None:
         data, more = pipe["Pipe"].read(max_count)
         if not data:
             return STATUS_PIPE_EMPTY, b"", b""
-        return (STATUS_BUFFER_OVERFLOW if more else STATUS_SUCCESS), READ_REPLY_WORDS.pack(
-            0xFF, 0, 0, 0, 0, 0, len(data), READ_DATA_AT, 0, b""), data
-    disk = _open(conn, fid, DISK)
-    if disk is None:
+        status, remaining = (STATUS_BUFFER_OVERFLOW if more else STATUS_SUCCESS), 0
+    elif disk is not None:
+        data = disk["Share"].read(disk["Handle"], offset, min(max_count, 61440))
+        status, remaining = STATUS_SUCCESS, 0xFFFF
+    else:
         return STATUS_INVALID_HANDLE, b"", b""
-    data = disk["Share"].read(disk["Handle"], offset, min(max_count, 61440))
-    return STATUS_SUCCESS, READ_REPLY_WORDS.pack(0xFF, 0, 0, 0xFFFF, 0, 0, len(data), READ_DATA_AT, 0, b""), data
+    return status, READ_REPLY_WORDS.pack(0xFF, 0, 0, remaining, 0, 0, len(data), READ_DATA_AT, 0, b""), data
 
 
 @guarded(0x2F)
