@@ -12,7 +12,7 @@ import os
 from ansible.module_utils.urls import open_url
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import archive, bundle
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import archive, bundle, factcache
 
 
 class ActionModule(ActionBase):
@@ -50,4 +50,4 @@ class ActionModule(ActionBase):
             return result
         result.update(changed=False, refused=False, ansible_facts={"q317061_bundle": files},
                       msg=f"hotfix bundle {args['source']} is good for {', '.join(sorted(files))}")
-        return result
+        return factcache.plain_facts(result)  # set on every host of the play: a fact cache decodes every tag again

@@ -29,7 +29,7 @@ from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import bundle, records, transport, variables
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import bundle, factcache, records, transport, variables
 from ansible_collections.smsfleet.q317061.plugins.plugin_utils.classification import parse_time
 
 MODULE = "smsfleet.q317061.q317061_dlls"
@@ -124,7 +124,7 @@ class ActionModule(ActionBase):
             record = records.finish(record, done)
             records.save(host, record, home)
             done.setdefault("ansible_facts", {})[records.FACT] = record  # a fact cache (AWX's) keeps it too
-        return dict(result, **done)
+        return factcache.plain_facts(dict(result, **done))  # a fact cache decodes every data tag again at each read
 
     def _transact(self, args, task_vars):
         if transport.name(self._connection) == transport.SMB:

@@ -34,6 +34,10 @@ class ActionModule(ActionBase):
     _requires_connection = True
 
     def run(self, tmp=None, task_vars=None):
+        # Plain facts: a fact cache decodes every data tag again at each read of the host's variables.
+        return factcache.plain_facts(self._run(tmp, task_vars))
+
+    def _run(self, tmp, task_vars):
         result = super().run(tmp, task_vars)
         del tmp
         spec = {

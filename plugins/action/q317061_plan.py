@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.smsfleet.q317061.plugins.plugin_utils import plans, variables
+from ansible_collections.smsfleet.q317061.plugins.plugin_utils import factcache, plans, variables
 
 POLICY_OPTIONS = plans.POLICY_OPTIONS
 
@@ -39,4 +39,4 @@ class ActionModule(ActionBase):
         result.update(changed=False, msg=plan["reason"], ansible_facts={"q317061_plan": plan})
         if warnings:
             result["warnings"] = warnings
-        return result
+        return factcache.plain_facts(result)  # a fact cache decodes every data tag again at each read

@@ -17,6 +17,26 @@ import tempfile
 JSONFILE = ("jsonfile", "ansible.builtin.jsonfile", "ansible.legacy.jsonfile")
 
 
+def plain(value):
+    """value in plain JSON types: no str or int subclass left.
+
+    What an action copies from its arguments carries ansible-core's data tags (where in the inventory a value
+    came from, whether a string may be templated). Ansible's fact cache stores every tag beside its value and
+    decodes them all again at each read of the host's variables, several reads per host and task: a hotfix
+    host's facts with fifteen tags took 1.8 ms a read on this machine, the same facts plain 0.1 ms, and at
+    fleet scale the controller's one process does those reads. A fact is data, never a template, so
+    nothing of value is lost.
+    """
+    return json.loads(json.dumps(value))
+
+
+def plain_facts(result: dict) -> dict:
+    """An action's result with its ansible_facts (if any) made plain(); the result itself, changed in place."""
+    if isinstance(result.get("ansible_facts"), dict):
+        result["ansible_facts"] = plain(result["ansible_facts"])
+    return result
+
+
 def _read(path: str):
     try:
         with open(path, encoding="utf-8") as handle:
